@@ -1,0 +1,81 @@
+// Configuration: YAML loading, validation with file:line:col errors, and
+// compilation into an immutable Snapshot shared by every worker.
+// Loading runs on the main/control thread, never on the request path;
+// exceptions are used inside the loader only and never escape it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/canonical.h"
+#include "http/message.h"
+#include "net/address.h"
+#include "routing/router.h"
+#include "upstream/cluster.h"
+
+namespace rampart::config {
+
+struct ListenerSpec {
+  std::string name;
+  net::SocketAddress address;
+  std::string address_text;  // as written, for logs
+};
+
+enum class LogFormat : uint8_t { kText, kJson };
+
+// Per-connection timeouts and HTTP limits.
+struct HttpSettings {
+  http::Limits limits;
+  std::chrono::milliseconds head_timeout{10000};   // whole request head must arrive within this
+  std::chrono::milliseconds idle_timeout{60000};   // keep-alive connection with no request
+  uint32_t min_body_rate = 1024;                   // bytes/s a request body must sustain
+  std::chrono::milliseconds body_rate_window{10000};  // measured over this window; 0 disables
+  uint64_t max_body_bytes = 0;                     // default per-route limit; 0: none
+};
+
+struct Snapshot {
+  uint32_t workers = 0;  // 0 = auto: one per core
+  LogFormat log_format = LogFormat::kText;
+  std::string log_level = "info";
+  std::chrono::milliseconds drain_timeout{30000};
+  uint32_t max_connections = 100000;  // process-wide cap, checked at accept
+
+  std::vector<ListenerSpec> listeners;
+  HttpSettings http;
+  http::CanonicalOptions canonical;
+  std::vector<net::Cidr> trusted_proxies;  // peers whose X-Forwarded-*/x-request-id are kept
+  std::string via = "1.1 rampart";
+
+  std::vector<upstream::ClusterSpec> clusters;
+  routing::RouteTable routes;
+  std::vector<std::string> route_names;  // by Route::index, for stats and logs
+};
+
+// One problem in a config file. Printed as "file:line:col: message".
+struct Diagnostic {
+  std::string file;
+  int line = 0;    // 1-based; 0 when the problem has no position
+  int column = 0;  // 1-based
+  std::string message;
+};
+
+std::string format(const Diagnostic& diagnostic);
+
+struct LoadResult {
+  std::shared_ptr<const Snapshot> snapshot;  // null when errors is not empty
+  std::vector<Diagnostic> errors;            // every error found, not just the first
+  std::vector<Diagnostic> warnings;
+
+  bool ok() const { return snapshot != nullptr; }
+};
+
+// Loads, validates and compiles a config file.
+LoadResult loadFile(const std::string& path);
+// Same, from text; `file_name` is used in diagnostics.
+LoadResult loadString(std::string_view text, const std::string& file_name);
+
+}  // namespace rampart::config

@@ -1,0 +1,30 @@
+// Cluster definitions: a named set of static endpoints with balancing,
+// timeouts and pool settings. Part of the immutable config snapshot.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/address.h"
+
+namespace rampart::upstream {
+
+enum class BalancePolicy : uint8_t {
+  kRoundRobin,
+  kLeastRequest,  // power of two random choices over active request counts
+};
+
+struct ClusterSpec {
+  std::string name;
+  std::vector<net::SocketAddress> endpoints;  // resolved at config load
+  std::vector<std::string> endpoint_names;    // as written ("localhost:9000"), for logs
+  BalancePolicy balance = BalancePolicy::kRoundRobin;
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds response_timeout{30000};  // until the response head arrives
+  uint32_t max_idle_per_endpoint = 64;                // per worker
+  std::chrono::milliseconds idle_timeout{60000};      // pooled connection lifetime when unused
+};
+
+}  // namespace rampart::upstream
