@@ -1,1 +1,148 @@
-int main() { return 0; }
+// The rampart command: serve (default), validate, proxy, version.
+// The explicit list of what runs at start-up lives here and in proxy/server.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "config/config.h"
+#include "core/log.h"
+#include "proxy/server.h"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+struct LogOptions {
+  std::string format;  // empty: from the config
+  std::string level;
+};
+
+void addLogOptions(CLI::App* command, LogOptions* options) {
+  command->add_option("--log-format", options->format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  command->add_option("--log-level", options->level, "trace, debug, info, warn, error");
+}
+
+void printDiagnostics(const rampart::config::LoadResult& result) {
+  for (const auto& error : result.errors) {
+    std::cerr << rampart::config::format(error) << "\n";
+  }
+  for (const auto& warning : result.warnings) {
+    auto copy = warning;
+    copy.message = "warning: " + copy.message;
+    std::cerr << rampart::config::format(copy) << "\n";
+  }
+}
+
+void initLogs(const LogOptions& options, const rampart::config::Snapshot* snapshot) {
+  bool json = options.format == "json" ||
+              (options.format.empty() && snapshot != nullptr &&
+               snapshot->log_format == rampart::config::LogFormat::kJson);
+  std::string level = !options.level.empty() ? options.level
+                      : snapshot != nullptr  ? snapshot->log_level
+                                             : "info";
+  if (!rampart::core::initLogging(json ? rampart::core::LogStyle::kJson
+                                       : rampart::core::LogStyle::kText,
+                                  level)) {
+    spdlog::warn("unknown log level '{}', using info", level);
+  }
+}
+
+int serve(const std::string& path, const LogOptions& log_options) {
+  rampart::config::LoadResult result = rampart::config::loadFile(path);
+  if (!result.ok()) {
+    initLogs(log_options, nullptr);
+    printDiagnostics(result);
+    spdlog::error("{}: configuration refused ({} errors)", path, result.errors.size());
+    return 1;
+  }
+  printDiagnostics(result);
+  initLogs(log_options, result.snapshot.get());
+  spdlog::info("rampart {} starting with {}", kVersion, path);
+  rampart::proxy::Server server(result.snapshot);
+  return server.run();
+}
+
+int validate(const std::string& path) {
+  rampart::config::LoadResult result = rampart::config::loadFile(path);
+  printDiagnostics(result);
+  if (!result.ok()) return 1;
+  std::cout << path << ": ok (" << result.snapshot->routes.routeCount() << " routes, "
+            << result.snapshot->clusters.size() << " clusters, "
+            << result.snapshot->listeners.size() << " listeners)\n";
+  return 0;
+}
+
+// A complete config with every default: one listener, one cluster, one route.
+std::string proxyConfig(const std::string& listen, const std::string& to, const std::string& workers) {
+  return "workers: " + workers +
+         "\n"
+         "listeners:\n  - name: proxy\n    address: \"" + listen +
+         "\"\n"
+         "clusters:\n  - name: upstream\n    endpoints: [\"" + to +
+         "\"]\n"
+         "virtual_hosts:\n  - name: any\n    domains: [\"*\"]\n    routes:\n"
+         "      - name: all\n        match: {prefix: /}\n        cluster: upstream\n";
+}
+
+int proxy(const std::string& listen, const std::string& to, const std::string& workers,
+          const LogOptions& log_options) {
+  rampart::config::LoadResult result =
+      rampart::config::loadString(proxyConfig(listen, to, workers), "<rampart proxy>");
+  if (!result.ok()) {
+    printDiagnostics(result);
+    return 1;
+  }
+  initLogs(log_options, result.snapshot.get());
+  rampart::proxy::Server server(result.snapshot);
+  return server.run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rampart: an HTTP edge gateway"};
+  app.require_subcommand(0, 1);
+
+  std::string top_config;
+  LogOptions top_logs;
+  app.add_option("-c,--config", top_config, "config file (same as `rampart serve -c FILE`)");
+  addLogOptions(&app, &top_logs);
+
+  std::string serve_config;
+  LogOptions serve_logs;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "run the gateway on a config file (default)");
+  serve_cmd->add_option("-c,--config", serve_config, "config file")->required();
+  addLogOptions(serve_cmd, &serve_logs);
+
+  std::string validate_config;
+  CLI::App* validate_cmd =
+      app.add_subcommand("validate", "check a config file; print every error as file:line:col");
+  validate_cmd->add_option("-c,--config", validate_config, "config file")->required();
+
+  std::string listen, to, workers = "auto";
+  LogOptions proxy_logs;
+  CLI::App* proxy_cmd =
+      app.add_subcommand("proxy", "a one-line reverse proxy with every default, no config file");
+  proxy_cmd->add_option("--listen", listen, "address to listen on, e.g. 127.0.0.1:8080")->required();
+  proxy_cmd->add_option("--to", to, "upstream HOST:PORT")->required();
+  proxy_cmd->add_option("--workers", workers, "worker threads: auto or a number");
+  addLogOptions(proxy_cmd, &proxy_logs);
+
+  CLI::App* version_cmd = app.add_subcommand("version", "print the version");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*version_cmd) {
+    std::cout << "rampart " << kVersion << "\n";
+    return 0;
+  }
+  if (*validate_cmd) return validate(validate_config);
+  if (*proxy_cmd) return proxy(listen, to, workers, proxy_logs);
+  if (*serve_cmd) return serve(serve_config, serve_logs);
+  if (!top_config.empty()) return serve(top_config, top_logs);
+  std::cerr << app.help();
+  return 2;
+}

@@ -83,6 +83,9 @@ class ChunkedDecoder {
   // Starts a new body.
   void reset();
 
+  // True once the last chunk and the trailer section are complete.
+  bool finished() const { return state_ == State::kDone; }
+
   // Total decoded payload bytes so far.
   uint64_t payloadBytes() const { return payload_bytes_; }
 

@@ -1,1 +1,49 @@
-// placeholder until implemented
+#include "observe/stats.h"
+
+#include <fmt/format.h>
+
+namespace rampart::observe {
+
+void WorkerStats::countStatus(uint16_t status) {
+  switch (status / 100) {
+    case 1: responses_1xx.inc(); break;
+    case 2: responses_2xx.inc(); break;
+    case 3: responses_3xx.inc(); break;
+    case 4: responses_4xx.inc(); break;
+    default: responses_5xx.inc(); break;
+  }
+}
+
+std::string summarize(const std::vector<const WorkerStats*>& shards) {
+  struct Field {
+    const char* name;
+    Counter WorkerStats::*member;
+  };
+  static const Field kFields[] = {
+      {"connections_accepted", &WorkerStats::connections_accepted},
+      {"connections_refused", &WorkerStats::connections_refused},
+      {"requests", &WorkerStats::requests},
+      {"responses_2xx", &WorkerStats::responses_2xx},
+      {"responses_4xx", &WorkerStats::responses_4xx},
+      {"responses_5xx", &WorkerStats::responses_5xx},
+      {"local_replies", &WorkerStats::local_replies},
+      {"bad_requests", &WorkerStats::bad_requests},
+      {"upstream_connects", &WorkerStats::upstream_connects},
+      {"upstream_reuses", &WorkerStats::upstream_reuses},
+      {"upstream_connect_failures", &WorkerStats::upstream_connect_failures},
+      {"upstream_timeouts", &WorkerStats::upstream_timeouts},
+      {"upstream_resets", &WorkerStats::upstream_resets},
+      {"upstream_bad_responses", &WorkerStats::upstream_bad_responses},
+      {"upstream_overloaded", &WorkerStats::upstream_overloaded},
+  };
+  std::string out;
+  for (const Field& field : kFields) {
+    uint64_t sum = 0;
+    for (const WorkerStats* shard : shards) sum += (shard->*field.member).get();
+    out += fmt::format("{}={} ", field.name, sum);
+  }
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+}  // namespace rampart::observe

@@ -1,1 +1,85 @@
-// placeholder until implemented
+#include "proxy/phases.h"
+
+#include "http/canonical.h"
+
+namespace rampart::proxy {
+
+const char* phaseName(Phase phase) {
+  switch (phase) {
+    case Phase::kAdmit: return "admit";
+    case Phase::kReadHead: return "read_head";
+    case Phase::kCanonicalize: return "canonicalize";
+    case Phase::kShield: return "shield";
+    case Phase::kRoute: return "route";
+    case Phase::kAuthenticate: return "authenticate";
+    case Phase::kAuthorize: return "authorize";
+    case Phase::kLimit: return "limit";
+    case Phase::kForward: return "forward";
+    case Phase::kRespond: return "respond";
+    case Phase::kLog: return "log";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Phase 2: one canonical target for everything after this point.
+Verdict canonicalize(RequestContext& ctx) {
+  http::CanonicalError error =
+      http::canonicalizeTarget(ctx.head->target, ctx.snapshot->canonical, *ctx.target);
+  if (error != http::CanonicalError::kNone) {
+    return Verdict::respond(Phase::kCanonicalize,
+                            {400, "Bad Request", http::describe(error), true});
+  }
+  if (ctx.target->asterisk && ctx.head->method != "OPTIONS") {
+    return Verdict::respond(Phase::kCanonicalize,
+                            {400, "Bad Request", "asterisk-form target is only for OPTIONS", true});
+  }
+  return Verdict::proceed();
+}
+
+// Phase 3: address-level shield. Connection admission already ran at accept;
+// per-address budgets and overload priority arrive with the shield issue.
+Verdict shield(RequestContext&) { return Verdict::proceed(); }
+
+// Phase 4: virtual host and route, on the canonical path.
+Verdict route(RequestContext& ctx) {
+  routing::MatchInput input;
+  input.host = ctx.target->authority.empty() ? ctx.head->host
+                                             : std::string_view(ctx.target->authority);
+  input.path = ctx.target->path();
+  input.method = ctx.head->method;
+  input.headers = &ctx.head->headers;
+  ctx.route = ctx.snapshot->routes.match(input);
+  if (ctx.route == nullptr) {
+    return Verdict::respond(Phase::kRoute, {404, "Not Found", "no route matches this request", false});
+  }
+  uint64_t limit = ctx.route->max_body_bytes;
+  if (limit != 0 && ctx.head->framing == http::BodyFraming::kContentLength &&
+      ctx.head->content_length > limit) {
+    return Verdict::respond(Phase::kRoute,
+                            {413, "Content Too Large", "request body exceeds the route's limit", true});
+  }
+  return Verdict::proceed();
+}
+
+// Phases 5-7 are filled by the authentication, authorization and shield
+// issues; until a route configures them there is nothing to check.
+Verdict authenticate(RequestContext&) { return Verdict::proceed(); }
+Verdict authorize(RequestContext&) { return Verdict::proceed(); }
+Verdict limit(RequestContext&) { return Verdict::proceed(); }
+
+}  // namespace
+
+Verdict runRequestPhases(RequestContext& ctx) {
+  using PhaseFn = Verdict (*)(RequestContext&);
+  // THE order of the request path's decisions.
+  static constexpr PhaseFn kPhases[] = {canonicalize, shield, route, authenticate, authorize, limit};
+  for (PhaseFn phase : kPhases) {
+    Verdict verdict = phase(ctx);
+    if (!verdict.proceeds()) return verdict;
+  }
+  return Verdict::proceed();
+}
+
+}  // namespace rampart::proxy

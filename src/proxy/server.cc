@@ -1,1 +1,112 @@
-// placeholder until implemented
+#include "proxy/server.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "core/log.h"
+#include "observe/stats.h"
+
+namespace rampart::proxy {
+
+uint32_t resolveWorkerCount(uint32_t configured) {
+  if (configured != 0) return configured;
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+
+Server::Server(std::shared_ptr<const config::Snapshot> snapshot) : snapshot_(std::move(snapshot)) {}
+
+Server::~Server() {
+  for (auto& worker : workers_) worker->requestStop();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+bool Server::start() {
+  uint32_t count = resolveWorkerCount(snapshot_->workers);
+  for (uint32_t i = 0; i < count; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, snapshot_, &open_connections_));
+    std::string error;
+    if (!workers_.back()->openListeners(&error)) {
+      spdlog::error("cannot listen: {}", error);
+      workers_.clear();
+      return false;
+    }
+  }
+  for (auto& worker : workers_) {
+    threads_.emplace_back([w = worker.get()] { w->run(); });
+  }
+  for (const config::ListenerSpec& listener : snapshot_->listeners) {
+    spdlog::info("listening on http://{} ({} workers)", listener.address.toString(), count);
+  }
+  return true;
+}
+
+bool Server::allFinished() const {
+  for (const auto& worker : workers_) {
+    if (!worker->finished()) return false;
+  }
+  return true;
+}
+
+int Server::run() {
+  // Signals are taken synchronously by this thread only; workers inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (!start()) return 1;
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      spdlog::warn("SIGHUP: configuration reload is not available in this version; ignoring");
+      continue;
+    }
+    spdlog::info("{}: draining (up to {} ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                 snapshot_->drain_timeout.count());
+    break;
+  }
+  drainAndStop();
+  return 0;
+}
+
+void Server::drainAndStop() {
+  for (auto& worker : workers_) worker->requestDrain();
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  auto deadline = std::chrono::steady_clock::now() + snapshot_->drain_timeout;
+  bool forced = false;
+  while (!allFinished()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      spdlog::warn("drain deadline reached: closing the remaining connections");
+      forced = true;
+      break;
+    }
+    timespec wait{0, 10 * 1000 * 1000};
+    if (sigtimedwait(&signals, nullptr, &wait) > 0) {
+      spdlog::warn("second signal: stopping now");
+      forced = true;
+      break;
+    }
+  }
+  if (forced) {
+    for (auto& worker : workers_) worker->requestStop();
+  }
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+  std::vector<const observe::WorkerStats*> shards;
+  for (const auto& worker : workers_) shards.push_back(&worker->stats());
+  spdlog::info("stopped: {}", observe::summarize(shards));
+}
+
+}  // namespace rampart::proxy

@@ -1,1 +1,833 @@
-// placeholder until implemented
+#include "proxy/session.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "net/socket.h"
+#include "proxy/local_reply.h"
+#include "proxy/worker.h"
+
+namespace rampart::proxy {
+
+namespace {
+
+constexpr size_t kInitialInputBytes = 16 * 1024;
+constexpr size_t kInitialOutputBytes = 4 * 1024;
+constexpr int64_t kLingerMillis = 2000;
+constexpr size_t kMaxLingerDiscardBytes = 1 << 20;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr size_t kMaxTrustedRequestIdBytes = 64;
+
+bool isTokenChar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+         c == '_' || c == '.';
+}
+
+}  // namespace
+
+Session::Session(Worker* worker, int fd, const net::SocketAddress& peer)
+    : worker_(worker),
+      fd_(fd),
+      peer_(peer),
+      in_(kInitialInputBytes),
+      out_(kInitialOutputBytes),
+      upstream_out_(1024) {
+  const config::Snapshot& snapshot = worker_->snapshot();
+  request_.headers.reserve(snapshot.http.limits.max_headers);
+  response_.headers.reserve(snapshot.http.limits.max_headers);
+  peer_trusted_ = net::containsAny(snapshot.trusted_proxies, peer_);
+  peer_ip_length_ = peer_.formatIp(peer_ip_, sizeof(peer_ip_));
+}
+
+Session::~Session() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void Session::start() {
+  worker_->loop().addEdgeTriggered(fd_, this);
+  armTimer(TimerPurpose::kHead, worker_->snapshot().http.head_timeout.count());
+  head_timer_started_ = true;
+  client_readable_ = true;  // bytes may have arrived with the handshake
+  drive();
+}
+
+void Session::beginDrain() {
+  draining_ = true;
+  if (state_ == State::kReadingHead && in_.empty()) {
+    closeNow();
+  } else {
+    close_after_response_ = true;
+  }
+}
+
+void Session::armTimer(TimerPurpose purpose, int64_t millis) {
+  timer_purpose_ = millis > 0 ? purpose : TimerPurpose::kNone;
+  worker_->loop().arm(this, millis);
+}
+
+void Session::onEvents(uint32_t events) {
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
+  drive();
+}
+
+void Session::onUpstreamEvents(uint32_t events) {
+  if (upstream_ == nullptr) return;
+  if (!upstream_->connected()) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    if (net::pendingConnectError(upstream_->fd()) != 0) {
+      failUpstream(UpstreamFailure::kConnect);
+      drive();
+      return;
+    }
+    upstream_->setConnected();
+    onUpstreamConnected();
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstream_readable_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) upstream_writable_ = true;
+  drive();
+}
+
+void Session::onUpstreamTimeout() {
+  // The session's own timer covers every upstream deadline while a
+  // connection is lent to it; nothing to do here.
+}
+
+void Session::onTimeout() {
+  TimerPurpose purpose = timer_purpose_;
+  timer_purpose_ = TimerPurpose::kNone;
+  const config::HttpSettings& http = worker_->snapshot().http;
+  switch (purpose) {
+    case TimerPurpose::kHead:
+      if (state_ != State::kReadingHead) return;
+      if (in_.empty() && requests_served_ > 0) {
+        closeNow();
+        return;
+      }
+      makeRequestId();
+      is_head_request_ = false;
+      replyLocally({408, "Request Timeout", "the request head did not arrive in time", true});
+      break;
+    case TimerPurpose::kIdle:
+    case TimerPurpose::kLinger:
+      closeNow();
+      return;
+    case TimerPurpose::kConnect:
+      failUpstream(UpstreamFailure::kConnectTimeout);
+      break;
+    case TimerPurpose::kResponse:
+      failUpstream(UpstreamFailure::kTimeout);
+      break;
+    case TimerPurpose::kBodyRate: {
+      uint64_t received = body_bytes_read_ - body_bytes_at_last_check_;
+      uint64_t needed = http.min_body_rate * http.body_rate_window.count() / 1000;
+      bool we_were_reading = in_.size() < in_.capacity();
+      if (state_ == State::kProxying && !request_sent_ && we_were_reading && received < needed) {
+        if (response_started_) {
+          closeNow();
+          return;
+        }
+        releaseUpstream(false);
+        endClusterRequest();
+        replyLocally({408, "Request Timeout", "the request body arrived too slowly", true});
+        break;
+      }
+      body_bytes_at_last_check_ = body_bytes_read_;
+      if (state_ == State::kProxying && !request_sent_) {
+        armTimer(TimerPurpose::kBodyRate, http.body_rate_window.count());
+      }
+      return;
+    }
+    case TimerPurpose::kNone:
+      return;
+  }
+  drive();
+}
+
+// ---------------------------------------------------------------------------
+// The driver: runs the current state's step until nothing more can happen
+// without a new event. Edge-triggered epoll requires exactly this: every
+// readable or writable hint is used up before returning to the loop.
+
+void Session::drive() {
+  for (;;) {
+    bool progress = false;
+    switch (state_) {
+      case State::kReadingHead: progress = stepReadingHead(); break;
+      case State::kProxying: {
+        bool sent = pumpRequestBody();
+        bool received = state_ == State::kProxying && pumpResponse();
+        progress = sent || received;
+        break;
+      }
+      case State::kReplying: progress = stepReplying(); break;
+      case State::kLingering: progress = stepLingering(); break;
+      case State::kClosed: return;
+    }
+    if (!progress) return;
+  }
+}
+
+bool Session::readClient() {
+  if (!client_readable_ || client_eof_) return false;
+  if (in_.writable() == 0) {
+    in_.makeRoom();
+    if (in_.writable() == 0) return false;
+  }
+  size_t space = in_.writable();
+  ssize_t n = ::read(fd_, in_.writePtr(), space);
+  if (n > 0) {
+    in_.produce(static_cast<size_t>(n));
+    body_bytes_read_ += static_cast<uint64_t>(n);
+    // A short read drained the socket; new data will raise a new edge.
+    if (static_cast<size_t>(n) < space) client_readable_ = false;
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+    client_readable_ = false;
+    return false;
+  }
+  client_eof_ = true;  // orderly close, or a reset: no more input either way
+  client_readable_ = false;
+  return true;
+}
+
+bool Session::flushClient(std::string_view extra, size_t* extra_written) {
+  *extra_written = 0;
+  if (out_.empty() && extra.empty()) return true;
+  if (!client_writable_) return true;
+  std::string_view head = out_.readable();
+  iovec iov[2];
+  int count = 0;
+  if (!head.empty()) iov[count++] = {const_cast<char*>(head.data()), head.size()};
+  if (!extra.empty()) iov[count++] = {const_cast<char*>(extra.data()), extra.size()};
+  ssize_t n = ::writev(fd_, iov, count);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) {
+      client_writable_ = false;
+      return true;
+    }
+    closeNow();
+    return false;
+  }
+  size_t written = static_cast<size_t>(n);
+  size_t from_head = std::min(written, head.size());
+  out_.consume(from_head);
+  *extra_written = written - from_head;
+  if (written < head.size() + extra.size()) client_writable_ = false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Phase 1: read head.
+
+bool Session::stepReadingHead() {
+  if (tryParseHead()) return true;
+  if (client_eof_) {
+    closeNow();  // closed between requests, or in the middle of a head
+    return false;
+  }
+  if (in_.writable() == 0) {
+    in_.makeRoom();
+    size_t limit = worker_->snapshot().http.limits.max_head_bytes + 1;
+    if (in_.writable() == 0 && in_.capacity() < limit) {
+      in_.reserve(std::min(in_.capacity() * 2, limit));
+    }
+  }
+  return readClient();
+}
+
+bool Session::tryParseHead() {
+  if (in_.empty()) return false;
+  const config::Snapshot& snapshot = worker_->snapshot();
+  http::ParseOutcome outcome = http::parseRequestHead(in_.readable(), snapshot.http.limits, request_);
+  switch (outcome.state) {
+    case http::ParseOutcome::State::kNeedMore:
+      if (!head_timer_started_) {
+        armTimer(TimerPurpose::kHead, snapshot.http.head_timeout.count());
+        head_timer_started_ = true;
+      }
+      return false;
+    case http::ParseOutcome::State::kError: {
+      worker_->stats().bad_requests.inc();
+      makeRequestId();
+      is_head_request_ = false;
+      LocalReply reply{http::statusFor(outcome.error), reasonPhrase(http::statusFor(outcome.error)),
+                       http::describe(outcome.error), true};
+      replyLocally(reply);
+      return true;
+    }
+    case http::ParseOutcome::State::kDone:
+      head_bytes_ = outcome.consumed;
+      startRequest();
+      return true;
+  }
+  return false;
+}
+
+std::string_view Session::makeRequestId() {
+  if (peer_trusted_) {
+    for (const http::Header& header : request_.headers) {
+      if (!http::equalsIgnoreCase(header.name, "x-request-id")) continue;
+      std::string_view value = header.value;
+      if (!value.empty() && value.size() <= kMaxTrustedRequestIdBytes &&
+          std::all_of(value.begin(), value.end(), isTokenChar)) {
+        std::copy(value.begin(), value.end(), request_id_);
+        request_id_length_ = value.size();
+        return requestId();
+      }
+    }
+  }
+  static const char kHex[] = "0123456789abcdef";
+  uint64_t a = worker_->nextRandom();
+  uint64_t b = worker_->nextRandom();
+  for (int i = 0; i < 16; ++i) {
+    request_id_[i] = kHex[(a >> (i * 4)) & 0xF];
+    request_id_[16 + i] = kHex[(b >> (i * 4)) & 0xF];
+  }
+  request_id_length_ = 32;
+  return requestId();
+}
+
+// Phases 2-7 through the runner, then phase 8.
+void Session::startRequest() {
+  worker_->stats().requests.inc();
+  const config::Snapshot& snapshot = worker_->snapshot();
+  is_head_request_ = request_.method == "HEAD";
+  client_version_ = request_.version;
+  client_keep_alive_ = request_.keep_alive;
+  if (!request_.keep_alive) close_after_response_ = true;
+  makeRequestId();
+
+  RequestContext ctx;
+  ctx.snapshot = &snapshot;
+  ctx.head = &request_;
+  ctx.peer = &peer_;
+  ctx.target = &target_;
+  Verdict verdict = runRequestPhases(ctx);
+  bool has_body = request_.framing == http::BodyFraming::kChunked ||
+                  (request_.framing == http::BodyFraming::kContentLength && request_.content_length > 0);
+  if (!verdict.proceeds()) {
+    in_.consume(head_bytes_);
+    LocalReply reply = verdict.reply;
+    // The body was not read: the connection cannot carry another request.
+    if (has_body) reply.close_connection = true;
+    if (verdict.phase == Phase::kCanonicalize) worker_->stats().bad_requests.inc();
+    replyLocally(reply);
+    return;
+  }
+  route_ = ctx.route;
+  startForwarding(has_body);
+}
+
+void Session::startForwarding(bool has_body) {
+  const config::Snapshot& snapshot = worker_->snapshot();
+  pool_ = &worker_->pool(route_->cluster_index);
+  if (!pool_->tryBeginRequest()) {
+    worker_->stats().upstream_overloaded.inc();
+    in_.consume(head_bytes_);
+    replyLocally({503, "Service Unavailable", "the upstream is at its concurrency limit", has_body});
+    return;
+  }
+  admitted_to_cluster_ = true;
+
+  upstream_out_.clear();
+  upstream_head_sent_ = 0;
+  UpstreamRequestInfo info;
+  info.head = &request_;
+  info.target = &target_;
+  info.client_ip = std::string_view(peer_ip_, peer_ip_length_);
+  info.peer_trusted = peer_trusted_;
+  info.request_id = requestId();
+  info.via = snapshot.via;
+  appendUpstreamRequestHead(upstream_out_, info);
+
+  request_framing_ = request_.framing;
+  request_remaining_ = request_.framing == http::BodyFraming::kContentLength ? request_.content_length : 0;
+  request_validated_ = 0;
+  request_chunks_.reset();
+  request_sent_ = false;
+  bool wants_continue = request_.expect_continue && client_version_ == http::Version::kHttp11;
+  in_.consume(head_bytes_);
+  // From here on the views in request_ are dead: the buffer is refilled with body bytes.
+  if (wants_continue && has_body && in_.empty()) out_.append(kContinue);
+  body_bytes_read_ = body_bytes_at_last_check_ = 0;
+  state_ = State::kProxying;
+  if (!attachUpstream(pool_->pickEndpoint())) failUpstream(UpstreamFailure::kConnect);
+}
+
+bool Session::attachUpstream(uint32_t endpoint) {
+  upstream_ = pool_->acquire(endpoint, this);
+  if (upstream_ == nullptr) return false;
+  upstream_eof_ = false;
+  upstream_readable_ = false;
+  if (upstream_->reused()) {
+    worker_->stats().upstream_reuses.inc();
+    onUpstreamConnected();
+  } else {
+    worker_->stats().upstream_connects.inc();
+    upstream_writable_ = false;
+    armTimer(TimerPurpose::kConnect, pool_->spec().connect_timeout.count());
+  }
+  return true;
+}
+
+void Session::onUpstreamConnected() {
+  upstream_writable_ = true;
+  if (requestBodyComplete()) {
+    armTimer(TimerPurpose::kNone, 0);  // the response timer starts once the head is written
+  } else {
+    armTimer(TimerPurpose::kBodyRate, worker_->snapshot().http.body_rate_window.count());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Phase 8: forward. Request body, client -> upstream.
+
+bool Session::requestBodyComplete() const {
+  switch (request_framing_) {
+    case http::BodyFraming::kContentLength: return request_remaining_ == 0;
+    case http::BodyFraming::kChunked:
+      return request_chunks_.finished() && request_validated_ == 0;
+    default: return true;
+  }
+}
+
+bool Session::requestBodyNeedsInput() const {
+  switch (request_framing_) {
+    case http::BodyFraming::kContentLength: return in_.size() < request_remaining_;
+    case http::BodyFraming::kChunked: return !request_chunks_.finished();
+    default: return false;
+  }
+}
+
+bool Session::pumpRequestBody() {
+  if (request_sent_ || response_started_ || upstream_ == nullptr || !upstream_->connected()) {
+    return false;
+  }
+  bool progress = false;
+  if (requestBodyNeedsInput()) {
+    progress |= readClient();
+    if (client_eof_ && requestBodyNeedsInput() && forwardableRequestBytes() == 0 &&
+        upstream_head_sent_ == upstream_out_.size()) {
+      closeNow();  // the client gave up in the middle of its body
+      return true;
+    }
+  }
+  size_t body = forwardableRequestBytes();
+  if (state_ != State::kProxying) return true;
+  std::string_view head = upstream_out_.readable().substr(upstream_head_sent_);
+  if (head.empty() && body == 0) return progress;
+  if (!upstream_writable_) return progress;
+
+  iovec iov[2];
+  int count = 0;
+  if (!head.empty()) iov[count++] = {const_cast<char*>(head.data()), head.size()};
+  if (body > 0) iov[count++] = {const_cast<char*>(in_.readable().data()), body};
+  ssize_t n = ::writev(upstream_->fd(), iov, count);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) {
+      upstream_writable_ = false;
+      return progress;
+    }
+    failUpstream(UpstreamFailure::kReset);
+    return true;
+  }
+  size_t written = static_cast<size_t>(n);
+  size_t from_head = std::min(written, head.size());
+  upstream_head_sent_ += from_head;
+  size_t from_body = written - from_head;
+  if (from_body > 0) {
+    in_.consume(from_body);
+    if (request_framing_ == http::BodyFraming::kContentLength) {
+      request_remaining_ -= from_body;
+    } else {
+      request_validated_ -= from_body;
+    }
+  }
+  if (written < head.size() + body) upstream_writable_ = false;
+  if (upstream_head_sent_ == upstream_out_.size() && requestBodyComplete()) {
+    request_sent_ = true;
+    if (!response_started_) {
+      armTimer(TimerPurpose::kResponse, pool_->spec().response_timeout.count());
+    }
+  }
+  return true;
+}
+
+size_t Session::forwardableRequestBytes() {
+  if (request_framing_ == http::BodyFraming::kContentLength) {
+    return static_cast<size_t>(std::min<uint64_t>(in_.size(), request_remaining_));
+  }
+  if (request_framing_ != http::BodyFraming::kChunked) return 0;
+  if (!request_chunks_.finished()) {
+    http::ChunkedDecoder::Progress step =
+        request_chunks_.feed(in_.readable().substr(request_validated_));
+    request_validated_ += step.consumed;
+    if (step.error != http::ParseError::kNone) {
+      worker_->stats().bad_requests.inc();
+      abortExchange({400, "Bad Request", http::describe(step.error), true});
+      return 0;
+    }
+    uint64_t limit = route_->max_body_bytes;
+    if (limit != 0 && request_chunks_.payloadBytes() > limit) {
+      abortExchange({413, "Content Too Large", "request body exceeds the route's limit", true});
+      return 0;
+    }
+  }
+  return request_validated_;
+}
+
+// Ends the exchange with a local reply before any response byte reached the client.
+void Session::abortExchange(const LocalReply& reply) {
+  if (response_started_) {
+    closeNow();
+    return;
+  }
+  releaseUpstream(false);
+  endClusterRequest();
+  replyLocally(reply);
+}
+
+// ---------------------------------------------------------------------------
+// Phases 8-9: response, upstream -> client.
+
+bool Session::readUpstream() {
+  if (upstream_ == nullptr || !upstream_readable_ || upstream_eof_) return false;
+  core::Buffer& input = upstream_->input();
+  if (input.writable() == 0) {
+    input.makeRoom();
+    if (input.writable() == 0) return false;
+  }
+  size_t space = input.writable();
+  ssize_t n = ::read(upstream_->fd(), input.writePtr(), space);
+  if (n > 0) {
+    input.produce(static_cast<size_t>(n));
+    if (static_cast<size_t>(n) < space) upstream_readable_ = false;
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+    upstream_readable_ = false;
+    return false;
+  }
+  upstream_eof_ = true;
+  upstream_readable_ = false;
+  return true;
+}
+
+bool Session::pumpResponse() {
+  if (upstream_ == nullptr || !upstream_->connected()) return false;
+  bool progress = false;
+  if (!response_started_) {
+    progress |= readUpstream();
+    if (!parseResponseHead()) return progress;
+    if (state_ != State::kProxying || !response_started_) return true;
+    progress = true;
+  }
+  progress |= readUpstream();
+  size_t body = forwardableResponseBytes();
+  if (state_ != State::kProxying) return true;
+  size_t written = 0;
+  if (!flushClient(upstream_->input().readable().substr(0, body), &written)) return true;
+  if (written > 0) {
+    upstream_->input().consume(written);
+    if (response_framing_ == ClientFraming::kContentLength) {
+      response_remaining_ -= written;
+    } else if (response_framing_ == ClientFraming::kChunked) {
+      response_validated_ -= written;
+    }
+    progress = true;
+  }
+  if (responseComplete()) {
+    finishExchange();
+    return true;
+  }
+  if (upstream_eof_ && !response_body_read_) {
+    worker_->stats().upstream_resets.inc();
+    closeNow();  // the upstream died mid-body: the client must not take it as complete
+    return true;
+  }
+  return progress;
+}
+
+bool Session::parseResponseHead() {
+  for (;;) {
+    core::Buffer& input = upstream_->input();
+    if (input.empty()) {
+      if (upstream_eof_) failUpstream(UpstreamFailure::kReset);
+      return upstream_eof_;
+    }
+    const config::Snapshot& snapshot = worker_->snapshot();
+    http::ParseOutcome outcome =
+        http::parseResponseHead(input.readable(), snapshot.http.limits, is_head_request_, response_);
+    if (outcome.state == http::ParseOutcome::State::kNeedMore) {
+      if (upstream_eof_) {
+        failUpstream(UpstreamFailure::kReset);
+        return true;
+      }
+      if (input.size() >= input.capacity()) {
+        failUpstream(UpstreamFailure::kBadResponse);
+        return true;
+      }
+      return false;
+    }
+    if (outcome.state == http::ParseOutcome::State::kError || response_.status == 101) {
+      failUpstream(UpstreamFailure::kBadResponse);
+      return true;
+    }
+    if (response_.status < 200) {
+      input.consume(outcome.consumed);  // interim responses are not relayed (Rampart sent its own 100)
+      continue;
+    }
+    startResponse(outcome.consumed);
+    return true;
+  }
+}
+
+void Session::startResponse(size_t head_bytes) {
+  response_framing_ = chooseClientFraming(response_, client_version_);
+  if (draining_ || !request_sent_ || response_framing_ == ClientFraming::kDechunkAndClose ||
+      response_framing_ == ClientFraming::kUntilClose) {
+    close_after_response_ = true;
+  }
+  DownstreamResponseInfo info;
+  info.head = &response_;
+  info.framing = response_framing_;
+  info.request_id = requestId();
+  info.via = worker_->snapshot().via;
+  info.close = close_after_response_;
+  info.http10_keep_alive = client_version_ == http::Version::kHttp10 && client_keep_alive_;
+  appendDownstreamResponseHead(out_, info);
+  upstream_->input().consume(head_bytes);
+  response_remaining_ = response_.content_length;
+  response_validated_ = 0;
+  response_chunks_.reset();
+  response_body_read_ = false;
+  response_started_ = true;
+  worker_->stats().countStatus(response_.status);
+  armTimer(TimerPurpose::kNone, 0);
+}
+
+size_t Session::forwardableResponseBytes() {
+  core::Buffer& input = upstream_->input();
+  switch (response_framing_) {
+    case ClientFraming::kNone:
+      response_body_read_ = true;
+      return 0;
+    case ClientFraming::kContentLength:
+      response_body_read_ = input.size() >= response_remaining_;
+      return static_cast<size_t>(std::min<uint64_t>(input.size(), response_remaining_));
+    case ClientFraming::kChunked: {
+      if (!response_chunks_.finished()) {
+        auto step = response_chunks_.feed(input.readable().substr(response_validated_));
+        response_validated_ += step.consumed;
+        if (step.error != http::ParseError::kNone) {
+          worker_->stats().upstream_bad_responses.inc();
+          closeNow();
+          return 0;
+        }
+      }
+      response_body_read_ = response_chunks_.finished();
+      return response_validated_;
+    }
+    case ClientFraming::kDechunkAndClose: {
+      if (!response_chunks_.finished()) {
+        auto step = response_chunks_.feed(input.readable(), &dechunked_);
+        input.consume(step.consumed);
+        if (step.error != http::ParseError::kNone) {
+          worker_->stats().upstream_bad_responses.inc();
+          closeNow();
+          return 0;
+        }
+        out_.append(dechunked_);
+        dechunked_.clear();
+      }
+      response_body_read_ = response_chunks_.finished();
+      return 0;
+    }
+    case ClientFraming::kUntilClose:
+      response_body_read_ = upstream_eof_;
+      return input.size();
+  }
+  return 0;
+}
+
+bool Session::responseComplete() const {
+  if (!response_body_read_ || !out_.empty()) return false;
+  switch (response_framing_) {
+    case ClientFraming::kContentLength: return response_remaining_ == 0;
+    case ClientFraming::kChunked: return response_validated_ == 0;
+    case ClientFraming::kUntilClose: return upstream_->input().empty();
+    default: return true;
+  }
+}
+
+void Session::failUpstream(UpstreamFailure failure) {
+  observe::WorkerStats& stats = worker_->stats();
+  switch (failure) {
+    case UpstreamFailure::kConnect: stats.upstream_connect_failures.inc(); break;
+    case UpstreamFailure::kConnectTimeout:
+    case UpstreamFailure::kTimeout: stats.upstream_timeouts.inc(); break;
+    case UpstreamFailure::kReset: stats.upstream_resets.inc(); break;
+    case UpstreamFailure::kBadResponse: stats.upstream_bad_responses.inc(); break;
+  }
+  // A pooled connection the upstream closed while it sat idle: the request
+  // never reached the upstream's application, so one fresh attempt is safe
+  // when no body has been consumed.
+  bool retry = failure == UpstreamFailure::kReset && upstream_ != nullptr && upstream_->reused() &&
+               !retried_ && !response_started_ && request_framing_ == http::BodyFraming::kNone &&
+               upstream_->input().empty();
+  if (response_started_) {
+    closeNow();
+    return;
+  }
+  releaseUpstream(false);
+  if (retry) {
+    retried_ = true;
+    upstream_head_sent_ = 0;
+    request_sent_ = false;
+    if (attachUpstream(pool_->pickEndpoint())) return;
+  }
+  endClusterRequest();
+  bool body_left = !requestBodyComplete();
+  switch (failure) {
+    case UpstreamFailure::kConnectTimeout:
+    case UpstreamFailure::kTimeout:
+      replyLocally({504, "Gateway Timeout", "the upstream did not answer in time", body_left});
+      break;
+    default:
+      replyLocally({502, "Bad Gateway", "the upstream failed to answer", body_left});
+      break;
+  }
+}
+
+void Session::finishExchange() {
+  bool reusable = response_.keep_alive && request_sent_ && !upstream_eof_ &&
+                  response_framing_ != ClientFraming::kUntilClose && upstream_->input().empty();
+  releaseUpstream(reusable);
+  endClusterRequest();
+  if (!request_sent_) close_after_response_ = true;  // unread request body
+  afterResponse();
+}
+
+void Session::releaseUpstream(bool reusable) {
+  if (upstream_ == nullptr) return;
+  pool_->release(upstream_, reusable);
+  upstream_ = nullptr;
+  upstream_readable_ = upstream_writable_ = false;
+}
+
+void Session::endClusterRequest() {
+  if (!admitted_to_cluster_) return;
+  pool_->endRequest();
+  admitted_to_cluster_ = false;
+}
+
+// ---------------------------------------------------------------------------
+// Local replies, the end of a request, closing.
+
+void Session::replyLocally(const LocalReply& reply) {
+  observe::WorkerStats& stats = worker_->stats();
+  stats.local_replies.inc();
+  stats.countStatus(reply.status);
+  if (reply.close_connection || draining_) close_after_response_ = true;
+  appendLocalReply(out_, reply, requestId(), close_after_response_, is_head_request_);
+  state_ = State::kReplying;
+  armTimer(TimerPurpose::kLinger, kLingerMillis * 5);  // bounds a client that never reads
+}
+
+bool Session::stepReplying() {
+  size_t unused = 0;
+  size_t before = out_.size();
+  if (!flushClient({}, &unused)) return true;
+  if (out_.empty()) {
+    afterResponse();
+    return true;
+  }
+  return out_.size() != before;
+}
+
+void Session::afterResponse() {
+  if (!out_.empty()) {
+    state_ = State::kReplying;
+    return;
+  }
+  ++requests_served_;
+  if (close_after_response_ || draining_ || client_eof_) {
+    startLingering();
+    return;
+  }
+  resetRequest();
+  state_ = State::kReadingHead;
+  head_timer_started_ = !in_.empty();
+  const config::HttpSettings& http = worker_->snapshot().http;
+  if (in_.empty()) {
+    armTimer(TimerPurpose::kIdle, http.idle_timeout.count());
+  } else {
+    armTimer(TimerPurpose::kHead, http.head_timeout.count());
+  }
+}
+
+void Session::resetRequest() {
+  route_ = nullptr;
+  request_id_length_ = 0;
+  is_head_request_ = false;
+  request_framing_ = http::BodyFraming::kNone;
+  request_remaining_ = 0;
+  request_validated_ = 0;
+  request_sent_ = false;
+  response_started_ = false;
+  response_body_read_ = false;
+  response_framing_ = ClientFraming::kNone;
+  retried_ = false;
+  pool_ = nullptr;
+}
+
+void Session::startLingering() {
+  // Shut the write side so the client sees the response end, then discard
+  // (never parse) what it still sends, so closing does not turn into a reset
+  // that could destroy the response in flight.
+  ::shutdown(fd_, SHUT_WR);
+  in_.clear();
+  linger_discarded_ = 0;
+  state_ = State::kLingering;
+  armTimer(TimerPurpose::kLinger, kLingerMillis);
+}
+
+bool Session::stepLingering() {
+  if (!client_readable_) return false;
+  char scratch[16 * 1024];
+  for (;;) {
+    ssize_t n = ::read(fd_, scratch, sizeof(scratch));
+    if (n > 0) {
+      linger_discarded_ += static_cast<size_t>(n);
+      if (linger_discarded_ > kMaxLingerDiscardBytes) break;
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      client_readable_ = false;
+      return false;
+    }
+    break;  // EOF or error
+  }
+  closeNow();
+  return false;
+}
+
+void Session::closeNow() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  armTimer(TimerPurpose::kNone, 0);
+  releaseUpstream(false);
+  endClusterRequest();
+  worker_->loop().remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  worker_->sessionClosed(this);
+}
+
+}  // namespace rampart::proxy

@@ -1,1 +1,159 @@
-// placeholder until implemented
+#include "proxy/worker.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <random>
+
+#include "core/log.h"
+#include "net/socket.h"
+#include "proxy/session.h"
+
+namespace rampart::proxy {
+
+namespace {
+constexpr int kListenBacklog = 4096;
+// Accepts per readiness event: bounded so one listener cannot starve the
+// connections already being served.
+constexpr int kMaxAcceptsPerEvent = 64;
+}  // namespace
+
+class Worker::Listener final : public core::EventHandler {
+ public:
+  Listener(Worker* worker, int fd) : worker_(worker), fd_(fd) {}
+  ~Listener() override {
+    if (fd_ >= 0) close(fd_);
+  }
+  void onEvents(uint32_t) override { worker_->acceptFrom(fd_); }
+  int fd() const { return fd_; }
+
+ private:
+  Worker* worker_;
+  int fd_;
+};
+
+Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
+               std::atomic<uint32_t>* open_connections)
+    : index_(index), snapshot_(std::move(snapshot)), open_connections_(open_connections) {
+  std::random_device device;
+  random_state_ = (static_cast<uint64_t>(device()) << 32 | device()) ^ (index + 1);
+  if (random_state_ == 0) random_state_ = 0x9E3779B97F4A7C15ULL;
+  for (const upstream::ClusterSpec& cluster : snapshot_->clusters) {
+    pools_.push_back(std::make_unique<upstream::ClusterPool>(&cluster, &loop_, nextRandom()));
+  }
+}
+
+Worker::~Worker() {
+  while (sessions_ != nullptr) {
+    Session* session = sessions_;
+    sessions_ = session->next;
+    delete session;
+  }
+  listeners_.clear();
+  pools_.clear();
+}
+
+bool Worker::openListeners(std::string* error) {
+  for (const config::ListenerSpec& spec : snapshot_->listeners) {
+    int fd = net::listenReusePort(spec.address, kListenBacklog, error);
+    if (fd < 0) return false;
+    listeners_.push_back(std::make_unique<Listener>(this, fd));
+    loop_.addLevelTriggeredInput(fd, listeners_.back().get());
+  }
+  return true;
+}
+
+uint64_t Worker::nextRandom() {
+  random_state_ ^= random_state_ >> 12;
+  random_state_ ^= random_state_ << 25;
+  random_state_ ^= random_state_ >> 27;
+  return random_state_ * 0x2545F4914F6CDD1DULL;
+}
+
+void Worker::run() {
+  loop_.run();
+  finished_.store(true, std::memory_order_release);
+}
+
+// Phase "admit" (L4): decided before a single byte is read.
+void Worker::acceptFrom(int listen_fd) {
+  for (int i = 0; i < kMaxAcceptsPerEvent && !draining_; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE) {
+        spdlog::warn("worker {}: out of file descriptors, accept paused until the next event",
+                     index_);
+      }
+      return;
+    }
+    if (open_connections_->fetch_add(1, std::memory_order_relaxed) >= snapshot_->max_connections) {
+      open_connections_->fetch_sub(1, std::memory_order_relaxed);
+      stats_.connections_refused.inc();
+      close(fd);
+      continue;
+    }
+    stats_.connections_accepted.inc();
+    net::setNoDelay(fd);
+    auto* session =
+        new Session(this, fd, net::SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
+    session->next = sessions_;
+    if (sessions_ != nullptr) sessions_->prev = session;
+    sessions_ = session;
+    ++session_count_;
+    session->start();
+  }
+}
+
+void Worker::sessionClosed(Session* session) {
+  if (session->prev != nullptr) {
+    session->prev->next = session->next;
+  } else {
+    sessions_ = session->next;
+  }
+  if (session->next != nullptr) session->next->prev = session->prev;
+  session->prev = session->next = nullptr;
+  --session_count_;
+  open_connections_->fetch_sub(1, std::memory_order_relaxed);
+  loop_.deferDelete(session);
+  stopIfIdle();
+}
+
+void Worker::requestDrain() {
+  loop_.post([this] { beginDrain(); });
+}
+
+void Worker::requestStop() {
+  loop_.post([this] {
+    draining_ = true;
+    closeListeners();
+    while (sessions_ != nullptr) sessions_->forceClose();
+    loop_.stop();
+  });
+}
+
+void Worker::beginDrain() {
+  if (draining_) return;
+  draining_ = true;
+  closeListeners();
+  for (Session* session = sessions_; session != nullptr;) {
+    Session* next = session->next;  // beginDrain may close and unlink it
+    session->beginDrain();
+    session = next;
+  }
+  stopIfIdle();
+}
+
+void Worker::closeListeners() {
+  for (auto& listener : listeners_) loop_.remove(listener->fd());
+  listeners_.clear();
+}
+
+void Worker::stopIfIdle() {
+  if (draining_ && session_count_ == 0) loop_.stop();
+}
+
+}  // namespace rampart::proxy

@@ -1,1 +1,133 @@
-// placeholder until implemented
+#include "upstream/pool.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "net/socket.h"
+
+namespace rampart::upstream {
+
+namespace {
+// Response heads are small; bodies stream through this window.
+constexpr size_t kUpstreamBufferBytes = 64 * 1024;
+}  // namespace
+
+Connection::Connection(ClusterPool* pool, uint32_t endpoint, int fd)
+    : pool_(pool), endpoint_(endpoint), fd_(fd), input_(kUpstreamBufferBytes) {}
+
+Connection::~Connection() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void Connection::onEvents(uint32_t events) {
+  if (user_ != nullptr) {
+    user_->onUpstreamEvents(events);
+    return;
+  }
+  // Idle in the pool: any event means the upstream closed it or sent
+  // something unsolicited; either way it can no longer be trusted.
+  if (fd_ >= 0) pool_->removeIdle(this);
+}
+
+void Connection::onTimeout() {
+  if (user_ != nullptr) {
+    user_->onUpstreamTimeout();
+    return;
+  }
+  pool_->removeIdle(this);  // idle_timeout reached
+}
+
+ClusterPool::ClusterPool(const ClusterSpec* spec, core::EventLoop* loop, uint64_t seed)
+    : spec_(spec),
+      loop_(loop),
+      balancer_(spec->balance, static_cast<uint32_t>(spec->endpoints.size()), seed),
+      endpoints_(spec->endpoints.size()),
+      active_counts_(spec->endpoints.size(), 0) {}
+
+ClusterPool::~ClusterPool() {
+  for (Endpoint& endpoint : endpoints_) {
+    for (Connection* connection : endpoint.idle) {
+      loop_->remove(connection->fd_);
+      delete connection;
+    }
+    endpoint.idle.clear();
+  }
+}
+
+bool ClusterPool::tryBeginRequest() {
+  if (spec_->max_requests != 0 && active_requests_ >= spec_->max_requests) return false;
+  ++active_requests_;
+  return true;
+}
+
+void ClusterPool::endRequest() {
+  if (active_requests_ > 0) --active_requests_;
+}
+
+uint32_t ClusterPool::pickEndpoint() { return balancer_.pick(active_counts_.data()); }
+
+Connection* ClusterPool::acquire(uint32_t endpoint, ConnectionUser* user) {
+  Endpoint& slot = endpoints_[endpoint];
+  Connection* connection = nullptr;
+  if (!slot.idle.empty()) {
+    connection = slot.idle.back();
+    slot.idle.pop_back();
+    connection->reused_ = true;
+    connection->connected_ = true;
+  } else {
+    int fd = net::connectNonBlocking(spec_->endpoints[endpoint]);
+    if (fd < 0) return nullptr;
+    connection = new Connection(this, endpoint, fd);
+    ++connects_;
+    if (!loop_->addEdgeTriggered(fd, connection)) {
+      delete connection;
+      return nullptr;
+    }
+  }
+  connection->user_ = user;
+  loop_->timers().cancel(connection);
+  ++slot.active;
+  ++active_counts_[endpoint];
+  return connection;
+}
+
+void ClusterPool::release(Connection* connection, bool reusable) {
+  Endpoint& slot = endpoints_[connection->endpoint_];
+  if (slot.active > 0) --slot.active;
+  if (active_counts_[connection->endpoint_] > 0) --active_counts_[connection->endpoint_];
+  connection->user_ = nullptr;
+  loop_->timers().cancel(connection);
+  if (!reusable || !connection->input_.empty() || slot.idle.size() >= spec_->max_idle_per_endpoint) {
+    closeConnection(connection);
+    return;
+  }
+  connection->input_.clear();
+  slot.idle.push_back(connection);
+  loop_->arm(connection, spec_->idle_timeout.count());
+}
+
+void ClusterPool::removeIdle(Connection* connection) {
+  auto& idle = endpoints_[connection->endpoint_].idle;
+  auto it = std::find(idle.begin(), idle.end(), connection);
+  if (it != idle.end()) idle.erase(it);
+  closeConnection(connection);
+}
+
+void ClusterPool::closeConnection(Connection* connection) {
+  loop_->timers().cancel(connection);
+  if (connection->fd_ >= 0) {
+    loop_->remove(connection->fd_);
+    close(connection->fd_);
+    connection->fd_ = -1;
+  }
+  loop_->deferDelete(connection);
+}
+
+size_t ClusterPool::idleCount() const {
+  size_t n = 0;
+  for (const Endpoint& endpoint : endpoints_) n += endpoint.idle.size();
+  return n;
+}
+
+}  // namespace rampart::upstream

@@ -1,0 +1,20 @@
+// Monotonic milliseconds, cached per event-loop iteration so the request path
+// never pays for a clock read per check.
+#pragma once
+
+#include <time.h>
+
+#include <cstdint>
+
+namespace rampart::core {
+
+using Millis = int64_t;
+
+// Reads CLOCK_MONOTONIC_COARSE (vDSO, a few ns; ~1-4 ms resolution, ample for timeouts).
+inline Millis monotonicMillis() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<Millis>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace rampart::core

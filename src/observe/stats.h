@@ -1,0 +1,47 @@
+// Per-worker counters. Each worker writes only its own shard (plain relaxed
+// stores, no atomic read-modify-write, no lock); readers on other threads sum
+// the shards when asked (merge on read).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rampart::observe {
+
+// A counter written by one thread and read by any.
+class Counter {
+ public:
+  void inc(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+// Every counter of one worker, declared in one place.
+struct WorkerStats {
+  Counter connections_accepted;
+  Counter connections_refused;  // over max_connections, closed before reading
+  Counter requests;
+  Counter responses_1xx, responses_2xx, responses_3xx, responses_4xx, responses_5xx;
+  Counter local_replies;        // responses Rampart made itself
+  Counter bad_requests;         // refused by the strict parser or canonicalization
+  Counter upstream_connects;
+  Counter upstream_reuses;      // requests sent on a pooled connection
+  Counter upstream_connect_failures;
+  Counter upstream_timeouts;
+  Counter upstream_resets;      // closed or reset before the response completed
+  Counter upstream_bad_responses;
+  Counter upstream_overloaded;  // over a cluster's max_requests
+  Counter bytes_in;             // from clients
+  Counter bytes_out;            // to clients
+
+  void countStatus(uint16_t status);
+};
+
+// Sums the shards into "name value" lines (used at shutdown and by tests).
+std::string summarize(const std::vector<const WorkerStats*>& shards);
+
+}  // namespace rampart::observe

@@ -1,0 +1,74 @@
+// The request path: fixed, named phases and their verdicts (see
+// docs/life_of_a_request.md). runRequestPhases() is the one place where the
+// order of the per-request decisions is written down; the session drives the
+// I/O phases around it (admit, read head, forward, respond, log).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "http/canonical.h"
+#include "http/message.h"
+#include "net/address.h"
+#include "routing/router.h"
+
+namespace rampart::proxy {
+
+enum class Phase : uint8_t {
+  kAdmit,         // L4: connection caps, before any byte is read (worker accept)
+  kReadHead,      // 1: strict HTTP/1.1 head (session)
+  kCanonicalize,  // 2: one canonical target
+  kShield,        // 3: address-level budgets, overload (issue: shield)
+  kRoute,         // 4: virtual host and route
+  kAuthenticate,  // 5: credentials -> identity (issue: authentication)
+  kAuthorize,     // 6: policy (issue: authorization)
+  kLimit,         // 7: route limits (issue: shield)
+  kForward,       // 8: upstream (session)
+  kRespond,       // 9: response rules, local replies (session)
+  kLog,           // 10: exactly once per request (session)
+};
+
+const char* phaseName(Phase phase);
+
+// A reply Rampart makes itself (problem+json, RFC 9457).
+struct LocalReply {
+  uint16_t status = 0;
+  std::string_view title;   // short, fixed text for the status ("Not Found")
+  std::string_view detail;  // safe to show: never internal addresses or state
+  bool close_connection = false;
+};
+
+// What a phase decided. Never a bool: each kind says what happens next.
+struct Verdict {
+  enum class Kind : uint8_t {
+    kContinue,  // go on to the next phase
+    kRespond,   // stop and send `reply` (a deny, a 404, a 429...)
+  };
+  Kind kind = Kind::kContinue;
+  Phase phase = Phase::kAdmit;  // who decided
+  LocalReply reply;
+
+  static Verdict proceed() { return {}; }
+  static Verdict respond(Phase phase, LocalReply reply) {
+    return {Kind::kRespond, phase, reply};
+  }
+  bool proceeds() const { return kind == Kind::kContinue; }
+};
+
+// Everything the per-request phases read and write. Lives in the session and
+// is reset for each request; views point into the session's read buffer.
+struct RequestContext {
+  const config::Snapshot* snapshot = nullptr;
+  const http::RequestHead* head = nullptr;
+  const net::SocketAddress* peer = nullptr;
+  http::CanonicalTarget* target = nullptr;  // filled by kCanonicalize
+  const routing::Route* route = nullptr;     // filled by kRoute
+};
+
+// Runs phases 2-7 in order. Returns the first verdict that does not proceed,
+// or proceed() when the request may be forwarded (ctx.route is then set).
+Verdict runRequestPhases(RequestContext& ctx);
+
+}  // namespace rampart::proxy

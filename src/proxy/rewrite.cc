@@ -1,0 +1,227 @@
+#include "proxy/rewrite.h"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace rampart::proxy {
+
+namespace {
+
+using http::equalsIgnoreCase;
+
+// Headers named by Connection: at most this many are honoured; more names
+// than that in Connection is not a real client.
+constexpr size_t kMaxConnectionTokens = 16;
+
+struct ConnectionTokens {
+  std::array<std::string_view, kMaxConnectionTokens> names;
+  size_t count = 0;
+
+  bool contains(std::string_view name) const {
+    for (size_t i = 0; i < count; ++i) {
+      if (equalsIgnoreCase(names[i], name)) return true;
+    }
+    return false;
+  }
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+ConnectionTokens collectConnectionTokens(const std::vector<http::Header>& headers) {
+  ConnectionTokens tokens;
+  for (const http::Header& header : headers) {
+    if (!equalsIgnoreCase(header.name, "connection")) continue;
+    std::string_view rest = header.value;
+    while (!rest.empty() && tokens.count < kMaxConnectionTokens) {
+      size_t comma = rest.find(',');
+      std::string_view token = trim(rest.substr(0, comma));
+      if (!token.empty()) tokens.names[tokens.count++] = token;
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return tokens;
+}
+
+// Headers that never cross Rampart as they are (RFC 9110 7.6.1 plus the
+// framing and identity headers Rampart sets itself).
+enum class HeaderClass : uint8_t {
+  kEndToEnd,
+  kHopByHop,
+  kHost,
+  kContentLength,
+  kExpect,
+  kForwardedFor,
+  kForwardedOther,  // X-Forwarded-Proto, X-Forwarded-Host
+  kRequestId,
+  kVia,
+};
+
+HeaderClass classify(std::string_view name) {
+  switch (name.size()) {
+    case 2: if (equalsIgnoreCase(name, "te")) return HeaderClass::kHopByHop; break;
+    case 3: if (equalsIgnoreCase(name, "via")) return HeaderClass::kVia; break;
+    case 4: if (equalsIgnoreCase(name, "host")) return HeaderClass::kHost; break;
+    case 6: if (equalsIgnoreCase(name, "expect")) return HeaderClass::kExpect; break;
+    case 7:
+      if (equalsIgnoreCase(name, "trailer") || equalsIgnoreCase(name, "upgrade")) {
+        return HeaderClass::kHopByHop;
+      }
+      break;
+    case 10:
+      if (equalsIgnoreCase(name, "connection") || equalsIgnoreCase(name, "keep-alive")) {
+        return HeaderClass::kHopByHop;
+      }
+      break;
+    case 12: if (equalsIgnoreCase(name, "x-request-id")) return HeaderClass::kRequestId; break;
+    case 14: if (equalsIgnoreCase(name, "content-length")) return HeaderClass::kContentLength; break;
+    case 15: if (equalsIgnoreCase(name, "x-forwarded-for")) return HeaderClass::kForwardedFor; break;
+    case 16:
+      if (equalsIgnoreCase(name, "proxy-connection")) return HeaderClass::kHopByHop;
+      if (equalsIgnoreCase(name, "x-forwarded-host")) return HeaderClass::kForwardedOther;
+      break;
+    case 17:
+      if (equalsIgnoreCase(name, "transfer-encoding")) return HeaderClass::kHopByHop;
+      if (equalsIgnoreCase(name, "x-forwarded-proto")) return HeaderClass::kForwardedOther;
+      break;
+    case 18: if (equalsIgnoreCase(name, "proxy-authenticate")) return HeaderClass::kHopByHop; break;
+    case 19: if (equalsIgnoreCase(name, "proxy-authorization")) return HeaderClass::kHopByHop; break;
+    default: break;
+  }
+  return HeaderClass::kEndToEnd;
+}
+
+void appendHeader(core::Buffer& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+}
+
+}  // namespace
+
+void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& info) {
+  const http::RequestHead& head = *info.head;
+  out.append(head.method);
+  out.append(' ');
+  out.append(info.target->text);
+  out.append(" HTTP/1.1\r\n");
+
+  ConnectionTokens named = collectConnectionTokens(head.headers);
+  std::string_view first_xff;  // trusted peers only: incoming XFF values, joined below
+  bool kept_proto = false;
+  bool kept_host = false;
+  for (const http::Header& header : head.headers) {
+    HeaderClass cls = classify(header.name);
+    switch (cls) {
+      case HeaderClass::kEndToEnd:
+        if (named.contains(header.name)) continue;
+        appendHeader(out, header.name, header.value);
+        break;
+      case HeaderClass::kForwardedFor:
+        if (!info.peer_trusted) continue;
+        // Several XFF headers are one list: emit them as one header, ours last.
+        if (first_xff.empty()) {
+          out.append("X-Forwarded-For: ");
+          first_xff = header.value;
+        } else {
+          out.append(", ");
+        }
+        out.append(header.value);
+        break;
+      case HeaderClass::kForwardedOther:
+        if (info.peer_trusted && !named.contains(header.name)) {
+          appendHeader(out, header.name, header.value);
+          (header.name.size() == 17 ? kept_proto : kept_host) = true;
+        }
+        break;
+      case HeaderClass::kVia:
+        appendHeader(out, header.name, header.value);
+        break;
+      default:
+        break;  // hop-by-hop, Host, Content-Length, Expect: set below
+    }
+  }
+  if (!first_xff.empty()) {
+    out.append(", ");
+    out.append(info.client_ip);
+    out.append("\r\n");
+  } else {
+    appendHeader(out, "X-Forwarded-For", info.client_ip);
+  }
+  std::string_view host = info.target->authority.empty() ? head.host
+                                                          : std::string_view(info.target->authority);
+  if (!host.empty()) appendHeader(out, "Host", host);
+  // An untrusted peer's forwarding headers were dropped above: Rampart states
+  // its own. A trusted peer's are kept, ours fill the gaps. The request id is
+  // the session's (a trusted peer's own id when it sent one).
+  if (!kept_proto) appendHeader(out, "X-Forwarded-Proto", "http");
+  if (!kept_host && !host.empty()) appendHeader(out, "X-Forwarded-Host", host);
+  appendHeader(out, "x-request-id", info.request_id);
+  appendHeader(out, "Via", info.via);
+  if (head.framing == http::BodyFraming::kContentLength) {
+    char digits[24];
+    auto end = fmt::format_to(digits, "{}", head.content_length);
+    appendHeader(out, "Content-Length", std::string_view(digits, end - digits));
+  } else if (head.framing == http::BodyFraming::kChunked) {
+    appendHeader(out, "Transfer-Encoding", "chunked");
+  }
+  out.append("\r\n");
+}
+
+ClientFraming chooseClientFraming(const http::ResponseHead& response, http::Version client) {
+  switch (response.framing) {
+    case http::BodyFraming::kNone: return ClientFraming::kNone;
+    case http::BodyFraming::kContentLength: return ClientFraming::kContentLength;
+    case http::BodyFraming::kChunked:
+      return client == http::Version::kHttp10 ? ClientFraming::kDechunkAndClose
+                                              : ClientFraming::kChunked;
+    case http::BodyFraming::kUntilClose: return ClientFraming::kUntilClose;
+  }
+  return ClientFraming::kUntilClose;
+}
+
+void appendDownstreamResponseHead(core::Buffer& out, const DownstreamResponseInfo& info) {
+  const http::ResponseHead& head = *info.head;
+  char status_line[64];
+  auto end = fmt::format_to(status_line, "HTTP/1.1 {} ", head.status);
+  out.append(std::string_view(status_line, end - status_line));
+  out.append(head.reason);
+  out.append("\r\n");
+
+  ConnectionTokens named = collectConnectionTokens(head.headers);
+  bool content_length_sent = false;
+  bool request_id_sent = false;
+  for (const http::Header& header : head.headers) {
+    HeaderClass cls = classify(header.name);
+    if (cls == HeaderClass::kHopByHop && !equalsIgnoreCase(header.name, "trailer")) continue;
+    if (named.contains(header.name)) continue;
+    if (cls == HeaderClass::kContentLength) {
+      // Kept for Content-Length framing and for HEAD/304 (informative);
+      // the parser already refused differing duplicates.
+      if (content_length_sent || info.framing == ClientFraming::kDechunkAndClose ||
+          info.framing == ClientFraming::kUntilClose) {
+        continue;
+      }
+      content_length_sent = true;
+    }
+    if (cls == HeaderClass::kRequestId) request_id_sent = true;
+    appendHeader(out, header.name, header.value);
+  }
+  if (info.framing == ClientFraming::kChunked) appendHeader(out, "Transfer-Encoding", "chunked");
+  if (!request_id_sent) appendHeader(out, "x-request-id", info.request_id);
+  appendHeader(out, "Via", info.via);
+  if (info.close) {
+    out.append("Connection: close\r\n");
+  } else if (info.http10_keep_alive) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+}
+
+}  // namespace rampart::proxy

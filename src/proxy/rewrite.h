@@ -1,0 +1,52 @@
+// Header rewriting between client and upstream (phases 8 and 9): hop-by-hop
+// headers removed, X-Forwarded-*, Via and x-request-id set. Pure functions
+// over parsed heads, unit-tested on their own; they append to a buffer.
+#pragma once
+
+#include <string_view>
+
+#include "core/buffer.h"
+#include "http/canonical.h"
+#include "http/message.h"
+
+namespace rampart::proxy {
+
+struct UpstreamRequestInfo {
+  const http::RequestHead* head = nullptr;
+  const http::CanonicalTarget* target = nullptr;  // the ONE target: sent upstream as is
+  std::string_view client_ip;                     // the socket peer
+  bool peer_trusted = false;  // keep incoming X-Forwarded-*, append the peer to XFF
+  std::string_view request_id;  // replaces any incoming x-request-id
+  std::string_view via;       // e.g. "1.1 rampart"
+};
+
+// Appends the upstream request head: "METHOD canonical HTTP/1.1", end-to-end
+// headers, Host, framing (Content-Length or Transfer-Encoding: chunked) and
+// the forwarding headers, then the blank line. Expect is not forwarded:
+// Rampart answers 100-continue itself.
+void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& info);
+
+// How the response body travels to the client.
+enum class ClientFraming : uint8_t {
+  kNone,             // no body
+  kContentLength,    // Content-Length passed on
+  kChunked,          // chunked passed through as validated
+  kDechunkAndClose,  // HTTP/1.0 client: decoded, delimited by close
+  kUntilClose,       // upstream delimits by close, so do we
+};
+
+// Chooses the client framing for a response.
+ClientFraming chooseClientFraming(const http::ResponseHead& response, http::Version client);
+
+struct DownstreamResponseInfo {
+  const http::ResponseHead* head = nullptr;
+  ClientFraming framing = ClientFraming::kNone;
+  std::string_view request_id;
+  std::string_view via;
+  bool close = false;              // the client connection closes after this response
+  bool http10_keep_alive = false;  // an HTTP/1.0 client asked for keep-alive and gets it
+};
+
+void appendDownstreamResponseHead(core::Buffer& out, const DownstreamResponseInfo& info);
+
+}  // namespace rampart::proxy

@@ -1,0 +1,40 @@
+// The process: starts the workers on a compiled snapshot, waits for signals
+// on the main thread, and drains on SIGTERM/SIGINT. Created and run by the
+// command line (cli/); lives for the whole process.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "proxy/worker.h"
+
+namespace rampart::proxy {
+
+class Server {
+ public:
+  explicit Server(std::shared_ptr<const config::Snapshot> snapshot);
+  ~Server();
+
+  // Binds every listener in every worker, runs until SIGTERM/SIGINT, drains
+  // (in-flight requests finish within drain_timeout), and returns the exit
+  // code: 0 after a drain, 1 when start-up failed.
+  int run();
+
+ private:
+  bool start();
+  void drainAndStop();
+  bool allFinished() const;
+
+  std::shared_ptr<const config::Snapshot> snapshot_;
+  std::atomic<uint32_t> open_connections_{0};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+};
+
+// The number of workers for `configured` (0 = one per core).
+uint32_t resolveWorkerCount(uint32_t configured);
+
+}  // namespace rampart::proxy

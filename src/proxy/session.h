@@ -1,0 +1,168 @@
+// One client connection and the requests on it, driven by the worker's event
+// loop. Owned by its Worker; lives from accept to close; only the worker
+// thread touches it. Requests are served one at a time in arrival order, so
+// pipelined responses leave in order by construction.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/buffer.h"
+#include "core/event_loop.h"
+#include "http/canonical.h"
+#include "http/message.h"
+#include "http/parser.h"
+#include "net/address.h"
+#include "proxy/phases.h"
+#include "proxy/rewrite.h"
+#include "upstream/pool.h"
+
+namespace rampart::proxy {
+
+class Worker;
+
+class Session final : public core::EventHandler,
+                      public core::Timer,
+                      public core::Deferred,
+                      public upstream::ConnectionUser {
+ public:
+  Session(Worker* worker, int fd, const net::SocketAddress& peer);
+  ~Session() override;
+
+  // Registers with the loop and starts reading the first request.
+  void start();
+  // Drain: an idle connection closes now; a busy one after its current response.
+  void beginDrain();
+  // The drain deadline passed: close at once, whatever is in flight.
+  void forceClose() { closeNow(); }
+
+  void onEvents(uint32_t events) override;
+  void onUpstreamEvents(uint32_t events) override;
+  void onUpstreamTimeout() override;
+
+  Session* prev = nullptr;  // the worker's intrusive list of live sessions
+  Session* next = nullptr;
+
+ protected:
+  void onTimeout() override;
+
+ private:
+  enum class State : uint8_t {
+    kReadingHead,  // waiting for (the rest of) a request head
+    kProxying,     // request going upstream and/or response coming back
+    kReplying,     // flushing a local reply
+    kLingering,    // response sent, write side shut; discarding input before close
+    kClosed,
+  };
+  enum class UpstreamFailure : uint8_t { kConnect, kConnectTimeout, kReset, kTimeout, kBadResponse };
+
+  void drive();
+  bool stepReadingHead();
+  bool stepReplying();
+  bool stepLingering();
+  bool readClient();
+  // Writes out_ then `extra`; reports how much of `extra` went. False when the
+  // client connection failed (the session is closed).
+  bool flushClient(std::string_view extra, size_t* extra_written);
+
+  // Phases 1-7.
+  bool tryParseHead();
+  void startRequest();
+  std::string_view makeRequestId();
+  std::string_view requestId() const { return {request_id_, request_id_length_}; }
+
+  // Phase 8, request side.
+  void startForwarding(bool has_body);
+  bool attachUpstream(uint32_t endpoint);
+  void onUpstreamConnected();
+  bool pumpRequestBody();
+  size_t forwardableRequestBytes();
+  bool requestBodyComplete() const;
+  bool requestBodyNeedsInput() const;
+
+  // Phases 8-9, response side.
+  bool pumpResponse();
+  bool readUpstream();
+  bool parseResponseHead();
+  void startResponse(size_t head_bytes);
+  size_t forwardableResponseBytes();
+  bool responseComplete() const;
+  void failUpstream(UpstreamFailure failure);
+  void abortExchange(const LocalReply& reply);
+  void finishExchange();
+  void releaseUpstream(bool reusable);
+  void endClusterRequest();
+
+  // Local replies, the end of a request, closing.
+  void replyLocally(const LocalReply& reply);
+  void afterResponse();
+  void resetRequest();
+  void startLingering();
+  void closeNow();
+
+  Worker* worker_;
+  int fd_;
+  net::SocketAddress peer_;
+  char peer_ip_[64] = {};
+  size_t peer_ip_length_ = 0;
+  bool peer_trusted_ = false;
+  State state_ = State::kReadingHead;
+
+  core::Buffer in_;   // from the client: heads, then body bytes in flight
+  core::Buffer out_;  // to the client: heads and locally made bytes
+  bool client_readable_ = false;
+  bool client_writable_ = true;
+  bool client_eof_ = false;
+  bool draining_ = false;
+  bool close_after_response_ = false;
+  bool head_timer_started_ = false;
+  uint32_t requests_served_ = 0;
+  size_t linger_discarded_ = 0;
+
+  // The current request.
+  http::RequestHead request_;
+  http::CanonicalTarget target_;
+  const routing::Route* route_ = nullptr;
+  size_t head_bytes_ = 0;  // length of the current head at the front of in_
+  char request_id_[64] = {};
+  size_t request_id_length_ = 0;
+  bool is_head_request_ = false;
+  http::Version client_version_ = http::Version::kHttp11;
+  bool client_keep_alive_ = true;
+
+  // Request body in flight (client -> upstream).
+  core::Buffer upstream_out_;  // the rewritten request head (kept whole for one retry)
+  size_t upstream_head_sent_ = 0;
+  http::BodyFraming request_framing_ = http::BodyFraming::kNone;
+  uint64_t request_remaining_ = 0;  // Content-Length bytes still to forward
+  size_t request_validated_ = 0;    // chunked: bytes at the front of in_ already checked
+  http::ChunkedDecoder request_chunks_;
+  bool request_sent_ = false;       // head and whole body written upstream
+  uint64_t body_bytes_at_last_check_ = 0;
+  uint64_t body_bytes_read_ = 0;
+
+  // Upstream side.
+  upstream::ClusterPool* pool_ = nullptr;
+  upstream::Connection* upstream_ = nullptr;
+  bool upstream_readable_ = false;
+  bool upstream_writable_ = false;
+  bool upstream_eof_ = false;
+  bool admitted_to_cluster_ = false;
+  bool retried_ = false;
+
+  // Response in flight (upstream -> client).
+  http::ResponseHead response_;
+  bool response_started_ = false;   // its head has been queued for the client
+  ClientFraming response_framing_ = ClientFraming::kNone;
+  uint64_t response_remaining_ = 0;
+  size_t response_validated_ = 0;   // chunked: checked bytes at the front of the upstream buffer
+  http::ChunkedDecoder response_chunks_;
+  bool response_body_read_ = false; // every body byte is in our buffers
+  std::string dechunked_;           // HTTP/1.0 clients only: decoded payload scratch
+
+  enum class TimerPurpose : uint8_t { kNone, kHead, kIdle, kConnect, kResponse, kBodyRate, kLinger };
+  TimerPurpose timer_purpose_ = TimerPurpose::kNone;
+  void armTimer(TimerPurpose purpose, int64_t millis);
+};
+
+}  // namespace rampart::proxy

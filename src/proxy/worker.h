@@ -1,0 +1,72 @@
+// A worker: one thread, one event loop, its own SO_REUSEPORT listening
+// sockets, upstream pools and stats shard. Created by the Server on the main
+// thread; run() and everything it reaches execute on the worker's thread only,
+// except requestDrain()/requestStop(), which post to it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "core/event_loop.h"
+#include "observe/stats.h"
+#include "upstream/pool.h"
+
+namespace rampart::proxy {
+
+class Session;
+
+class Worker {
+ public:
+  Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
+         std::atomic<uint32_t>* open_connections);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds this worker's listening sockets (main thread, before run()).
+  bool openListeners(std::string* error);
+  // The thread body: runs the loop until stopped, or until drained and idle.
+  void run();
+
+  // Thread-safe: stop accepting, finish in-flight requests, exit when idle.
+  void requestDrain();
+  // Thread-safe: close everything now (the drain deadline has passed).
+  void requestStop();
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+
+  // --- Worker-thread only ---
+  core::EventLoop& loop() { return loop_; }
+  const config::Snapshot& snapshot() const { return *snapshot_; }
+  observe::WorkerStats& stats() { return stats_; }
+  const observe::WorkerStats& stats() const { return stats_; }
+  upstream::ClusterPool& pool(uint32_t cluster) { return *pools_[cluster]; }
+  uint64_t nextRandom();
+  void sessionClosed(Session* session);
+  void acceptFrom(int listen_fd);
+  uint32_t index() const { return index_; }
+
+ private:
+  class Listener;
+  void beginDrain();
+  void closeListeners();
+  void stopIfIdle();
+
+  uint32_t index_;
+  std::shared_ptr<const config::Snapshot> snapshot_;
+  std::atomic<uint32_t>* open_connections_;  // process-wide, for max_connections
+  core::EventLoop loop_;
+  observe::WorkerStats stats_;
+  std::vector<std::unique_ptr<upstream::ClusterPool>> pools_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  Session* sessions_ = nullptr;  // intrusive list head
+  size_t session_count_ = 0;
+  bool draining_ = false;
+  uint64_t random_state_;
+  std::atomic<bool> finished_{false};
+};
+
+}  // namespace rampart::proxy
