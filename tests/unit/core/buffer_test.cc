@@ -1,0 +1,41 @@
+#include "core/buffer.h"
+
+#include <gtest/gtest.h>
+
+namespace rampart::core {
+namespace {
+
+TEST(BufferTest, ProduceConsumeAndMakeRoom) {
+  Buffer buffer(8);
+  std::memcpy(buffer.writePtr(), "abcdefgh", 8);
+  buffer.produce(8);
+  EXPECT_EQ(buffer.writable(), 0u);
+  buffer.consume(5);
+  EXPECT_EQ(buffer.readable(), "fgh");
+  buffer.makeRoom();
+  EXPECT_EQ(buffer.writable(), 5u);
+  EXPECT_EQ(buffer.readable(), "fgh");
+  buffer.consume(3);
+  EXPECT_TRUE(buffer.empty());
+  EXPECT_EQ(buffer.writable(), 8u);  // fully consumed resets positions
+}
+
+TEST(BufferTest, AppendGrowsAndKeepsData) {
+  Buffer buffer(4);
+  buffer.append("hello ");
+  buffer.append("world");
+  EXPECT_EQ(buffer.readable(), "hello world");
+  EXPECT_GE(buffer.capacity(), 11u);
+}
+
+TEST(BufferTest, ReserveKeepsUnreadData) {
+  Buffer buffer(4);
+  buffer.append("abcd");
+  buffer.consume(2);
+  buffer.reserve(64);
+  EXPECT_EQ(buffer.readable(), "cd");
+  EXPECT_EQ(buffer.capacity(), 64u);
+}
+
+}  // namespace
+}  // namespace rampart::core

@@ -1,0 +1,73 @@
+#include "core/timer_list.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace rampart::core {
+namespace {
+
+class RecordingTimer : public Timer {
+ public:
+  RecordingTimer(std::vector<int>* log, int id) : log_(log), id_(id) {}
+  void onTimeout() override { log_->push_back(id_); }
+
+ private:
+  std::vector<int>* log_;
+  int id_;
+};
+
+TEST(TimersTest, FiresInDeadlineOrderAcrossLists) {
+  std::vector<int> fired;
+  Timers timers;
+  RecordingTimer a(&fired, 1), b(&fired, 2), c(&fired, 3);
+  timers.arm(&a, 100, 0);
+  timers.arm(&b, 50, 0);
+  timers.arm(&c, 100, 10);
+  EXPECT_EQ(timers.nextTimeout(0), 50);
+  EXPECT_EQ(timers.expire(49), 0);
+  EXPECT_EQ(timers.expire(50), 1);
+  EXPECT_EQ(fired, std::vector<int>({2}));
+  EXPECT_EQ(timers.expire(105), 1);
+  EXPECT_EQ(timers.expire(110), 1);
+  EXPECT_EQ(fired, std::vector<int>({2, 1, 3}));
+  EXPECT_EQ(timers.nextTimeout(110), -1);
+}
+
+TEST(TimersTest, RearmMovesToTheBackAndCancelRemoves) {
+  std::vector<int> fired;
+  Timers timers;
+  RecordingTimer a(&fired, 1), b(&fired, 2);
+  timers.arm(&a, 100, 0);
+  timers.arm(&b, 100, 0);
+  timers.arm(&a, 100, 50);  // re-armed: now due at 150
+  EXPECT_EQ(timers.expire(100), 1);
+  EXPECT_EQ(fired, std::vector<int>({2}));
+  timers.cancel(&a);
+  EXPECT_FALSE(a.armed());
+  EXPECT_EQ(timers.expire(1000), 0);
+}
+
+TEST(TimersTest, ZeroDurationCancels) {
+  std::vector<int> fired;
+  Timers timers;
+  RecordingTimer a(&fired, 1);
+  timers.arm(&a, 10, 0);
+  timers.arm(&a, 0, 0);
+  EXPECT_FALSE(a.armed());
+  EXPECT_EQ(timers.expire(100), 0);
+}
+
+TEST(TimersTest, DestroyedTimerUnlinksItself) {
+  std::vector<int> fired;
+  Timers timers;
+  {
+    RecordingTimer a(&fired, 1);
+    timers.arm(&a, 10, 0);
+  }
+  EXPECT_EQ(timers.expire(100), 0);
+  EXPECT_TRUE(fired.empty());
+}
+
+}  // namespace
+}  // namespace rampart::core

@@ -1,0 +1,140 @@
+#include "proxy/rewrite.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace rampart::proxy {
+namespace {
+
+http::RequestHead makeRequest(std::vector<http::Header> headers) {
+  http::RequestHead head;
+  head.method = "GET";
+  head.target = "/raw/../x";
+  head.host = "api.example.com";
+  head.headers = std::move(headers);
+  return head;
+}
+
+std::string upstreamHead(const http::RequestHead& head, bool trusted) {
+  http::CanonicalTarget target;
+  target.text = "/x?q=1";
+  target.path_length = 2;
+  core::Buffer out(64);
+  UpstreamRequestInfo info;
+  info.head = &head;
+  info.target = &target;
+  info.client_ip = "192.0.2.7";
+  info.peer_trusted = trusted;
+  info.request_id = "rid-1";
+  info.via = "1.1 rampart";
+  appendUpstreamRequestHead(out, info);
+  return std::string(out.readable());
+}
+
+TEST(RewriteTest, SendsTheCanonicalTargetNotTheRawOne) {
+  std::string head = upstreamHead(makeRequest({{"Host", "api.example.com"}}), false);
+  EXPECT_EQ(head.rfind("GET /x?q=1 HTTP/1.1\r\n", 0), 0u) << head;
+  EXPECT_EQ(head.find("/raw"), std::string::npos);
+  EXPECT_NE(head.find("\r\nHost: api.example.com\r\n"), std::string::npos);
+  EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
+}
+
+TEST(RewriteTest, RemovesHopByHopAndConnectionNamedHeaders) {
+  std::string head = upstreamHead(
+      makeRequest({{"Host", "api.example.com"},
+                   {"Connection", "keep-alive, X-Secret"},
+                   {"X-Secret", "s"},
+                   {"Keep-Alive", "timeout=5"},
+                   {"TE", "trailers"},
+                   {"Trailer", "x"},
+                   {"Upgrade", "websocket"},
+                   {"Proxy-Connection", "keep-alive"},
+                   {"Proxy-Authorization", "Basic abc"},
+                   {"Expect", "100-continue"},
+                   {"Accept", "*/*"}}),
+      false);
+  for (const char* gone : {"Connection:", "X-Secret", "Keep-Alive", "TE:", "Trailer", "Upgrade",
+                           "Proxy-Connection", "Proxy-Authorization", "Expect"}) {
+    EXPECT_EQ(head.find(gone), std::string::npos) << gone << " in\n" << head;
+  }
+  EXPECT_NE(head.find("\r\nAccept: */*\r\n"), std::string::npos);
+}
+
+TEST(RewriteTest, UntrustedPeerForwardingHeadersAreReplaced) {
+  std::string head = upstreamHead(makeRequest({{"Host", "api.example.com"},
+                                               {"X-Forwarded-For", "6.6.6.6"},
+                                               {"X-Forwarded-Proto", "https"},
+                                               {"X-Forwarded-Host", "evil"},
+                                               {"x-request-id", "spoofed"}}),
+                                  false);
+  EXPECT_EQ(head.find("6.6.6.6"), std::string::npos);
+  EXPECT_EQ(head.find("spoofed"), std::string::npos);
+  EXPECT_EQ(head.find("evil"), std::string::npos);
+  EXPECT_NE(head.find("\r\nX-Forwarded-For: 192.0.2.7\r\n"), std::string::npos);
+  EXPECT_NE(head.find("\r\nX-Forwarded-Proto: http\r\n"), std::string::npos);
+  EXPECT_NE(head.find("\r\nX-Forwarded-Host: api.example.com\r\n"), std::string::npos);
+  EXPECT_NE(head.find("\r\nx-request-id: rid-1\r\n"), std::string::npos);
+  EXPECT_NE(head.find("\r\nVia: 1.1 rampart\r\n"), std::string::npos);
+}
+
+TEST(RewriteTest, TrustedPeerForwardingHeadersAreKeptAndExtended) {
+  std::string head = upstreamHead(makeRequest({{"Host", "api.example.com"},
+                                               {"X-Forwarded-For", "1.1.1.1"},
+                                               {"X-Forwarded-For", "2.2.2.2"},
+                                               {"X-Forwarded-Proto", "https"}}),
+                                  true);
+  EXPECT_NE(head.find("\r\nX-Forwarded-For: 1.1.1.1, 2.2.2.2, 192.0.2.7\r\n"), std::string::npos)
+      << head;
+  EXPECT_NE(head.find("\r\nX-Forwarded-Proto: https\r\n"), std::string::npos);
+  EXPECT_EQ(head.find("X-Forwarded-Proto: http\r\n"), std::string::npos);
+}
+
+TEST(RewriteTest, FramingHeadersComeFromTheParsedHead) {
+  http::RequestHead request = makeRequest({{"Host", "h"}, {"Content-Length", "5"}});
+  request.framing = http::BodyFraming::kContentLength;
+  request.content_length = 5;
+  std::string head = upstreamHead(request, false);
+  EXPECT_NE(head.find("\r\nContent-Length: 5\r\n"), std::string::npos);
+
+  request = makeRequest({{"Host", "h"}, {"Transfer-Encoding", "chunked"}});
+  request.framing = http::BodyFraming::kChunked;
+  head = upstreamHead(request, false);
+  EXPECT_NE(head.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos);
+}
+
+TEST(RewriteTest, ResponseHeadDropsHopByHopAndAddsOurs) {
+  http::ResponseHead response;
+  response.status = 200;
+  response.reason = "OK";
+  response.framing = http::BodyFraming::kChunked;
+  response.headers = {{"Connection", "X-Internal"}, {"X-Internal", "1"},
+                      {"Keep-Alive", "timeout=5"},  {"Transfer-Encoding", "chunked"},
+                      {"Content-Type", "text/plain"}};
+  core::Buffer out(64);
+  DownstreamResponseInfo info;
+  info.head = &response;
+  info.framing = chooseClientFraming(response, http::Version::kHttp11);
+  info.request_id = "rid-2";
+  info.via = "1.1 rampart";
+  appendDownstreamResponseHead(out, info);
+  std::string head(out.readable());
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  EXPECT_EQ(head.find("X-Internal"), std::string::npos);
+  EXPECT_EQ(head.find("Keep-Alive"), std::string::npos);
+  EXPECT_NE(head.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos);
+  EXPECT_NE(head.find("\r\nx-request-id: rid-2\r\n"), std::string::npos);
+  EXPECT_NE(head.find("\r\nContent-Type: text/plain\r\n"), std::string::npos);
+}
+
+TEST(RewriteTest, Http10ClientsGetChunkedBodiesDecodedAndCloseDelimited) {
+  http::ResponseHead response;
+  response.framing = http::BodyFraming::kChunked;
+  EXPECT_EQ(chooseClientFraming(response, http::Version::kHttp10), ClientFraming::kDechunkAndClose);
+  EXPECT_EQ(chooseClientFraming(response, http::Version::kHttp11), ClientFraming::kChunked);
+  response.framing = http::BodyFraming::kUntilClose;
+  EXPECT_EQ(chooseClientFraming(response, http::Version::kHttp11), ClientFraming::kUntilClose);
+}
+
+}  // namespace
+}  // namespace rampart::proxy
