@@ -1,0 +1,391 @@
+#!/usr/bin/python3
+"""Rampart against nginx and HAProxy on one fast origin, in the same run.
+
+Implements the method of bench-method.md (summarised in bench/README.md):
+one nginx origin answering "ok", three proxies in front of it with
+equivalent settings and one worker each, and a "direct" target (wrk straight
+to the origin) as the reference. Every round runs each target once per
+measurement, in an order rotated per round, with a warm-up before each run:
+
+  throughput  wrk -t1 -c64 --latency; proxy + origin on PROXY_CPU, wrk alone
+              on LOAD_CPU. Reports req/s (2xx/3xx only), p50, p99.
+  cpu         the same load; proxy alone on PROXY_CPU, origin + wrk on
+              LOAD_CPU. PROXY_CPU's busy share from /proc/stat while wrk
+              runs, divided by req/s = CPU us per request. The proxy's own
+              utime+stime per request is reported beside it (it is immune
+              to other processes landing on PROXY_CPU).
+  c1          wrk -t1 -c1; everything on LOAD_CPU. Reports p50 and the p50
+              added over "direct" in the same round.
+
+Settings come from the environment (see usage()). Uses only the Python 3
+standard library; needs nginx, haproxy, wrk and taskset on PATH.
+"""
+
+import datetime
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from procs import Processes, cpu_ticks, pin, read_cpu
+from report import CONNECTIONS, REPO, Report, fmt_rps, fmt_us
+from targets import Target, check_answers, free_port, origin_conf, wait_listening
+
+ALL_TARGETS = ["rampart", "nginx", "haproxy", "direct"]
+MEASURES = ["throughput", "cpu", "c1"]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def usage():
+    return """usage: bench/proxy/run   (settings from the environment)
+
+  ROUNDS=5            rounds; bench-method.md asks for at least 5
+  DURATION=10s        each measured wrk run (wrk -d syntax: 10s, 1m)
+  WARMUP=2s           the warm-up run before each measured run
+  TARGETS="rampart nginx haproxy direct"   any subset, in this order
+  RAMPART_BIN=build/rampart   relative paths are taken from the current directory
+  RAMPART_ARGS=""     extra arguments for `rampart proxy`
+  QUICK=1             smoke test: ROUNDS=1 DURATION=2s WARMUP=1s unless set
+  LOAD_CPU=0 PROXY_CPU=1      the two cores of the placement
+  RESULTS_DIR=bench/results   where proxy-<timestamp>.md is written
+  KEEP_TMP=1          keep the temp dir (configs, logs of every process)
+"""
+
+
+# ---------------------------------------------------------------- settings
+
+def duration_seconds(text):
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(s|m|h)?", text.strip())
+    if not m:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(m.group(1)) * {None: 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+class Settings:
+    def __init__(self, env):
+        quick = env.get("QUICK", "") not in ("", "0")
+        self.quick = quick
+        self.rounds = int(env.get("ROUNDS", "1" if quick else "5"))
+        self.duration = env.get("DURATION", "2s" if quick else "10s")
+        self.warmup = env.get("WARMUP", "1s" if quick else "2s")
+        self.duration_s = duration_seconds(self.duration)
+        self.warmup_s = duration_seconds(self.warmup)
+        wanted = env.get("TARGETS", " ".join(ALL_TARGETS)).split()
+        unknown = [t for t in wanted if t not in ALL_TARGETS]
+        if unknown:
+            raise ValueError(f"unknown TARGETS {unknown}; choose from {ALL_TARGETS}")
+        self.targets = [t for t in ALL_TARGETS if t in wanted]
+        if not self.targets:
+            raise ValueError("TARGETS is empty")
+        if self.rounds < 1 or self.duration_s < 1:
+            raise ValueError("ROUNDS must be >= 1 and DURATION >= 1s")
+        self.rampart_bin = os.path.abspath(env.get("RAMPART_BIN", os.path.join(REPO, "build", "rampart")))
+        self.rampart_args = shlex.split(env.get("RAMPART_ARGS", ""))
+        self.load_cpu = int(env.get("LOAD_CPU", "0"))
+        self.proxy_cpu = int(env.get("PROXY_CPU", "1"))
+        if self.load_cpu == self.proxy_cpu:
+            raise ValueError("LOAD_CPU and PROXY_CPU must differ")
+        self.results_dir = os.path.abspath(env.get("RESULTS_DIR", os.path.join(REPO, "bench", "results")))
+        self.keep_tmp = env.get("KEEP_TMP", "") not in ("", "0")
+
+
+# ---------------------------------------------------------------- wrk
+
+UNIT_US = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6, "h": 3600e6}
+
+
+def parse_wrk(out):
+    """Requests/sec, latency percentiles (us) and error counts from wrk's output."""
+    r = {"ok": False, "raw": out}
+    m = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    n = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h)", out, re.M)
+    if not m or not n:
+        return r
+    r["rps_all"] = float(m.group(1))
+    r["requests"] = int(n.group(1))
+    lat = {}
+    in_dist = False
+    for line in out.splitlines():
+        if "Latency Distribution" in line:
+            in_dist = True
+            continue
+        if in_dist:
+            d = re.match(r"^\s*(\d+)%\s+([\d.]+)(us|ms|s|m|h)\s*$", line)
+            if not d:
+                in_dist = False
+                continue
+            lat[int(d.group(1))] = float(d.group(2)) * UNIT_US[d.group(3)]
+    r["p50"] = lat.get(50)
+    r["p99"] = lat.get(99)
+    s = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    r["sock_errors"] = dict(zip(["connect", "read", "write", "timeout"],
+                                (int(x) for x in s.groups()))) if s else {}
+    x = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    r["non2xx"] = int(x.group(1)) if x else 0
+    r["errors"] = r["non2xx"] + sum(r["sock_errors"].values())
+    # An error answer is not a served request: count 2xx/3xx only.
+    good = max(r["requests"] - r["non2xx"], 0)
+    r["rps"] = r["rps_all"] * good / r["requests"] if r["requests"] else 0.0
+    r["ok"] = r["p50"] is not None and r["p99"] is not None
+    return r
+
+
+# ---------------------------------------------------------------- the run
+
+def log(msg=""):
+    print(msg, flush=True)
+
+
+def rotate(items, k):
+    if not items:
+        return items
+    k %= len(items)
+    return items[k:] + items[:k]
+
+
+def idle_share(cpus, seconds=1.0):
+    """Busy share of each CPU over a short quiet spell: other load on the machine."""
+    before = {c: read_cpu(c) for c in cpus}
+    time.sleep(seconds)
+    out = {}
+    for c in cpus:
+        b0, _, t0 = before[c]
+        b1, _, t1 = read_cpu(c)
+        out[c] = (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+    return out
+
+
+class Bench:
+    def __init__(self, settings):
+        self.s = settings
+        self.procs = Processes()
+        self.tmp = tempfile.mkdtemp(prefix="rampart-bench-")
+        self.origin = None
+        self.origin_port = None
+        self.targets = {}
+        self.rows = []  # one dict per measured run
+        self.notes = []
+
+    # -- processes
+
+    def start_origin(self):
+        self.origin_port = free_port()
+        conf = os.path.join(self.tmp, "origin.conf")
+        with open(conf, "w") as f:
+            f.write(origin_conf(self.tmp, self.origin_port))
+        os.makedirs(os.path.join(self.tmp, "origin-temp"), exist_ok=True)
+        self.origin = self.procs.start(
+            "origin", ["nginx", "-p", self.tmp, "-e", os.path.join(self.tmp, "origin-error.log"),
+                       "-c", conf, "-g", "daemon off;"],
+            os.path.join(self.tmp, "origin.log"))
+        why = wait_listening(self.origin_port, self.origin) or check_answers(self.origin_port)
+        if why:
+            raise RuntimeError(f"origin nginx: {why} (see {self.tmp})")
+
+    def place(self, target, proxy_cpu, origin_cpu):
+        """Pins the target's proxy and the origin; idle proxies wait on LOAD_CPU."""
+        for t in self.targets.values():
+            if t.proc is not None and t.proc.poll() is None:
+                pin(t.proc.pid, proxy_cpu if t is target else self.s.load_cpu)
+        pin(self.origin.pid, origin_cpu)
+
+    def wrk(self, url, conns, duration, cpu, sample=None):
+        argv = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{conns}", f"-d{duration}", "--latency", url]
+        proc = self.procs.start("wrk", argv, capture=True)
+        samples = sample(proc) if sample else None
+        try:
+            out, err = proc.communicate(timeout=duration_seconds(duration) + 30)
+        except subprocess.TimeoutExpired:
+            self.procs.stop(proc)
+            return {"ok": False, "raw": "wrk did not finish in time"}, samples
+        self.procs.forget(proc)
+        r = parse_wrk(out)
+        if not r["ok"]:
+            r["raw"] = (out + err).strip()
+        return r, samples
+
+    def sampler(self, target):
+        """While wrk runs, reads PROXY_CPU's busy share and the proxy's own CPU time."""
+        d = self.s.duration_s
+        lead = min(0.5, d * 0.15)
+
+        def sample(proc):
+            time.sleep(lead)
+            c0, p0, t0 = read_cpu(self.s.proxy_cpu), cpu_ticks(target.proc.pid), time.monotonic()
+            time.sleep(max(d - 2 * lead, 0.5))
+            c1, p1, t1 = read_cpu(self.s.proxy_cpu), cpu_ticks(target.proc.pid), time.monotonic()
+            total = c1[2] - c0[2]
+            return {
+                "busy": (c1[0] - c0[0]) / total if total else None,
+                "steal": (c1[1] - c0[1]) / total if total else None,
+                "own": (p1 - p0) / CLK_TCK / (t1 - t0),
+            }
+
+        return sample
+
+    # -- one measured run
+
+    def run_one(self, rnd, measure, target):
+        s = self.s
+        if not target.ensure():
+            return
+        if measure == "throughput":
+            self.place(target, s.proxy_cpu, s.proxy_cpu)
+            conns, wrk_cpu = CONNECTIONS, s.load_cpu
+        elif measure == "cpu":
+            self.place(target, s.proxy_cpu, s.load_cpu)
+            conns, wrk_cpu = CONNECTIONS, s.load_cpu
+        else:  # c1
+            self.place(target, s.load_cpu, s.load_cpu)
+            conns, wrk_cpu = 1, s.load_cpu
+        self.wrk(target.url(), conns, s.warmup, wrk_cpu)
+        sample = self.sampler(target) if measure == "cpu" else None
+        r, cpu = self.wrk(target.url(), conns, s.duration, wrk_cpu, sample)
+        row = {"round": rnd, "measure": measure, "target": target.name, "ok": r["ok"],
+               "rps": r.get("rps"), "p50": r.get("p50"), "p99": r.get("p99"),
+               "errors": r.get("errors", 0), "non2xx": r.get("non2xx", 0),
+               "sock": r.get("sock_errors", {}), "cpu_us": None, "own_us": None, "steal": None,
+               "busy": None,
+               "alive_after": target.alive()}
+        if not r["ok"]:
+            row["errors"] = row["errors"] or 1
+            self.notes.append(f"round {rnd} {measure} {target.name}: wrk gave no result: "
+                              f"{r['raw'][-300:]}")
+        if cpu and r["ok"] and r["rps"]:
+            if cpu["busy"] is not None:
+                row["cpu_us"] = cpu["busy"] / r["rps"] * 1e6
+                row["steal"] = cpu["steal"]
+                row["busy"] = cpu["busy"]
+            row["own_us"] = cpu["own"] / r["rps"] * 1e6
+        if not row["alive_after"]:
+            self.notes.append(f"round {rnd} {measure} {target.name}: the proxy exited during the run")
+        self.rows.append(row)
+        self.print_row(row)
+
+    def print_row(self, row):
+        parts = [f"  r{row['round']} {row['measure']:<10} {row['target']:<8}"]
+        if not row["ok"]:
+            parts.append("FAILED (no wrk result)")
+        else:
+            parts.append(f"{fmt_rps(row['rps']):>8} req/s  p50 {fmt_us(row['p50']):>9}  p99 {fmt_us(row['p99']):>9}")
+            if row["measure"] == "cpu":
+                parts.append(f"  cpu{self.s.proxy_cpu} {100 * (row['busy'] or 0):.0f}% busy:"
+                             f" {row['cpu_us'] or 0:.1f} µs/req"
+                             f"  own {row['own_us'] or 0:.1f} µs/req"
+                             f"  steal {100 * (row['steal'] or 0):.1f}%")
+            if row["errors"]:
+                sock = ", ".join(f"{k} {v}" for k, v in row["sock"].items() if v)
+                parts.append(f"  ERRORS non-2xx {row['non2xx']}" + (f", socket {sock}" if sock else ""))
+        log("".join(parts))
+
+    # -- the whole run
+
+    def run(self):
+        s = self.s
+        self.started = datetime.datetime.now()
+        self.load_before = open("/proc/loadavg").read().split()[:3]
+        self.quiet_before = idle_share([s.load_cpu, s.proxy_cpu])
+        self.start_origin()
+        log(f"origin nginx on 127.0.0.1:{self.origin_port} (pid {self.origin.pid}); temp dir {self.tmp}")
+        for name in s.targets:
+            t = Target(name, self.procs, self.tmp, s, self.origin_port)
+            why = t.start()
+            if why:
+                t.failure = f"did not start: {why}"
+                log(f"!! {name} left out: {t.failure}")
+            else:
+                where = f"pid {t.proc.pid}, " if t.proc else ""
+                log(f"{name}: {where}{t.url()}")
+            self.targets[name] = t
+        running = [n for n in s.targets if not self.targets[n].failure]
+        if not running:
+            raise RuntimeError("no target could start")
+        for rnd in range(1, s.rounds + 1):
+            log(f"\nround {rnd}/{s.rounds}")
+            for measure in MEASURES:
+                names = [n for n in s.targets if not (measure == "cpu" and n == "direct")]
+                for name in rotate(names, rnd - 1):
+                    t = self.targets[name]
+                    if t.failure:
+                        continue
+                    self.run_one(rnd, measure, t)
+        self.load_after = open("/proc/loadavg").read().split()[:3]
+        self.quiet_after = idle_share([s.load_cpu, s.proxy_cpu])
+        self.finished = datetime.datetime.now()
+
+
+def check_tools(settings):
+    need = ["nginx", "taskset", "wrk"]
+    if "haproxy" in settings.targets:
+        need.append("haproxy")
+    missing = [t for t in need if shutil.which(t) is None]
+    if missing:
+        raise RuntimeError(f"missing {' '.join(missing)} (Debian: apt-get install "
+                           f"{' '.join('util-linux' if m == 'taskset' else m for m in missing)})")
+    if "rampart" in settings.targets and not os.access(settings.rampart_bin, os.X_OK):
+        raise RuntimeError(f"no rampart binary at {settings.rampart_bin} (build it: make build, "
+                           "or set RAMPART_BIN, or leave rampart out of TARGETS)")
+    cpus = os.sched_getaffinity(0)
+    if settings.load_cpu not in cpus or settings.proxy_cpu not in cpus:
+        raise RuntimeError(f"need cpu{settings.load_cpu} and cpu{settings.proxy_cpu}; "
+                           f"this process may use {sorted(cpus)}")
+
+
+def _raise_exit(signum, _frame):
+    print(f"\nsignal {signum}; stopping everything started", file=sys.stderr)
+    raise SystemExit(128 + signum)
+
+
+def main():
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(usage() + "\n" + __doc__)
+        return 0
+    if sys.argv[1:]:
+        print(usage(), file=sys.stderr)
+        return 2
+    try:
+        settings = Settings(os.environ)
+        check_tools(settings)
+    except (ValueError, RuntimeError) as e:
+        print(f"bench/proxy/run: {e}", file=sys.stderr)
+        return 2
+    # SIGINT too, even when inherited as ignored (a background job of a script).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_exit)
+    signal.signal(signal.SIGHUP, _raise_exit)
+    bench = Bench(settings)
+    try:
+        total_runs = settings.rounds * (len(settings.targets) * 3 - ("direct" in settings.targets))
+        log(f"{total_runs} runs of {settings.warmup} + {settings.duration}; about "
+            f"{total_runs * (settings.warmup_s + settings.duration_s + 0.5) / 60:.1f} min")
+        bench.run()
+        report = Report(bench).render()
+        os.makedirs(settings.results_dir, exist_ok=True)
+        path = os.path.join(settings.results_dir, f"proxy-{bench.started:%Y%m%d-%H%M%S}.md")
+        with open(path, "w") as f:
+            f.write(report)
+        log("\n" + report)
+        log(f"written to {os.path.relpath(path)}")
+        failed = [t.name for t in bench.targets.values() if t.failure]
+        return 1 if failed else 0
+    except KeyboardInterrupt:
+        print("\ninterrupted; stopping everything started", file=sys.stderr)
+        return 130
+    except RuntimeError as e:
+        print(f"bench/proxy/run: {e}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        bench.procs.stop_all()
+        if not settings.keep_tmp:
+            shutil.rmtree(bench.tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

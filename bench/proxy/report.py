@@ -1,0 +1,264 @@
+"""The Markdown report of a run: the table of medians, Rampart's per-round
+ratios, the columns explained, the environment, and every run.
+"""
+
+import os
+import re
+import statistics
+import subprocess
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONNECTIONS = 64  # wrk -c of the throughput and CPU runs
+
+
+def fmt_us(us):
+    if us is None:
+        return "-"
+    if us >= 10000:
+        return f"{us / 1000:.1f} ms"
+    if us >= 1000:
+        return f"{us / 1000:.2f} ms"
+    return f"{us:.0f} µs"
+
+
+def fmt_rps(rps):
+    return "-" if rps is None else f"{rps:,.0f}"
+
+
+def fmt_ratio(values):
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
+
+def fmt_signed_us(us):
+    return "-" if us is None else f"{us:+.0f} µs"
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def first_line(argv):
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        text = (p.stdout + p.stderr).strip()
+        return text.splitlines()[0].strip() if text else "(no output)"
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"({e})"
+
+
+class Report:
+    """Reads a finished Bench; render() returns the Markdown."""
+
+    def __init__(self, bench):
+        self.s = bench.s
+        self.rows = bench.rows
+        self.targets = bench.targets
+        self.notes = bench.notes
+        self.started, self.finished = bench.started, bench.finished
+        self.load_before, self.load_after = bench.load_before, bench.load_after
+        self.quiet_before, self.quiet_after = bench.quiet_before, bench.quiet_after
+
+
+    def get(self, measure, target, rnd, key):
+        for r in self.rows:
+            if r["measure"] == measure and r["target"] == target and r["round"] == rnd and r["ok"]:
+                return r[key]
+        return None
+
+    def per_round(self, measure, target, key):
+        return [self.get(measure, target, rnd, key) for rnd in range(1, self.s.rounds + 1)]
+
+    def ratios(self, measure, key, num, den):
+        out = []
+        for a, b in zip(self.per_round(measure, num, key), self.per_round(measure, den, key)):
+            if a is not None and b:
+                out.append(a / b)
+        return out
+
+    def added_c1(self, target):
+        out = []
+        for a, b in zip(self.per_round("c1", target, "p50"), self.per_round("c1", "direct", "p50")):
+            if a is not None and b is not None:
+                out.append(a - b)
+        return out
+
+    def versions(self):
+        v = {"nginx": first_line(["nginx", "-v"]),
+             "haproxy": first_line(["haproxy", "-v"]),
+             "wrk": first_line(["wrk", "-v"])}
+        if "rampart" in self.s.targets:
+            v["rampart"] = first_line([self.s.rampart_bin, "version"])
+            commit = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+                                    capture_output=True, text=True).stdout.strip()
+            if commit:
+                v["rampart"] += f" (tree {commit}, binary {os.path.relpath(self.s.rampart_bin, REPO)})"
+        return v
+
+    def render(self):
+        s = self.s
+        names = s.targets
+        have = {n for n in names if not self.targets.get(n) or not self.targets[n].failure}
+        L = []
+        L.append(f"# Rampart vs nginx vs HAProxy, {self.started:%Y-%m-%d %H:%M}")
+        L.append("")
+        if s.rounds < 5 or s.duration_s < 10:
+            L.append(f"**Smoke run ({s.rounds} round(s) of {s.duration}): not a result by "
+                     "bench-method.md, which asks for at least 5 rounds of 10 s.**")
+            L.append("")
+        busiest = max(list(self.quiet_before.values()) + list(self.quiet_after.values()))
+        if busiest > 0.15:
+            L.append(f"**The machine was busy with other work (up to {100 * busiest:.0f}% of a core "
+                     "with nothing of ours running): absolute figures are noisy and the "
+                     f"cpu{s.proxy_cpu}-busy column counts that work too. Trust same-round ratios "
+                     "and the proxy's-own CPU column more.**")
+            L.append("")
+        L.append(f"Medians over {s.rounds} round(s); ratios are per round, in the same run: "
+                 "median (min–max). Throughput: wrk -t1 -c64; p50/p99 from that run. "
+                 "Req/s counts 2xx/3xx answers only.")
+        L.append("")
+        L.append("| target | req/s | p50 | p99 | req/s vs nginx | req/s vs HAProxy "
+                 f"| CPU µs/req (cpu{s.proxy_cpu} busy) | CPU µs/req (proxy's own) "
+                 "| p50 at c1 | added p50 at c1 | errors |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n in names:
+            t = self.targets.get(n)
+            if t and t.failure and not any(r["target"] == n for r in self.rows):
+                why = "not measured: " + t.failure[:160].replace("|", "/").replace("\n", " ")
+                L.append("| " + " | ".join([n, why] + [""] * 9) + " |")
+                continue
+            errs = sum(r["errors"] for r in self.rows if r["target"] == n)
+            runs = sum(1 for r in self.rows if r["target"] == n)
+            bad = sum(1 for r in self.rows if r["target"] == n and r["errors"])
+            vs_n = "1" if n == "nginx" else (
+                fmt_ratio(self.ratios("throughput", "rps", n, "nginx")) if "nginx" in have else "-")
+            vs_h = "1" if n == "haproxy" else (
+                fmt_ratio(self.ratios("throughput", "rps", n, "haproxy")) if "haproxy" in have else "-")
+            added = self.added_c1(n)
+            if n == "direct":
+                added_s = "(reference)"
+            elif added:
+                added_s = f"{fmt_signed_us(med(added))} ({min(added):+.0f}…{max(added):+.0f})"
+            else:
+                added_s = "-"
+            err_s = "0" if not errs else f"**{errs} in {bad}/{runs} runs**"
+            L.append("| " + " | ".join([
+                n,
+                fmt_rps(med(self.per_round("throughput", n, "rps"))),
+                fmt_us(med(self.per_round("throughput", n, "p50"))),
+                fmt_us(med(self.per_round("throughput", n, "p99"))),
+                vs_n, vs_h,
+                "-" if n == "direct" else f"{med(self.per_round('cpu', n, 'cpu_us')) or 0:.1f}",
+                "-" if n == "direct" else f"{med(self.per_round('cpu', n, 'own_us')) or 0:.1f}",
+                fmt_us(med(self.per_round("c1", n, "p50"))),
+                added_s, err_s]) + " |")
+        L.append("")
+
+        if "rampart" in have and ({"nginx", "haproxy"} & have):
+            L.append("Rampart, round by round (ratio > 1: Rampart serves more; for CPU and "
+                     "latency, < 1 / negative: Rampart costs less):")
+            L.append("")
+            L.append("| | median (min–max) | per round |")
+            L.append("|---|---:|---|")
+            for peer, label in (("nginx", "nginx"), ("haproxy", "HAProxy")):
+                if peer not in have:
+                    continue
+                for measure, key, what in (("throughput", "rps", "req/s"),
+                                           ("cpu", "cpu_us", "CPU µs/req (busy)"),
+                                           ("cpu", "own_us", "CPU µs/req (own)")):
+                    rs = self.ratios(measure, key, "rampart", peer)
+                    L.append(f"| {what}, Rampart / {label} | {fmt_ratio(rs)} | "
+                             + ", ".join(f"{x:.2f}" for x in rs) + " |")
+                diffs = [a - b for a, b in zip(self.per_round("c1", "rampart", "p50"),
+                                               self.per_round("c1", peer, "p50"))
+                         if a is not None and b is not None]
+                if diffs:
+                    L.append(f"| p50 at c1, Rampart − {label} | {fmt_signed_us(med(diffs))} "
+                             f"({min(diffs):+.0f}…{max(diffs):+.0f}) | "
+                             + ", ".join(f"{x:+.0f}" for x in diffs) + " |")
+            L.append("")
+            L.append("Differences under ~10 % are noise unless they hold in every round.")
+            L.append("")
+
+        L.append("## Columns")
+        L.append("")
+        L.append(f"- req/s, p50, p99: `wrk -t1 -c{CONNECTIONS} -d{s.duration} --latency`; proxy and "
+                 f"origin on cpu{s.proxy_cpu}, wrk alone on cpu{s.load_cpu} (for direct, the origin "
+                 f"on cpu{s.proxy_cpu}). Non-2xx answers are not counted as served.")
+        L.append(f"- CPU µs/req (cpu{s.proxy_cpu} busy): the same load with the proxy alone on "
+                 f"cpu{s.proxy_cpu}, origin and wrk on cpu{s.load_cpu}; cpu{s.proxy_cpu}'s busy "
+                 "share from /proc/stat while wrk runs, divided by req/s. Counts anything else "
+                 f"that ran on cpu{s.proxy_cpu}. (proxy's own): the proxy's utime+stime over "
+                 "the same window, divided by requests; softirq work done outside its "
+                 "context is not in it.")
+        L.append(f"- p50 at c1: `wrk -t1 -c1`, everything on cpu{s.load_cpu}; added p50: minus "
+                 "direct's p50 in the same round, median (min…max) over rounds.")
+        L.append("- errors: non-2xx answers plus wrk socket errors, over all runs of that target.")
+        L.append("")
+
+        L.append("## Environment")
+        L.append("")
+        v = self.versions()
+        model = re.search(r"^model name\s*:\s*(.*)$", open("/proc/cpuinfo").read(), re.M)
+        L.append(f"- nproc {os.cpu_count()}, kernel {os.uname().release}, "
+                 f"cpu {model.group(1).strip() if model else 'unknown'}")
+        for k in ("rampart", "nginx", "haproxy", "wrk"):
+            if k in v:
+                L.append(f"- {k}: {v[k]}")
+        L.append(f"- placement: throughput — proxy + origin cpu{s.proxy_cpu}, wrk cpu{s.load_cpu}; "
+                 f"CPU/req — proxy cpu{s.proxy_cpu}, origin + wrk cpu{s.load_cpu}; c1 — all on "
+                 f"cpu{s.load_cpu}; idle proxies wait on cpu{s.load_cpu}")
+        L.append(f"- rounds {s.rounds}, duration {s.duration}, warm-up {s.warmup} before each run, "
+                 f"order rotated per round; targets {' '.join(s.targets)}")
+        L.append("- settings: one worker each; origin nginx `return 200 \"ok\"`; Rampart "
+                 "`proxy --workers 1` with its defaults; nginx upstream keepalive 256, "
+                 "keepalive_requests 10000000 both sides; HAProxy nbthread 1, "
+                 "http-keep-alive, forwardfor, http-reuse safe; no access logs"
+                 + (f"; rampart args {' '.join(s.rampart_args)}" if s.rampart_args else ""))
+        qb = ", ".join(f"cpu{c} {100 * x:.0f}%" for c, x in self.quiet_before.items())
+        qa = ", ".join(f"cpu{c} {100 * x:.0f}%" for c, x in self.quiet_after.items())
+        L.append(f"- other load: loadavg {' '.join(self.load_before)} before, "
+                 f"{' '.join(self.load_after)} after; busy with nothing of ours running: {qb} "
+                 f"before, {qa} after")
+        steals = [r["steal"] for r in self.rows if r["steal"] is not None]
+        if steals:
+            L.append(f"- steal on cpu{s.proxy_cpu} during CPU runs: median {100 * med(steals):.1f}%, "
+                     f"max {100 * max(steals):.1f}%")
+        L.append(f"- started {self.started:%Y-%m-%d %H:%M:%S}, took "
+                 f"{(self.finished - self.started).total_seconds() / 60:.1f} min; command: "
+                 f"`{self.command()}`")
+        for t in self.targets.values():
+            if t.restarts:
+                L.append(f"- {t.name} was restarted {t.restarts} time(s) after exiting mid-run")
+            if t.failure:
+                L.append(f"- {t.name}: {t.failure}")
+        for n in self.notes:
+            L.append(f"- {n}")
+        L.append("")
+
+        L.append("## Every run")
+        L.append("")
+        L.append(f"| round | measure | target | req/s | p50 | p99 | cpu{s.proxy_cpu} busy "
+                 "| CPU µs/req busy | own | steal | errors |")
+        L.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in self.rows:
+            L.append("| " + " | ".join([
+                str(r["round"]), r["measure"], r["target"],
+                fmt_rps(r["rps"]) if r["ok"] else "failed", fmt_us(r["p50"]), fmt_us(r["p99"]),
+                "-" if r["busy"] is None else f"{100 * r['busy']:.0f}%",
+                "-" if r["cpu_us"] is None else f"{r['cpu_us']:.1f}",
+                "-" if r["own_us"] is None else f"{r['own_us']:.1f}",
+                "-" if r["steal"] is None else f"{100 * r['steal']:.1f}%",
+                str(r["errors"])]) + " |")
+        L.append("")
+        return "\n".join(L)
+
+    def command(self):
+        s = self.s
+        env = [f"ROUNDS={s.rounds}", f"DURATION={s.duration}", f"WARMUP={s.warmup}",
+               f"TARGETS=\"{' '.join(s.targets)}\""]
+        if "rampart" in s.targets:
+            env.append(f"RAMPART_BIN={os.path.relpath(s.rampart_bin, REPO)}")
+        return " ".join(env) + " bench/proxy/run"

@@ -1,0 +1,190 @@
+"""The origin's and the peers' configurations, and a Target: what wrk is pointed at.
+
+Settings are equivalent across peers (bench-method.md): one worker, upstream
+keep-alive, X-Forwarded-For, no access log.
+"""
+
+import http.client
+import os
+import socket
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return f"exited with code {proc.returncode}"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return None
+        except OSError:
+            time.sleep(0.05)
+    return f"not listening on 127.0.0.1:{port} after {timeout:.0f} s"
+
+
+def check_answers(port):
+    """One GET through the target: it must answer 200 "ok" (the origin's reply)."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+        c.request("GET", "/")
+        resp = c.getresponse()
+        body = resp.read()
+        c.close()
+    except (OSError, http.client.HTTPException) as e:
+        return f"GET / failed: {e!r}"
+    if resp.status != 200 or body != b"ok":
+        return f"GET / answered {resp.status} {body[:60]!r}, want 200 'ok'"
+    return None
+
+
+def nginx_common(tmp, name):
+    return f"""worker_processes 1;
+pid {tmp}/{name}.pid;
+error_log {tmp}/{name}-error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/{name}-temp/body;
+    proxy_temp_path {tmp}/{name}-temp/proxy;
+    fastcgi_temp_path {tmp}/{name}-temp/fastcgi;
+    uwsgi_temp_path {tmp}/{name}-temp/uwsgi;
+    scgi_temp_path {tmp}/{name}-temp/scgi;
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+"""
+
+
+def origin_conf(tmp, port):
+    return nginx_common(tmp, "origin") + f"""    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{ return 200 "ok"; }}
+    }}
+}}
+"""
+
+
+def nginx_proxy_conf(tmp, port, origin):
+    # keepalive_requests is raised on both sides (defaults: 1000) so that
+    # nginx, like HAProxy, does not close busy keep-alive connections.
+    return nginx_common(tmp, "nginx") + f"""    upstream origin {{
+        server 127.0.0.1:{origin};
+        keepalive 256;
+        keepalive_requests 10000000;
+        keepalive_timeout 300s;
+    }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+"""
+
+
+def haproxy_conf(port, origin):
+    return f"""global
+    nbthread 1
+    maxconn 8192
+
+defaults
+    mode http
+    option http-keep-alive
+    option forwardfor
+    http-reuse safe
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+    timeout http-keep-alive 300s
+
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+
+backend be
+    server origin 127.0.0.1:{origin}
+"""
+
+
+class Target:
+    """One thing wrk is pointed at: the origin itself, or a proxy in front of it."""
+
+    def __init__(self, name, procs, tmp, settings, origin_port):
+        self.name = name
+        self.procs = procs
+        self.tmp = tmp
+        self.settings = settings
+        self.origin_port = origin_port
+        self.proc = None
+        self.port = origin_port if name == "direct" else None
+        self.failure = None  # why the target is out of the run, if it is
+        self.restarts = 0
+
+    def argv(self):
+        tmp, s = self.tmp, self.settings
+        if self.name == "rampart":
+            return [s.rampart_bin, "proxy", "--listen", f"127.0.0.1:{self.port}",
+                    "--to", f"127.0.0.1:{self.origin_port}", "--workers", "1"] + s.rampart_args
+        if self.name == "nginx":
+            conf = os.path.join(tmp, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(nginx_proxy_conf(tmp, self.port, self.origin_port))
+            os.makedirs(os.path.join(tmp, "nginx-temp"), exist_ok=True)
+            return ["nginx", "-p", tmp, "-e", os.path.join(tmp, "nginx-error.log"),
+                    "-c", conf, "-g", "daemon off;"]
+        if self.name == "haproxy":
+            conf = os.path.join(tmp, "haproxy.cfg")
+            with open(conf, "w") as f:
+                f.write(haproxy_conf(self.port, self.origin_port))
+            return ["haproxy", "-f", conf, "-db"]
+        raise AssertionError(self.name)
+
+    def start(self):
+        """Starts the proxy and checks it answers; returns None or why not."""
+        if self.name == "direct":
+            return None
+        self.port = free_port()
+        log = os.path.join(self.tmp, f"{self.name}.log")
+        self.proc = self.procs.start(self.name, self.argv(), log)
+        why = wait_listening(self.port, self.proc) or check_answers(self.port)
+        if why:
+            tail = ""
+            try:
+                with open(log, errors="replace") as f:
+                    tail = f.read()[-600:].strip()
+            except OSError:
+                pass
+            self.procs.stop(self.proc)
+            self.proc = None
+            return why + (f"; its output ends: {tail}" if tail else "")
+        return None
+
+    def alive(self):
+        return self.name == "direct" or (self.proc is not None and self.proc.poll() is None)
+
+    def ensure(self):
+        """Before each run: a proxy that died is restarted once per death, and noted."""
+        if self.failure or self.alive():
+            return self.failure is None
+        code = self.proc.returncode if self.proc else None
+        self.procs.forget(self.proc)
+        self.restarts += 1
+        print(f"  !! {self.name} exited (code {code}); restarting", flush=True)
+        why = self.start()
+        if why:
+            self.failure = f"exited with code {code} mid-run, restart failed: {why}"
+            return False
+        return True
+
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/"
