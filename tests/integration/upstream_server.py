@@ -1,0 +1,366 @@
+#!/usr/bin/python3
+"""A real HTTP/1.1 origin for Rampart's integration tests.
+
+Strict, raw-socket parsing (no http.server): what this server logs is exactly
+what arrived on the wire. One thread per connection; it counts accepted
+connections and logs each request head as one JSON line, at the moment the
+head is read (before the body), so a test can see what reached the upstream
+even when the request never completes.
+
+Usage: upstream_server.py --port 0 --name NAME [--log FILE] [--host 127.0.0.1]
+Prints "PORT <n>" on stdout once listening.
+
+Endpoints (the path, before '?'):
+  default          JSON echo: method, target, version, headers, body_len,
+                   body_sha256 (null with ?sha=0), body_crc32, name, conn
+  /slow?ms=N       reads the body, waits N ms, then echoes
+  /status/N        answers status N (no body for 1xx/204/304)
+  /chunked?n=K     chunked response: K chunks "chunk-<i>\\n"
+  /download?bytes=N[&chunked=1]  N bytes of pattern_block() data
+  /close           reads the request and closes without a response
+  /garbage         answers bytes that are not HTTP, then closes
+Any request body is read (Content-Length or chunked) and counted.
+"Expect: 100-continue" is answered with "100 Continue" before the body is read.
+"""
+import argparse
+import hashlib
+import json
+import socket
+import struct
+import sys
+import threading
+import time
+import zlib
+from urllib.parse import parse_qs
+
+BLOCK = 1 << 20
+_BASE = bytes(range(256)) * (BLOCK // 256)
+MAX_HEAD = 256 * 1024
+
+
+def pattern_block(index):
+    """Block `index` (1 MiB) of the deterministic download/upload pattern.
+
+    Each block starts with its own index, so a lost, repeated or reordered
+    block changes the CRC of the stream."""
+    return struct.pack("<Q", index) + _BASE[8:]
+
+
+def pattern_crc32(total):
+    """CRC-32 of the first `total` bytes of the pattern."""
+    crc, index, left = 0, 0, total
+    while left > 0:
+        block = pattern_block(index)
+        n = min(left, BLOCK)
+        crc = zlib.crc32(memoryview(block)[:n], crc)
+        left -= n
+        index += 1
+    return crc
+
+
+class BadRequest(Exception):
+    pass
+
+
+class PeerClosed(Exception):
+    pass
+
+
+class Reader:
+    """Buffered reads from a socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+        self.scratch = bytearray(BLOCK)
+
+    def _fill(self):
+        n = self.sock.recv_into(self.scratch)
+        if n == 0:
+            raise PeerClosed()
+        self.buf += memoryview(self.scratch)[:n]
+
+    def read_head(self):
+        """Bytes up to and including the blank line; None on clean EOF before any byte."""
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                head = bytes(self.buf[: end + 4])
+                del self.buf[: end + 4]
+                return head
+            if len(self.buf) > MAX_HEAD:
+                raise BadRequest("head too large")
+            try:
+                self._fill()
+            except PeerClosed:
+                if not self.buf:
+                    return None
+                raise
+
+    def read_line(self, limit=4096):
+        while True:
+            end = self.buf.find(b"\r\n")
+            if end >= 0:
+                line = bytes(self.buf[:end])
+                del self.buf[: end + 2]
+                return line
+            if len(self.buf) > limit:
+                raise BadRequest("line too long")
+            self._fill()
+
+    def read_exact_into(self, count, consume):
+        """Reads `count` bytes, handing each piece to consume(memoryview)."""
+        left = count
+        if self.buf:
+            n = min(left, len(self.buf))
+            consume(bytes(self.buf[:n]))
+            del self.buf[:n]
+            left -= n
+        view = memoryview(self.scratch)
+        while left > 0:
+            n = self.sock.recv_into(view[: min(left, BLOCK)])
+            if n == 0:
+                raise PeerClosed()
+            consume(view[:n])
+            left -= n
+
+
+class Body:
+    def __init__(self, sha):
+        self.length = 0
+        self.crc = 0
+        self.sha = hashlib.sha256() if sha else None
+
+    def __call__(self, piece):
+        self.length += len(piece)
+        self.crc = zlib.crc32(piece, self.crc)
+        if self.sha is not None:
+            self.sha.update(piece)
+
+
+def parse_head(head):
+    lines = head[:-4].split(b"\r\n")
+    for line in lines:
+        if b"\n" in line or b"\r" in line or b"\0" in line:
+            raise BadRequest("bare CR/LF or NUL in head")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3:
+        raise BadRequest("bad request line")
+    method, target, version = (p.decode("latin-1") for p in parts)
+    if version not in ("HTTP/1.0", "HTTP/1.1"):
+        raise BadRequest("bad version")
+    headers = []
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t"):
+            raise BadRequest("obs-fold")
+        name, sep, value = line.partition(b":")
+        if not sep or not name or name != name.strip():
+            raise BadRequest("bad header line")
+        headers.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
+    return method, target, version, headers
+
+
+def header_values(headers, name):
+    name = name.lower()
+    return [v for n, v in headers if n.lower() == name]
+
+
+class Server:
+    def __init__(self, name, log_path):
+        self.name = name
+        self.log_path = log_path
+        self.lock = threading.Lock()
+        self.accepted = 0
+        self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
+
+    def log(self, record):
+        if self.log_file is None:
+            return
+        with self.lock:
+            self.log_file.write(json.dumps(record) + "\n")
+            self.log_file.flush()
+
+    def serve(self, listener):
+        while True:
+            sock, peer = listener.accept()
+            with self.lock:
+                self.accepted += 1
+                conn_id = self.accepted
+            threading.Thread(target=self.connection, args=(sock, peer, conn_id), daemon=True).start()
+
+    def connection(self, sock, peer, conn_id):
+        sock.settimeout(300)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = Reader(sock)
+        try:
+            while self.one_request(sock, reader, peer, conn_id):
+                pass
+        except BadRequest as error:
+            self.log({"conn": conn_id, "error": str(error)})
+            try:
+                body = b"bad request\n"
+                sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                             % (len(body), body))
+            except OSError:
+                pass
+        except (PeerClosed, OSError):
+            pass
+        finally:
+            sock.close()
+
+    def one_request(self, sock, reader, peer, conn_id):
+        """Serves one request; returns whether the connection stays open."""
+        head = reader.read_head()
+        if head is None:
+            return False
+        method, target, version, headers = parse_head(head)
+        path, _, query_text = target.partition("?")
+        query = {k: v[-1] for k, v in parse_qs(query_text).items()}
+        self.log({"conn": conn_id, "peer": peer[0], "method": method, "target": target,
+                  "version": version, "headers": headers, "time": time.time()})
+
+        connection_tokens = {t.strip().lower() for v in header_values(headers, "connection") for t in v.split(",")}
+        if version == "HTTP/1.1":
+            keep_alive = "close" not in connection_tokens
+        else:
+            keep_alive = "keep-alive" in connection_tokens
+
+        te = header_values(headers, "transfer-encoding")
+        cl = header_values(headers, "content-length")
+        if te and cl:
+            raise BadRequest("both Transfer-Encoding and Content-Length")
+        chunked = False
+        length = 0
+        if te:
+            codings = [t.strip().lower() for v in te for t in v.split(",")]
+            if codings != ["chunked"]:
+                raise BadRequest("unsupported transfer coding")
+            chunked = True
+        elif cl:
+            if len(cl) != 1 or not cl[0].isdigit():
+                raise BadRequest("bad Content-Length")
+            length = int(cl[0])
+
+        expects = [v.lower() for v in header_values(headers, "expect")]
+        if "100-continue" in expects and version == "HTTP/1.1" and (chunked or length > 0):
+            sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+        body = Body(query.get("sha", "1") != "0")
+        if chunked:
+            self.read_chunked(reader, body)
+        else:
+            reader.read_exact_into(length, body)
+
+        base = [("x-upstream-name", self.name), ("x-upstream-connections", str(self.accepted)),
+                ("x-upstream-conn-id", str(conn_id))]
+        if not keep_alive:
+            base.append(("Connection", "close"))
+
+        if path == "/close":
+            return False
+        if path == "/garbage":
+            sock.sendall(b"\x00\x01\x02 this is not HTTP \xff\xfe\r\n\r\n")
+            return False
+        if path == "/slow":
+            time.sleep(int(query.get("ms", "1000")) / 1000.0)
+        if path.startswith("/status/"):
+            status = int(path[len("/status/"):])
+            if status in (204, 304) or 100 <= status < 200:
+                self.send_head(sock, status, base)
+                return keep_alive
+        else:
+            status = 200
+        if path == "/chunked":
+            self.send_chunked(sock, method, int(query.get("n", "3")), base)
+            return keep_alive
+        if path == "/download":
+            self.send_download(sock, method, int(query.get("bytes", "0")), query.get("chunked") == "1", base)
+            return keep_alive
+
+        echo = {"method": method, "target": target, "version": version, "headers": headers,
+                "body_len": body.length, "body_sha256": body.sha.hexdigest() if body.sha else None,
+                "body_crc32": body.crc, "name": self.name, "conn": conn_id, "peer": peer[0]}
+        payload = (json.dumps(echo) + "\n").encode()
+        self.send_head(sock, status, base + [("Content-Type", "application/json"),
+                                             ("Content-Length", str(len(payload)))])
+        if method != "HEAD":
+            sock.sendall(payload)
+        return keep_alive
+
+    @staticmethod
+    def read_chunked(reader, body):
+        while True:
+            line = reader.read_line()
+            size_text = line.split(b";", 1)[0]
+            if not size_text or len(size_text) > 16 or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+                raise BadRequest("bad chunk size")
+            size = int(size_text, 16)
+            if size == 0:
+                while reader.read_line() != b"":  # trailers
+                    pass
+                return
+            reader.read_exact_into(size, body)
+            if reader.read_line() != b"":
+                raise BadRequest("chunk not followed by CRLF")
+
+    @staticmethod
+    def send_head(sock, status, headers):
+        lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status"))]
+        lines += ["%s: %s" % (n, v) for n, v in headers]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+
+    def send_chunked(self, sock, method, count, base):
+        self.send_head(sock, 200, base + [("Content-Type", "text/plain"), ("Transfer-Encoding", "chunked")])
+        if method == "HEAD":
+            return
+        for i in range(count):
+            data = b"chunk-%d\n" % i
+            sock.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+        sock.sendall(b"0\r\n\r\n")
+
+    def send_download(self, sock, method, total, chunked, base):
+        framing = ("Transfer-Encoding", "chunked") if chunked else ("Content-Length", str(total))
+        self.send_head(sock, 200, base + [("Content-Type", "application/octet-stream"), framing])
+        if method == "HEAD":
+            return
+        index, left = 0, total
+        while left > 0:
+            n = min(left, BLOCK)
+            block = pattern_block(index) if n == BLOCK else pattern_block(index)[:n]
+            if chunked:
+                sock.sendall(b"%x\r\n" % n)
+            sock.sendall(block)
+            if chunked:
+                sock.sendall(b"\r\n")
+            left -= n
+            index += 1
+        if chunked:
+            sock.sendall(b"0\r\n\r\n")
+
+
+REASONS = {100: "Continue", 200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently",
+           304: "Not Modified", 400: "Bad Request", 404: "Not Found", 418: "I'm a teapot",
+           500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--name", default="upstream")
+    parser.add_argument("--log", default=None)
+    args = parser.parse_args()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((args.host, args.port))
+    listener.listen(512)
+    server = Server(args.name, args.log)
+    print("PORT %d" % listener.getsockname()[1], flush=True)
+    try:
+        server.serve(listener)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
