@@ -1,1 +1,340 @@
-// placeholder until implemented
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <tuple>
+
+#include "config/sections.h"
+#include "config/yaml_reader.h"
+
+namespace rampart::config {
+
+namespace {
+
+using yaml::Map;
+using yaml::Reader;
+
+constexpr uint64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
+// A config file is a few kilobytes; refuse anything absurd before parsing it.
+constexpr size_t kMaxFileBytes = 16 << 20;
+
+// `workers: auto` (0 in the snapshot) or 1..256.
+void readWorkers(Reader& reader, const Map& top, Snapshot* out) {
+  const YAML::Node* node = top.find("workers");
+  if (node == nullptr) return;
+  if (node->IsScalar() && node->Scalar() == "auto") {
+    out->workers = 0;
+    return;
+  }
+  std::optional<uint64_t> count =
+      node->IsScalar() ? yaml::parseUnsigned(node->Scalar()) : std::nullopt;
+  if (!count || *count < 1 || *count > 256) {
+    reader.error(*node, "workers: expected \"auto\" or an integer from 1 to 256, got " +
+                            yaml::describe(*node));
+    return;
+  }
+  out->workers = static_cast<uint32_t>(*count);
+}
+
+void readLogging(Reader& reader, const Map& top, Snapshot* out) {
+  if (const YAML::Node* node = top.find("log_format")) {
+    if (auto format = reader.oneOf(*node, "log_format", {"text", "json"})) {
+      out->log_format = *format == "json" ? LogFormat::kJson : LogFormat::kText;
+    }
+  }
+  if (const YAML::Node* node = top.find("log_level")) {
+    if (auto level =
+            reader.oneOf(*node, "log_level", {"trace", "debug", "info", "warn", "error"})) {
+      out->log_level = *level;
+    }
+  }
+}
+
+// The Via value is written verbatim into forwarded messages: refuse anything
+// that could end or split a header line.
+void readVia(Reader& reader, const Map& top, Snapshot* out) {
+  const YAML::Node* node = top.find("via");
+  if (node == nullptr) return;
+  std::optional<std::string> via = reader.string(*node, "via");
+  if (!via) return;
+  bool clean = !via->empty() && via->front() != ' ' && via->back() != ' ';
+  for (char c : *via) {
+    auto byte = static_cast<unsigned char>(c);
+    clean = clean && (byte >= 0x20 || byte == '\t') && byte != 0x7f;
+  }
+  if (!clean) {
+    reader.error(*node,
+                 "via: expected a non-empty header value without control characters or "
+                 "surrounding spaces, like \"1.1 rampart\"");
+    return;
+  }
+  out->via = *via;
+}
+
+void readTrustedProxies(Reader& reader, const Map& top, Snapshot* out) {
+  const YAML::Node* node = top.find("trusted_proxies");
+  if (node == nullptr || !reader.sequence(*node, "trusted_proxies")) return;
+  for (const YAML::Node& item : *node) {
+    std::optional<std::string> text = reader.string(item, "trusted_proxies");
+    if (!text) continue;
+    std::optional<net::Cidr> cidr = net::Cidr::parse(*text);
+    if (!cidr) {
+      reader.error(item,
+                   "trusted_proxies: expected a CIDR like 10.0.0.0/8, 2001:db8::/32 or an "
+                   "address, got " +
+                       yaml::describe(item));
+      continue;
+    }
+    out->trusted_proxies.push_back(*cidr);
+  }
+}
+
+void readHttp(Reader& reader, const YAML::Node& node, HttpSettings* out) {
+  std::optional<Map> map =
+      reader.map(node, "http",
+                 {"max_head_bytes", "max_headers", "max_target_bytes", "head_timeout",
+                  "idle_timeout", "min_body_rate", "body_rate_window", "max_body_bytes"});
+  if (!map) return;
+  reader.readSize(*map, "max_head_bytes", 1024, kMaxU32, &out->limits.max_head_bytes);
+  reader.readInteger(*map, "max_headers", 1, 1000, &out->limits.max_headers);
+  reader.readSize(*map, "max_target_bytes", 16, kMaxU32, &out->limits.max_target_bytes);
+  reader.readDuration(*map, "head_timeout", &out->head_timeout);
+  reader.readDuration(*map, "idle_timeout", &out->idle_timeout);
+  reader.readSize(*map, "min_body_rate", 0, kMaxU32, &out->min_body_rate);
+  reader.readDuration(*map, "body_rate_window", &out->body_rate_window);
+  reader.readSize(*map, "max_body_bytes", 0, UINT64_MAX, &out->max_body_bytes);
+}
+
+void readCanonical(Reader& reader, const YAML::Node& node, http::CanonicalOptions* out) {
+  std::optional<Map> map = reader.map(
+      node, "canonical",
+      {"merge_slashes", "allow_encoded_slash", "allow_encoded_backslash", "allow_fragment"});
+  if (!map) return;
+  reader.readBool(*map, "merge_slashes", &out->merge_slashes);
+  reader.readBool(*map, "allow_encoded_slash", &out->allow_encoded_slash);
+  reader.readBool(*map, "allow_encoded_backslash", &out->allow_encoded_backslash);
+  reader.readBool(*map, "allow_fragment", &out->allow_fragment);
+}
+
+// Where each listener name and address was first seen, to report duplicates.
+struct ListenerSeen {
+  std::vector<std::pair<std::string, int>> names;
+  std::vector<std::pair<net::SocketAddress, int>> addresses;
+};
+
+template <typename T>
+int firstLine(const std::vector<std::pair<T, int>>& seen, const T& value) {
+  for (const auto& [known, line] : seen) {
+    if (known == value) return line;
+  }
+  return 0;
+}
+
+void readListenerAddress(Reader& reader, const YAML::Node& node, ListenerSeen* seen,
+                         ListenerSpec* spec) {
+  constexpr const char* kHint =
+      "address: expected a numeric address like 127.0.0.1:8080 or \"[::1]:8080\" (quoted), got ";
+  if (!node.IsScalar()) {
+    reader.error(node, kHint + yaml::describe(node));
+    return;
+  }
+  std::optional<net::SocketAddress> address = net::SocketAddress::parseNumeric(node.Scalar());
+  if (!address) {
+    reader.error(node, kHint + yaml::describe(node));
+    return;
+  }
+  int line = yaml::positionOf(node).line;
+  if (int first = firstLine(seen->addresses, *address)) {
+    reader.error(node, "address: duplicate listener address " + address->toString() +
+                           " (first at line " + std::to_string(first) + ")");
+  }
+  seen->addresses.emplace_back(*address, line);
+  spec->address = *address;
+  spec->address_text = node.Scalar();
+}
+
+void readListener(Reader& reader, const YAML::Node& node, size_t index, ListenerSeen* seen,
+                  std::vector<ListenerSpec>* out) {
+  std::string label = detail::labelOf(node, "listener");
+  std::optional<Map> map = reader.map(node, label, {"name", "address"});
+  if (!map) return;
+  ListenerSpec spec;
+  spec.name = "listener-" + std::to_string(index + 1);
+  if (const YAML::Node* name = map->find("name")) {
+    if (auto text = reader.string(*name, "name")) {
+      if (text->empty()) reader.error(*name, "name: a listener name must not be empty");
+      spec.name = *text;
+    }
+  }
+  if (int first = firstLine(seen->names, spec.name)) {
+    reader.error(map->keyPosition("name"), "duplicate listener name '" + spec.name +
+                                               "' (first at line " + std::to_string(first) + ")");
+  }
+  seen->names.emplace_back(spec.name, map->keyPosition("name").line);
+  if (const YAML::Node* address = reader.require(*map, "address", label)) {
+    readListenerAddress(reader, *address, seen, &spec);
+  }
+  out->push_back(std::move(spec));
+}
+
+void readListeners(Reader& reader, const Map& top, Snapshot* out) {
+  const YAML::Node* node = top.find("listeners");
+  if (node == nullptr) {
+    reader.error(top.position(),
+                 "missing required key 'listeners': at least one listener is needed");
+    return;
+  }
+  if (!reader.sequence(*node, "listeners")) return;
+  if (node->size() == 0) {
+    reader.error(*node, "listeners: at least one listener is needed");
+    return;
+  }
+  ListenerSeen seen;
+  size_t index = 0;
+  for (const YAML::Node& item : *node) readListener(reader, item, index++, &seen, &out->listeners);
+}
+
+// Hosts are compiled only when everything else is valid; the router's own
+// error (a domain it refuses) has no finer position than `virtual_hosts`.
+void compileRoutes(Reader& reader, const Map& top,
+                   const std::vector<routing::VirtualHostSpec>& hosts, Snapshot* out) {
+  std::string problem;
+  if (!out->routes.compile(hosts, &problem)) {
+    reader.error(top.keyPosition("virtual_hosts"), "virtual_hosts: " + problem);
+    return;
+  }
+  // Route::index follows declaration order across virtual hosts.
+  for (const routing::VirtualHostSpec& host : hosts) {
+    for (const routing::RouteSpec& route : host.routes) out->route_names.push_back(route.name);
+  }
+}
+
+void readRoutes(Reader& reader, const Map& top, Snapshot* out) {
+  if (const YAML::Node* clusters = top.find("clusters")) {
+    detail::readClusters(reader, *clusters, &out->clusters);
+  }
+  std::vector<routing::VirtualHostSpec> hosts;
+  const YAML::Node* node = top.find("virtual_hosts");
+  if (node == nullptr || (node->IsSequence() && node->size() == 0)) {
+    reader.warning(node ? yaml::positionOf(*node) : top.position(),
+                   "no virtual_hosts: every request gets 404");
+  }
+  if (node != nullptr) {
+    detail::RouteDefaults defaults{out->http.max_body_bytes, out->canonical.merge_slashes};
+    detail::readVirtualHosts(reader, *node, out->clusters, defaults, &hosts);
+  }
+  if (!reader.hasErrors()) compileRoutes(reader, top, hosts, out);
+}
+
+std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root) {
+  std::optional<Map> top = reader.map(
+      root, "the top level",
+      {"workers", "log_format", "log_level", "drain_timeout", "max_connections", "via",
+       "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts"});
+  if (!top) return nullptr;
+  auto snapshot = std::make_shared<Snapshot>();
+  readWorkers(reader, *top, snapshot.get());
+  readLogging(reader, *top, snapshot.get());
+  reader.readDuration(*top, "drain_timeout", &snapshot->drain_timeout);
+  reader.readInteger(*top, "max_connections", 1, kMaxU32, &snapshot->max_connections);
+  readVia(reader, *top, snapshot.get());
+  readTrustedProxies(reader, *top, snapshot.get());
+  if (const YAML::Node* http = top->find("http")) readHttp(reader, *http, &snapshot->http);
+  if (const YAML::Node* canonical = top->find("canonical")) {
+    readCanonical(reader, *canonical, &snapshot->canonical);
+  }
+  readListeners(reader, *top, snapshot.get());
+  readRoutes(reader, *top, snapshot.get());
+  if (reader.hasErrors()) return nullptr;
+  return snapshot;
+}
+
+// Sections are checked in a fixed order and unknown keys when their mapping
+// is read; sorting by position makes the output read like the file.
+std::vector<Diagnostic> inFileOrder(std::vector<Diagnostic> diagnostics) {
+  std::stable_sort(diagnostics.begin(), diagnostics.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                   });
+  return diagnostics;
+}
+
+// Parses the text; nullopt after reporting a syntax error or an empty file.
+std::optional<YAML::Node> parse(Reader& reader, std::string_view text) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    reader.error(yaml::positionOf(e.mark), "YAML syntax error: " + e.msg);
+    return std::nullopt;
+  }
+  if (documents.empty() || documents[0].IsNull()) {
+    reader.error(yaml::Position{1, 1},
+                 "empty config: expected a mapping with at least 'listeners'");
+    return std::nullopt;
+  }
+  if (documents.size() > 1) {
+    reader.error(documents[1],
+                 "expected one YAML document, found " + std::to_string(documents.size()));
+    return std::nullopt;
+  }
+  return documents[0];
+}
+
+}  // namespace
+
+std::string format(const Diagnostic& diagnostic) {
+  if (diagnostic.line <= 0) return diagnostic.file + ": " + diagnostic.message;
+  return diagnostic.file + ":" + std::to_string(diagnostic.line) + ":" +
+         std::to_string(diagnostic.column) + ": " + diagnostic.message;
+}
+
+LoadResult loadString(std::string_view text, const std::string& file_name) {
+  Reader reader(file_name);
+  std::shared_ptr<Snapshot> snapshot;
+  // yaml-cpp and the standard library may throw; nothing escapes the loader.
+  try {
+    if (std::optional<YAML::Node> root = parse(reader, text)) {
+      snapshot = readSnapshot(reader, *root);
+    }
+  } catch (const std::exception& e) {
+    reader.error(yaml::Position{}, std::string("internal error while loading: ") + e.what());
+  }
+  LoadResult result;
+  result.errors = inFileOrder(reader.takeErrors());
+  result.warnings = inFileOrder(reader.takeWarnings());
+  if (result.errors.empty() && snapshot == nullptr) {
+    result.errors.push_back(Diagnostic{file_name, 0, 0, "internal error: no snapshot built"});
+  }
+  if (result.errors.empty()) result.snapshot = std::move(snapshot);
+  return result;
+}
+
+LoadResult loadFile(const std::string& path) {
+  auto failure = [&](std::string message) {
+    LoadResult result;
+    result.errors.push_back(Diagnostic{path, 0, 0, std::move(message)});
+    return result;
+  };
+  try {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return failure(std::string("cannot open: ") + std::strerror(errno));
+    std::string text;
+    char chunk[1 << 16];
+    while (in.read(chunk, sizeof(chunk)) || in.gcount() > 0) {
+      text.append(chunk, static_cast<size_t>(in.gcount()));
+      if (text.size() > kMaxFileBytes) return failure("config file larger than 16 MiB");
+    }
+    if (in.bad()) return failure(std::string("cannot read: ") + std::strerror(errno));
+    return loadString(text, path);
+  } catch (const std::exception& e) {
+    return failure(std::string("cannot read: ") + e.what());
+  }
+}
+
+}  // namespace rampart::config

@@ -98,7 +98,8 @@ class ChunkedDecoder {
   uint64_t chunk_remaining_ = 0;
   uint64_t payload_bytes_ = 0;
   uint32_t size_digits_ = 0;
-  uint32_t line_bytes_ = 0;  // bounds extension and trailer line length
+  uint32_t line_bytes_ = 0;  // bounds the chunk-size line and the trailer section
+  uint8_t sub_state_ = 0;    // position inside a chunk extension or a trailer field line
   ParseError error_ = ParseError::kNone;
 };
 

@@ -1,0 +1,276 @@
+#include <re2/re2.h>
+
+#include <map>
+
+#include "config/sections.h"
+
+namespace rampart::config::detail {
+
+namespace {
+
+// State shared by every virtual host of one file.
+struct RouteContext {
+  yaml::Reader& reader;
+  const std::vector<upstream::ClusterSpec>& clusters;
+  const RouteDefaults& defaults;
+  std::map<std::string, int> route_lines;            // route name -> line of its first definition
+  std::map<std::string, std::string> domain_owners;  // lowercased domain -> virtual host label
+};
+
+bool isTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// An HTTP token (RFC 9110 5.6.2): what method and header names are made of.
+bool isToken(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (!isTokenChar(c)) return false;
+  }
+  return true;
+}
+
+std::string lowercase(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return text;
+}
+
+// Why a path written in the config could never equal a canonical request
+// path, or empty. Requests are canonicalized before routing (http/canonical.h).
+std::string_view uncanonical(std::string_view path, bool merge_slashes) {
+  if (merge_slashes && path.find("//") != std::string_view::npos) {
+    return "request paths have repeated slashes merged";
+  }
+  bool dot_segment = path.find("/./") != std::string_view::npos ||
+                     path.find("/../") != std::string_view::npos || path.ends_with("/.") ||
+                     path.ends_with("/..");
+  if (dot_segment) {
+    return "request paths have dot-segments removed";
+  }
+  return {};
+}
+
+std::string listClusters(const std::vector<upstream::ClusterSpec>& clusters) {
+  if (clusters.empty()) return "no clusters are defined";
+  std::string out = "defined clusters: ";
+  for (size_t i = 0; i < clusters.size(); ++i) out += (i ? ", " : "") + clusters[i].name;
+  return out;
+}
+
+void readPath(RouteContext& ctx, const YAML::Node& node, std::string_view key,
+              routing::RouteSpec* route) {
+  std::optional<std::string> path = ctx.reader.string(node, key);
+  if (!path) return;
+  route->path = *path;
+  if (key == "regex") {
+    route->kind = routing::PathMatchKind::kRegex;
+    RE2::Options options;
+    options.set_log_errors(false);
+    RE2 regex(*path, options);
+    if (!regex.ok()) ctx.reader.error(node, "regex: bad regular expression: " + regex.error());
+    return;
+  }
+  route->kind = key == "exact" ? routing::PathMatchKind::kExact : routing::PathMatchKind::kPrefix;
+  if (path->empty() || path->front() != '/') {
+    ctx.reader.error(
+        node, std::string(key) + ": a path must start with '/', got " + yaml::describe(node));
+    return;
+  }
+  std::string_view why = uncanonical(*path, ctx.defaults.merge_slashes);
+  if (!why.empty()) {
+    ctx.reader.warning(yaml::positionOf(node),
+                       std::string(key) + ": '" + *path + "' can never match: " + std::string(why));
+  }
+}
+
+void readMethods(RouteContext& ctx, const YAML::Node& node, routing::RouteSpec* route) {
+  if (!ctx.reader.sequence(node, "methods")) return;
+  if (node.size() == 0) {
+    ctx.reader.error(node, "methods: list at least one method, or leave methods out for any");
+  }
+  for (const YAML::Node& item : node) {
+    std::optional<std::string> method = ctx.reader.string(item, "methods");
+    if (!method) continue;
+    if (!isToken(*method)) {
+      ctx.reader.error(item,
+                       "methods: expected an HTTP method like GET, got " + yaml::describe(item));
+      continue;
+    }
+    // Methods are case-sensitive (RFC 9110 9.1): "get" is not GET.
+    if (method->find_first_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos) {
+      ctx.reader.warning(
+          yaml::positionOf(item),
+          "methods: '" + *method + "' is lowercase; HTTP methods are case-sensitive");
+    }
+    route->methods.push_back(*method);
+  }
+}
+
+void readHeaderMatch(RouteContext& ctx, const YAML::Node& node, routing::RouteSpec* route) {
+  std::optional<yaml::Map> map = ctx.reader.map(node, "header match", {"name", "value", "present"});
+  if (!map) return;
+  routing::HeaderMatch match;
+  if (const YAML::Node* name = ctx.reader.require(*map, "name", "header match")) {
+    if (auto text = ctx.reader.string(*name, "name")) {
+      if (!isToken(*text))
+        ctx.reader.error(*name, "name: expected a header name, got " + yaml::describe(*name));
+      match.name = lowercase(*text);  // header names are case-insensitive
+    }
+  }
+  const YAML::Node* value = map->find("value");
+  const YAML::Node* present = map->find("present");
+  if ((value == nullptr) == (present == nullptr)) {
+    ctx.reader.error(map->position(), "header match: needs exactly one of value, present");
+  } else if (value != nullptr) {
+    if (auto text = ctx.reader.string(*value, "value")) match.value = *text;
+  } else if (auto flag = ctx.reader.boolean(*present, "present")) {
+    if (!*flag) ctx.reader.error(*present, "present: only `present: true` is supported");
+    match.present = true;
+  }
+  route->headers.push_back(std::move(match));
+}
+
+void readMatch(RouteContext& ctx, const YAML::Node& node, routing::RouteSpec* route) {
+  std::optional<yaml::Map> map =
+      ctx.reader.map(node, "match", {"prefix", "exact", "regex", "methods", "headers"});
+  if (!map) return;
+  std::string_view chosen;
+  for (std::string_view key : {"prefix", "exact", "regex"}) {
+    const YAML::Node* path = map->find(key);
+    if (path == nullptr) continue;
+    if (!chosen.empty()) {
+      ctx.reader.error(map->keyPosition(key),
+                       "match: " + std::string(chosen) + " and " + std::string(key) +
+                           " both given; use exactly one of prefix, exact, regex");
+      continue;
+    }
+    chosen = key;
+    readPath(ctx, *path, key, route);
+  }
+  if (chosen.empty()) ctx.reader.error(map->position(), "match: needs one of prefix, exact, regex");
+  if (const YAML::Node* methods = map->find("methods")) readMethods(ctx, *methods, route);
+  if (const YAML::Node* headers = map->find("headers")) {
+    if (ctx.reader.sequence(*headers, "headers")) {
+      for (const YAML::Node& item : *headers) readHeaderMatch(ctx, item, route);
+    }
+  }
+}
+
+void readRouteName(RouteContext& ctx, const yaml::Map& map, routing::RouteSpec* route) {
+  const YAML::Node* node = ctx.reader.require(map, "name", "route");
+  if (node == nullptr) return;
+  std::optional<std::string> name = ctx.reader.string(*node, "name");
+  if (!name) return;
+  if (name->empty()) {
+    ctx.reader.error(*node, "name: a route name must not be empty");
+    return;
+  }
+  auto [it, inserted] = ctx.route_lines.emplace(*name, yaml::positionOf(*node).line);
+  if (!inserted) {
+    ctx.reader.error(*node, "duplicate route name '" + *name + "' (first at line " +
+                                std::to_string(it->second) +
+                                "); route names are unique across the file");
+  }
+  route->name = *name;
+}
+
+void readRouteCluster(RouteContext& ctx, const yaml::Map& map, const std::string& label,
+                      routing::RouteSpec* route) {
+  const YAML::Node* node = ctx.reader.require(map, "cluster", label);
+  if (node == nullptr) return;
+  std::optional<std::string> name = ctx.reader.string(*node, "cluster");
+  if (!name) return;
+  for (size_t i = 0; i < ctx.clusters.size(); ++i) {
+    if (ctx.clusters[i].name == *name) {
+      route->cluster_index = static_cast<uint32_t>(i);
+      return;
+    }
+  }
+  ctx.reader.error(
+      *node, "cluster: undefined cluster '" + *name + "' (" + listClusters(ctx.clusters) + ")");
+}
+
+void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSpec* host) {
+  std::string label = labelOf(node, "route");
+  std::optional<yaml::Map> map =
+      ctx.reader.map(node, label, {"name", "match", "cluster", "max_body_bytes"});
+  if (!map) return;
+  routing::RouteSpec route;
+  route.max_body_bytes = ctx.defaults.max_body_bytes;
+  readRouteName(ctx, *map, &route);
+  if (const YAML::Node* match = ctx.reader.require(*map, "match", label)) {
+    readMatch(ctx, *match, &route);
+  }
+  readRouteCluster(ctx, *map, label, &route);
+  ctx.reader.readSize(*map, "max_body_bytes", 0, UINT64_MAX, &route.max_body_bytes);
+  host->routes.push_back(std::move(route));
+}
+
+void readDomain(RouteContext& ctx, const std::string& text, yaml::Position at,
+                const std::string& host_label, routing::VirtualHostSpec* host) {
+  std::string domain = lowercase(text);  // host names are case-insensitive
+  size_t star = domain.find('*');
+  bool bad_star = star != std::string::npos && domain != "*" &&
+                  !(star == 0 && domain.size() > 2 && domain[1] == '.' &&
+                    domain.find('*', 1) == std::string::npos);
+  bool bad_char = domain.empty() || domain.find_first_of(" \t/\\@?#") != std::string::npos;
+  if (bad_star || bad_char) {
+    ctx.reader.error(at,
+                     "domains: expected a host name, \"*.suffix\" or \"*\", got '" + text + "'");
+    return;
+  }
+  auto [it, inserted] = ctx.domain_owners.emplace(domain, host_label);
+  if (!inserted) {
+    ctx.reader.error(at, "domains: '" + domain + "' is already served by " + it->second);
+    return;
+  }
+  host->domains.push_back(std::move(domain));
+}
+
+void readVirtualHost(RouteContext& ctx, const YAML::Node& node, size_t index,
+                     std::vector<routing::VirtualHostSpec>* out) {
+  std::string label = labelOf(node, "virtual host");
+  std::optional<yaml::Map> map = ctx.reader.map(node, label, {"name", "domains", "routes"});
+  if (!map) return;
+  routing::VirtualHostSpec host;
+  host.name = "vhost-" + std::to_string(index + 1);
+  ctx.reader.readString(*map, "name", &host.name);
+  if (const YAML::Node* domains = map->find("domains")) {
+    if (ctx.reader.sequence(*domains, "domains")) {
+      if (domains->size() == 0) {
+        ctx.reader.error(*domains, "domains: list at least one domain, or \"*\" for any");
+      }
+      for (const YAML::Node& item : *domains) {
+        if (auto text = ctx.reader.string(item, "domains")) {
+          readDomain(ctx, *text, yaml::positionOf(item), label, &host);
+        }
+      }
+    }
+  } else {
+    readDomain(ctx, "*", map->position(), label, &host);  // the documented default
+  }
+  const YAML::Node* routes = map->find("routes");
+  if (routes != nullptr && ctx.reader.sequence(*routes, "routes")) {
+    for (const YAML::Node& item : *routes) readRoute(ctx, item, &host);
+  }
+  if (routes == nullptr || (routes->IsSequence() && routes->size() == 0)) {
+    ctx.reader.warning(map->position(), label + " has no routes: its requests get 404");
+  }
+  out->push_back(std::move(host));
+}
+
+}  // namespace
+
+void readVirtualHosts(yaml::Reader& reader, const YAML::Node& node,
+                      const std::vector<upstream::ClusterSpec>& clusters,
+                      const RouteDefaults& defaults, std::vector<routing::VirtualHostSpec>* out) {
+  if (!reader.sequence(node, "virtual_hosts")) return;
+  RouteContext ctx{reader, clusters, defaults, {}, {}};
+  size_t index = 0;
+  for (const YAML::Node& item : node) readVirtualHost(ctx, item, index++, out);
+}
+
+}  // namespace rampart::config::detail

@@ -1,0 +1,39 @@
+// The cluster and virtual-host sections of the config loader, apart from the
+// top-level keys in config.cc. Internal to config/; used only while loading.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/yaml_reader.h"
+#include "routing/router.h"
+#include "upstream/cluster.h"
+
+namespace rampart::config::detail {
+
+// Reads `clusters:`, resolving every endpoint. A cluster with a valid name is
+// kept even when it has other errors, so that routes naming it are not also
+// reported as pointing to an undefined cluster.
+void readClusters(yaml::Reader& reader, const YAML::Node& node,
+                  std::vector<upstream::ClusterSpec>* out);
+
+struct RouteDefaults {
+  uint64_t max_body_bytes = 0;  // http.max_body_bytes
+  bool merge_slashes = true;    // canonical.merge_slashes, to spot paths that can never match
+};
+
+// Reads `virtual_hosts:`, resolving each route's cluster name to its index
+// in `clusters`. Route names are checked for uniqueness across the file.
+void readVirtualHosts(yaml::Reader& reader, const YAML::Node& node,
+                      const std::vector<upstream::ClusterSpec>& clusters,
+                      const RouteDefaults& defaults, std::vector<routing::VirtualHostSpec>* out);
+
+// "cluster 'demo'" when the mapping has a scalar `name`, else just `kind`:
+// names the thing in messages about its keys.
+std::string labelOf(const YAML::Node& node, std::string_view kind);
+
+}  // namespace rampart::config::detail
