@@ -103,6 +103,22 @@ void appendHeader(core::Buffer& out, std::string_view name, std::string_view val
   out.append("\r\n");
 }
 
+// Several X-Forwarded-For headers are one list: a trusted peer's values are
+// emitted as one header, the socket peer last; an untrusted peer's are dropped.
+void appendForwardedFor(core::Buffer& out, const std::vector<http::Header>& headers,
+                        const UpstreamRequestInfo& info) {
+  out.append("X-Forwarded-For: ");
+  if (info.peer_trusted) {
+    for (const http::Header& header : headers) {
+      if (classify(header.name) != HeaderClass::kForwardedFor) continue;
+      out.append(header.value);
+      out.append(", ");
+    }
+  }
+  out.append(info.client_ip);
+  out.append("\r\n");
+}
+
 }  // namespace
 
 void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& info) {
@@ -113,7 +129,6 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
   out.append(" HTTP/1.1\r\n");
 
   ConnectionTokens named = collectConnectionTokens(head.headers);
-  std::string_view first_xff;  // trusted peers only: incoming XFF values, joined below
   bool kept_proto = false;
   bool kept_host = false;
   for (const http::Header& header : head.headers) {
@@ -124,16 +139,7 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
         appendHeader(out, header.name, header.value);
         break;
       case HeaderClass::kForwardedFor:
-        if (!info.peer_trusted) continue;
-        // Several XFF headers are one list: emit them as one header, ours last.
-        if (first_xff.empty()) {
-          out.append("X-Forwarded-For: ");
-          first_xff = header.value;
-        } else {
-          out.append(", ");
-        }
-        out.append(header.value);
-        break;
+        break;  // joined into one header after the loop
       case HeaderClass::kForwardedOther:
         if (info.peer_trusted && !named.contains(header.name)) {
           appendHeader(out, header.name, header.value);
@@ -147,13 +153,7 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
         break;  // hop-by-hop, Host, Content-Length, Expect: set below
     }
   }
-  if (!first_xff.empty()) {
-    out.append(", ");
-    out.append(info.client_ip);
-    out.append("\r\n");
-  } else {
-    appendHeader(out, "X-Forwarded-For", info.client_ip);
-  }
+  appendForwardedFor(out, head.headers, info);
   std::string_view host = info.target->authority.empty() ? head.host
                                                           : std::string_view(info.target->authority);
   if (!host.empty()) appendHeader(out, "Host", host);

@@ -159,9 +159,11 @@ void Session::drive() {
     switch (state_) {
       case State::kReadingHead: progress = stepReadingHead(); break;
       case State::kProxying: {
+        bool interim = flushInterim();
+        if (state_ != State::kProxying) break;
         bool sent = pumpRequestBody();
         bool received = state_ == State::kProxying && pumpResponse();
-        progress = sent || received;
+        progress = interim || sent || received;
         break;
       }
       case State::kReplying: progress = stepReplying(); break;
@@ -387,6 +389,16 @@ void Session::onUpstreamConnected() {
 
 // ---------------------------------------------------------------------------
 // Phase 8: forward. Request body, client -> upstream.
+
+// Before the response starts, out_ holds only Rampart's own "100 Continue":
+// it must reach the client now, or the client never sends the body.
+bool Session::flushInterim() {
+  if (response_started_ || out_.empty()) return false;
+  size_t before = out_.size();
+  size_t unused = 0;
+  if (!flushClient({}, &unused)) return true;
+  return out_.size() != before;
+}
 
 bool Session::requestBodyComplete() const {
   switch (request_framing_) {

@@ -75,6 +75,7 @@ class Session final : public core::EventHandler,
   void startForwarding(bool has_body);
   bool attachUpstream(uint32_t endpoint);
   void onUpstreamConnected();
+  bool flushInterim();
   bool pumpRequestBody();
   size_t forwardableRequestBytes();
   bool requestBodyComplete() const;

@@ -150,7 +150,8 @@ class Rampart:
                 raise AssertionError(f"{error}\nrampart stderr:\n{self.stderr()}") from None
 
     def stderr(self):
-        self.err_file.flush()
+        if not self.err_file.closed:
+            self.err_file.flush()
         return self.err_path.read_text(errors="replace")
 
     def rss_kib(self):

@@ -28,9 +28,9 @@ def test_prefix_matches_on_segment_boundary(stack):
 
 def test_exact_vhost_beats_wildcard_beats_catch_all(stack):
     rampart, _ = start(stack, ["wild", "exact", "fallback"], [
-        {"name": "any", "domains": ["*"], "routes": [helpers.route("r", "fallback")]},
-        {"name": "wild", "domains": ["*.example.com"], "routes": [helpers.route("r", "wild")]},
-        {"name": "exact", "domains": ["api.example.com"], "routes": [helpers.route("r", "exact")]},
+        {"name": "any", "domains": ["*"], "routes": [helpers.route("r-any", "fallback")]},
+        {"name": "wild", "domains": ["*.example.com"], "routes": [helpers.route("r-wild", "wild")]},
+        {"name": "exact", "domains": ["api.example.com"], "routes": [helpers.route("r-exact", "exact")]},
     ])
     assert served_by(get(rampart.port, "/", host="api.example.com")) == "exact"
     assert served_by(get(rampart.port, "/", host="shop.example.com")) == "wild"
