@@ -214,7 +214,10 @@ void compileRoutes(Reader& reader, const Map& top,
   }
 }
 
-void readRoutes(Reader& reader, const Map& top, Snapshot* out) {
+void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Snapshot* out) {
+  if (const YAML::Node* auth = top.find("authentication")) {
+    detail::readAuthentication(reader, *auth, base_dir, &out->auth);
+  }
   if (const YAML::Node* clusters = top.find("clusters")) {
     detail::readClusters(reader, *clusters, &out->clusters);
   }
@@ -226,16 +229,20 @@ void readRoutes(Reader& reader, const Map& top, Snapshot* out) {
   }
   if (node != nullptr) {
     detail::RouteDefaults defaults{out->http.max_body_bytes, out->canonical.merge_slashes};
-    detail::readVirtualHosts(reader, *node, out->clusters, defaults, &hosts);
+    std::vector<std::optional<YAML::Node>> route_auth;
+    detail::readVirtualHosts(reader, *node, out->clusters, defaults, &hosts, &route_auth);
+    detail::readRouteAuth(reader, route_auth, &out->auth);
   }
   if (!reader.hasErrors()) compileRoutes(reader, top, hosts, out);
 }
 
-std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root) {
+std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
+                                       const std::string& base_dir) {
   std::optional<Map> top = reader.map(
       root, "the top level",
       {"workers", "log_format", "log_level", "drain_timeout", "max_connections", "via",
-       "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts"});
+       "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts",
+       "authentication"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());
@@ -249,9 +256,16 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root) {
     readCanonical(reader, *canonical, &snapshot->canonical);
   }
   readListeners(reader, *top, snapshot.get());
-  readRoutes(reader, *top, snapshot.get());
+  readRoutes(reader, *top, base_dir, snapshot.get());
   if (reader.hasErrors()) return nullptr;
   return snapshot;
+}
+
+// Files a config names (keys, JWKS) are relative to the config file itself.
+std::string directoryOf(const std::string& file) {
+  size_t slash = file.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : file.substr(0, slash);
 }
 
 // Sections are checked in a fixed order and unknown keys when their mapping
@@ -300,7 +314,7 @@ LoadResult loadString(std::string_view text, const std::string& file_name) {
   // yaml-cpp and the standard library may throw; nothing escapes the loader.
   try {
     if (std::optional<YAML::Node> root = parse(reader, text)) {
-      snapshot = readSnapshot(reader, *root);
+      snapshot = readSnapshot(reader, *root, directoryOf(file_name));
     }
   } catch (const std::exception& e) {
     reader.error(yaml::Position{}, std::string("internal error while loading: ") + e.what());

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/authenticate.h"
 #include "http/canonical.h"
 #include "http/message.h"
 #include "net/address.h"
@@ -37,6 +38,24 @@ struct HttpSettings {
   uint64_t max_body_bytes = 0;                     // default per-route limit; 0: none
 };
 
+// Headers that carry the verified identity upstream. Incoming headers with
+// these names are removed from every request, on every route, whatever the
+// client sends: an identity header upstream always comes from Rampart.
+struct IdentityHeaders {
+  std::string principal = "x-auth-subject";
+  std::string account = "x-auth-account";
+  std::string scopes = "x-auth-scopes";  // space-separated
+  std::string roles = "x-auth-roles";    // space-separated
+  std::string issuer = "x-auth-issuer";
+};
+
+struct AuthSettings {
+  std::vector<auth::Provider> providers;
+  std::vector<auth::RouteRequirement> routes;  // by routing::Route::index
+  IdentityHeaders identity_headers;
+  uint32_t token_cache_entries = 10000;        // per worker
+};
+
 struct Snapshot {
   uint32_t workers = 0;  // 0 = auto: one per core
   LogFormat log_format = LogFormat::kText;
@@ -53,6 +72,7 @@ struct Snapshot {
   std::vector<upstream::ClusterSpec> clusters;
   routing::RouteTable routes;
   std::vector<std::string> route_names;  // by Route::index, for stats and logs
+  AuthSettings auth;
 };
 
 // One problem in a config file. Printed as "file:line:col: message".

@@ -15,6 +15,7 @@ struct RouteContext {
   const RouteDefaults& defaults;
   std::map<std::string, int> route_lines;            // route name -> line of its first definition
   std::map<std::string, std::string> domain_owners;  // lowercased domain -> virtual host label
+  std::vector<std::optional<YAML::Node>>* route_auth;  // each route's `auth` node, by route index
 };
 
 bool isTokenChar(char c) {
@@ -196,7 +197,7 @@ void readRouteCluster(RouteContext& ctx, const yaml::Map& map, const std::string
 void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSpec* host) {
   std::string label = labelOf(node, "route");
   std::optional<yaml::Map> map =
-      ctx.reader.map(node, label, {"name", "match", "cluster", "max_body_bytes"});
+      ctx.reader.map(node, label, {"name", "match", "cluster", "max_body_bytes", "auth"});
   if (!map) return;
   routing::RouteSpec route;
   route.max_body_bytes = ctx.defaults.max_body_bytes;
@@ -206,6 +207,8 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
   }
   readRouteCluster(ctx, *map, label, &route);
   ctx.reader.readSize(*map, "max_body_bytes", 0, UINT64_MAX, &route.max_body_bytes);
+  const YAML::Node* auth = map->find("auth");
+  ctx.route_auth->push_back(auth != nullptr ? std::optional<YAML::Node>(*auth) : std::nullopt);
   host->routes.push_back(std::move(route));
 }
 
@@ -266,9 +269,10 @@ void readVirtualHost(RouteContext& ctx, const YAML::Node& node, size_t index,
 
 void readVirtualHosts(yaml::Reader& reader, const YAML::Node& node,
                       const std::vector<upstream::ClusterSpec>& clusters,
-                      const RouteDefaults& defaults, std::vector<routing::VirtualHostSpec>* out) {
+                      const RouteDefaults& defaults, std::vector<routing::VirtualHostSpec>* out,
+                      std::vector<std::optional<YAML::Node>>* route_auth) {
   if (!reader.sequence(node, "virtual_hosts")) return;
-  RouteContext ctx{reader, clusters, defaults, {}, {}};
+  RouteContext ctx{reader, clusters, defaults, {}, {}, route_auth};
   size_t index = 0;
   for (const YAML::Node& item : node) readVirtualHost(ctx, item, index++, out);
 }

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,9 +29,24 @@ struct RouteDefaults {
 
 // Reads `virtual_hosts:`, resolving each route's cluster name to its index
 // in `clusters`. Route names are checked for uniqueness across the file.
+// Each route's `auth` node (nullopt when absent) is collected in
+// `route_auth`, in route-index order, for readRouteAuth once the providers
+// are known.
 void readVirtualHosts(yaml::Reader& reader, const YAML::Node& node,
                       const std::vector<upstream::ClusterSpec>& clusters,
-                      const RouteDefaults& defaults, std::vector<routing::VirtualHostSpec>* out);
+                      const RouteDefaults& defaults, std::vector<routing::VirtualHostSpec>* out,
+                      std::vector<std::optional<YAML::Node>>* route_auth);
+
+// Reads `authentication:` (providers, identity headers, token cache) into
+// `out`. Key files named in it are read relative to `base_dir`; problems in
+// an API-key file are reported at that file's own line and column.
+void readAuthentication(yaml::Reader& reader, const YAML::Node& node, const std::string& base_dir,
+                        AuthSettings* out);
+
+// Compiles each route's `auth` node against the providers in `settings`:
+// unknown provider names are reported where they are written.
+void readRouteAuth(yaml::Reader& reader, const std::vector<std::optional<YAML::Node>>& route_auth,
+                   AuthSettings* settings);
 
 // "cluster 'demo'" when the mapping has a scalar `name`, else just `kind`:
 // names the thing in messages about its keys.

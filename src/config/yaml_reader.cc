@@ -192,6 +192,13 @@ std::optional<Map> Reader::map(const YAML::Node& node, std::string_view what,
   return out;
 }
 
+void Reader::absorb(Reader& other) {
+  for (Diagnostic& d : other.errors_) errors_.push_back(std::move(d));
+  for (Diagnostic& d : other.warnings_) warnings_.push_back(std::move(d));
+  other.errors_.clear();
+  other.warnings_.clear();
+}
+
 bool Reader::sequence(const YAML::Node& node, std::string_view what) {
   if (node.IsSequence()) return true;
   error(node, prefixed(what, "expected a sequence, got " + describe(node)));

@@ -69,6 +69,9 @@ class Reader {
   bool hasErrors() const { return !errors_.empty(); }
   std::vector<Diagnostic> takeErrors() { return std::move(errors_); }
   std::vector<Diagnostic> takeWarnings() { return std::move(warnings_); }
+  // Takes over another reader's findings (a file this config names, read
+  // with its own reader so that its positions name that file).
+  void absorb(Reader& other);
 
   // Each reader below reports "<what>: <problem>" at the node and returns
   // nullopt (or false) when the node does not have the expected shape.

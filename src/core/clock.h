@@ -17,4 +17,11 @@ inline Millis monotonicMillis() {
   return static_cast<Millis>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+// Wall-clock unix seconds (CLOCK_REALTIME_COARSE, vDSO): token expiry.
+inline int64_t unixSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec);
+}
+
 }  // namespace rampart::core

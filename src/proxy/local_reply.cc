@@ -51,8 +51,8 @@ void appendLocalReply(core::Buffer& out, const LocalReply& reply, std::string_vi
 
   std::string head = fmt::format(
       "HTTP/1.1 {} {}\r\nContent-Type: application/problem+json\r\nContent-Length: {}\r\n"
-      "Cache-Control: no-store\r\nx-request-id: {}\r\n{}\r\n",
-      reply.status, reasonPhrase(reply.status), body.size(), request_id,
+      "Cache-Control: no-store\r\nx-request-id: {}\r\n{}{}\r\n",
+      reply.status, reasonPhrase(reply.status), body.size(), request_id, reply.extra_headers,
       close ? "Connection: close\r\n" : "");
   out.append(head);
   if (!head_only) out.append(body);

@@ -63,9 +63,55 @@ Verdict route(RequestContext& ctx) {
   return Verdict::proceed();
 }
 
-// Phases 5-7 are filled by the authentication, authorization and shield
-// issues; until a route configures them there is nothing to check.
-Verdict authenticate(RequestContext&) { return Verdict::proceed(); }
+// WWW-Authenticate for a refusal (RFC 9110 11.6.1, RFC 6750 3): a missing
+// credential lists every scheme the route takes; a bad one says why, for the
+// scheme that refused it.
+std::string_view challenge(RequestContext& ctx, const auth::RouteRequirement& requirement) {
+  std::string& out = *ctx.reply_headers;
+  out.clear();
+  const auto& providers = ctx.snapshot->auth.providers;
+  const auth::AuthResult& result = ctx.auth;
+  if (result.provider == nullptr) {
+    for (uint32_t index : requirement.providers) {
+      out += "WWW-Authenticate: ";
+      out += providers[index].challenge;
+      out += "\r\n";
+    }
+    return out;
+  }
+  out += "WWW-Authenticate: ";
+  out += result.provider->challenge;
+  out += result.outcome == auth::AuthOutcome::kInsufficientScope ? ", error=\"insufficient_scope\""
+                                                                 : ", error=\"invalid_token\"";
+  out += "\r\n";
+  return out;
+}
+
+// Phase 5: the route's credentials -> an identity, or 401/403.
+Verdict authenticate(RequestContext& ctx) {
+  const config::AuthSettings& settings = ctx.snapshot->auth;
+  if (ctx.route->index >= settings.routes.size()) return Verdict::proceed();
+  const auth::RouteRequirement& requirement = settings.routes[ctx.route->index];
+  if (requirement.providers.empty()) return Verdict::proceed();  // the route checks nothing
+  auth::AuthInput input{ctx.head, ctx.target->query(), ctx.now};
+  ctx.auth = auth::authenticate(requirement, settings.providers, input, *ctx.auth_state);
+  switch (ctx.auth.outcome) {
+    case auth::AuthOutcome::kAuthenticated:
+    case auth::AuthOutcome::kAnonymous: return Verdict::proceed();
+    case auth::AuthOutcome::kMissing:
+    case auth::AuthOutcome::kInvalid: {
+      LocalReply reply{401, "Unauthorized", ctx.auth.reason, false};
+      reply.extra_headers = challenge(ctx, requirement);
+      return Verdict::respond(Phase::kAuthenticate, reply);
+    }
+    case auth::AuthOutcome::kInsufficientScope: {
+      LocalReply reply{403, "Forbidden", ctx.auth.reason, false};
+      reply.extra_headers = challenge(ctx, requirement);
+      return Verdict::respond(Phase::kAuthenticate, reply);
+    }
+  }
+  return Verdict::proceed();
+}
 Verdict authorize(RequestContext&) { return Verdict::proceed(); }
 Verdict limit(RequestContext&) { return Verdict::proceed(); }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/authenticate.h"
 #include "config/config.h"
 #include "http/canonical.h"
 #include "http/message.h"
@@ -34,10 +35,20 @@ const char* phaseName(Phase phase);
 
 // A reply Rampart makes itself (problem+json, RFC 9457).
 struct LocalReply {
+  LocalReply() = default;
+  LocalReply(uint16_t status_code, std::string_view title_text, std::string_view detail_text,
+             bool close, std::string_view extra = {})
+      : status(status_code),
+        title(title_text),
+        detail(detail_text),
+        close_connection(close),
+        extra_headers(extra) {}
+
   uint16_t status = 0;
   std::string_view title;   // short, fixed text for the status ("Not Found")
   std::string_view detail;  // safe to show: never internal addresses or state
   bool close_connection = false;
+  std::string_view extra_headers;  // complete "Name: value\r\n" lines (WWW-Authenticate...)
 };
 
 // What a phase decided. Never a bool: each kind says what happens next.
@@ -65,6 +76,10 @@ struct RequestContext {
   const net::SocketAddress* peer = nullptr;
   http::CanonicalTarget* target = nullptr;  // filled by kCanonicalize
   const routing::Route* route = nullptr;     // filled by kRoute
+  auth::AuthWorkerState* auth_state = nullptr;  // the worker's token cache
+  int64_t now = 0;                              // unix seconds, for token expiry
+  auth::AuthResult auth;                        // filled by kAuthenticate
+  std::string* reply_headers = nullptr;         // session-owned scratch for extra_headers
 };
 
 // Runs phases 2-7 in order. Returns the first verdict that does not proceed,

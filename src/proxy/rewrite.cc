@@ -119,6 +119,39 @@ void appendForwardedFor(core::Buffer& out, const std::vector<http::Header>& head
   out.append("\r\n");
 }
 
+// A client never sends an identity header upstream: only Rampart does.
+bool isIdentityHeader(const UpstreamRequestInfo& info, std::string_view name) {
+  const config::IdentityHeaders* names = info.identity_headers;
+  if (names == nullptr) return false;
+  return equalsIgnoreCase(name, names->principal) || equalsIgnoreCase(name, names->account) ||
+         equalsIgnoreCase(name, names->scopes) || equalsIgnoreCase(name, names->roles) ||
+         equalsIgnoreCase(name, names->issuer);
+}
+
+void appendJoined(core::Buffer& out, std::string_view name, const std::vector<std::string>& items) {
+  if (items.empty()) return;
+  out.append(name);
+  out.append(": ");
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out.append(' ');
+    out.append(items[i]);
+  }
+  out.append("\r\n");
+}
+
+// The verified identity, in the configured headers. Phase 5 only accepts
+// identities whose values are safe in a header line (no CR, LF or NUL).
+void appendIdentity(core::Buffer& out, const UpstreamRequestInfo& info) {
+  const auth::Identity* identity = info.identity;
+  if (identity == nullptr || info.identity_headers == nullptr || !identity->authenticated()) return;
+  const config::IdentityHeaders& names = *info.identity_headers;
+  appendHeader(out, names.principal, identity->principal);
+  if (!identity->account.empty()) appendHeader(out, names.account, identity->account);
+  appendJoined(out, names.scopes, identity->scopes);
+  appendJoined(out, names.roles, identity->roles);
+  if (!identity->issuer.empty()) appendHeader(out, names.issuer, identity->issuer);
+}
+
 }  // namespace
 
 void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& info) {
@@ -135,7 +168,7 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
     HeaderClass cls = classify(header.name);
     switch (cls) {
       case HeaderClass::kEndToEnd:
-        if (named.contains(header.name)) continue;
+        if (named.contains(header.name) || isIdentityHeader(info, header.name)) continue;
         appendHeader(out, header.name, header.value);
         break;
       case HeaderClass::kForwardedFor:
@@ -164,6 +197,7 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
   if (!kept_host && !host.empty()) appendHeader(out, "X-Forwarded-Host", host);
   appendHeader(out, "x-request-id", info.request_id);
   appendHeader(out, "Via", info.via);
+  appendIdentity(out, info);
   if (head.framing == http::BodyFraming::kContentLength) {
     char digits[24];
     auto end = fmt::format_to(digits, "{}", head.content_length);

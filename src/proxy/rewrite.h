@@ -5,6 +5,8 @@
 
 #include <string_view>
 
+#include "auth/identity.h"
+#include "config/config.h"
 #include "core/buffer.h"
 #include "http/canonical.h"
 #include "http/message.h"
@@ -18,6 +20,10 @@ struct UpstreamRequestInfo {
   bool peer_trusted = false;  // keep incoming X-Forwarded-*, append the peer to XFF
   std::string_view request_id;  // replaces any incoming x-request-id
   std::string_view via;       // e.g. "1.1 rampart"
+  // Incoming headers with these names are always dropped; when `identity`
+  // is set (phase 5 verified one), Rampart's own values replace them.
+  const config::IdentityHeaders* identity_headers = nullptr;
+  const auth::Identity* identity = nullptr;
 };
 
 // Appends the upstream request head: "METHOD canonical HTTP/1.1", end-to-end

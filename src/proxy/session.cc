@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "core/clock.h"
 #include "net/socket.h"
 #include "proxy/local_reply.h"
 #include "proxy/worker.h"
@@ -310,6 +311,9 @@ void Session::startRequest() {
   ctx.head = &request_;
   ctx.peer = &peer_;
   ctx.target = &target_;
+  ctx.auth_state = &worker_->auth();
+  ctx.now = core::unixSeconds();
+  ctx.reply_headers = &reply_headers_;
   Verdict verdict = runRequestPhases(ctx);
   bool has_body = request_.framing == http::BodyFraming::kChunked ||
                   (request_.framing == http::BodyFraming::kContentLength && request_.content_length > 0);
@@ -323,6 +327,7 @@ void Session::startRequest() {
     return;
   }
   route_ = ctx.route;
+  identity_ = std::move(ctx.auth.identity);
   startForwarding(has_body);
 }
 
@@ -346,6 +351,8 @@ void Session::startForwarding(bool has_body) {
   info.peer_trusted = peer_trusted_;
   info.request_id = requestId();
   info.via = snapshot.via;
+  info.identity_headers = &snapshot.auth.identity_headers;
+  info.identity = identity_.get();
   appendUpstreamRequestHead(upstream_out_, info);
 
   request_framing_ = request_.framing;
@@ -786,6 +793,7 @@ void Session::afterResponse() {
 
 void Session::resetRequest() {
   route_ = nullptr;
+  identity_.reset();
   request_id_length_ = 0;
   is_head_request_ = false;
   request_framing_ = http::BodyFraming::kNone;

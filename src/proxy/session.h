@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/buffer.h"
@@ -123,6 +124,8 @@ class Session final : public core::EventHandler,
   // The current request.
   http::RequestHead request_;
   http::CanonicalTarget target_;
+  std::shared_ptr<const auth::Identity> identity_;  // phase 5's verdict; null: anonymous
+  std::string reply_headers_;  // extra local-reply headers (WWW-Authenticate), reused
   const routing::Route* route_ = nullptr;
   size_t head_bytes_ = 0;  // length of the current head at the front of in_
   char request_id_[64] = {};

@@ -35,7 +35,10 @@ class Worker::Listener final : public core::EventHandler {
 
 Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
                std::atomic<uint32_t>* open_connections)
-    : index_(index), snapshot_(std::move(snapshot)), open_connections_(open_connections) {
+    : index_(index),
+      snapshot_(std::move(snapshot)),
+      open_connections_(open_connections),
+      auth_(snapshot_->auth.token_cache_entries) {
   std::random_device device;
   random_state_ = (static_cast<uint64_t>(device()) << 32 | device()) ^ (index + 1);
   if (random_state_ == 0) random_state_ = 0x9E3779B97F4A7C15ULL;

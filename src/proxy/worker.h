@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/authenticate.h"
 #include "config/config.h"
 #include "core/event_loop.h"
 #include "observe/stats.h"
@@ -44,6 +45,7 @@ class Worker {
   observe::WorkerStats& stats() { return stats_; }
   const observe::WorkerStats& stats() const { return stats_; }
   upstream::ClusterPool& pool(uint32_t cluster) { return *pools_[cluster]; }
+  auth::AuthWorkerState& auth() { return auth_; }
   uint64_t nextRandom();
   void sessionClosed(Session* session);
   void acceptFrom(int listen_fd);
@@ -61,6 +63,7 @@ class Worker {
   core::EventLoop loop_;
   observe::WorkerStats stats_;
   std::vector<std::unique_ptr<upstream::ClusterPool>> pools_;
+  auth::AuthWorkerState auth_;  // token cache and verifier scratch of phase 5
   std::vector<std::unique_ptr<Listener>> listeners_;
   Session* sessions_ = nullptr;  // intrusive list head
   size_t session_count_ = 0;
