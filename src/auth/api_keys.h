@@ -25,7 +25,7 @@ bool parseSha256Hex(std::string_view hex, Sha256Digest* out);
 
 struct ApiKeyEntry {
   Sha256Digest digest{};
-  std::string name;  // a label for logs ("billing-service"), never the key
+  std::string name;                          // a label for logs ("billing-service"), never the key
   std::shared_ptr<const Identity> identity;  // kind kApiKey, issuer "api-key"
 };
 

@@ -92,6 +92,14 @@ uint64_t cacheGeneration(uint32_t provider_index, const Provider& provider) {
   return (static_cast<uint64_t>(provider_index) << 48) | (epoch & ((uint64_t{1} << 48) - 1));
 }
 
+// The issuer may have rotated its keys: its refresher fetches them early, at
+// a rate it bounds itself. Only a flag is set here.
+void askForKeys(const Provider& provider, std::string_view issuer) {
+  for (const std::shared_ptr<JwksSource>& source : provider.jwks_sources) {
+    if (source->issuer == issuer) source->requestRefresh();
+  }
+}
+
 AuthResult verifyJwt(uint32_t provider_index, const Provider& provider, std::string_view token,
                      const AuthInput& input, AuthWorkerState& state) {
   AuthResult result;
@@ -107,6 +115,8 @@ AuthResult verifyJwt(uint32_t provider_index, const Provider& provider, std::str
   auto identity = std::make_shared<Identity>();
   JwtError error = provider.jwt->authenticate(token, input.now, state.scratch, *identity);
   if (error != JwtError::kNone) {
+    if (keyRefreshMayHelp(error) || error == JwtError::kNoKey)
+      askForKeys(provider, identity->issuer);
     result.outcome = AuthOutcome::kInvalid;
     result.jwt_error = error;
     result.reason = describe(error);

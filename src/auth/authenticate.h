@@ -14,6 +14,7 @@
 
 #include "auth/api_keys.h"
 #include "auth/identity.h"
+#include "auth/jwks_refresh.h"
 #include "auth/jwt.h"
 #include "auth/token_cache.h"
 #include "http/message.h"
@@ -41,6 +42,8 @@ struct Provider {
   // Shared so that a JWKS refresher and the snapshot see the same counter.
   std::shared_ptr<std::atomic<uint64_t>> key_epoch = std::make_shared<std::atomic<uint64_t>>(0);
   std::string challenge;  // the WWW-Authenticate value for a missing credential
+  // Issuers whose keys come from a URL (kJwt); an unknown kid flags its source.
+  std::vector<std::shared_ptr<JwksSource>> jwks_sources;
 };
 
 // What one route asks. No providers: nothing is checked, the request goes on

@@ -21,9 +21,10 @@ enum class CredentialKind : uint8_t {
 
 struct Identity {
   CredentialKind kind = CredentialKind::kNone;
-  std::string issuer;     // JWT iss, "api-key" for keys, the CA for mTLS
-  std::string principal;  // JWT sub (or the configured claim), the key's principal, the cert subject
-  std::string account;    // tenant: a configured claim, or the key's account
+  std::string issuer;  // JWT iss, "api-key" for keys, the CA for mTLS
+  std::string
+      principal;        // JWT sub (or the configured claim), the key's principal, the cert subject
+  std::string account;  // tenant: a configured claim, or the key's account
   std::vector<std::string> roles;
   std::vector<std::string> scopes;
   // Claims the issuer config selects for policy and upstream headers, as

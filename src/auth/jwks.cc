@@ -81,10 +81,10 @@ PkeyPtr fromData(const char* type, OSSL_PARAM_BLD* bld) {
 bool buildRsa(object jwk, Key& key, std::string& error) {
   std::string n, e;
   if (!getBytes(jwk, "n", n, error) || !getBytes(jwk, "e", e, error)) return false;
-  BnPtr bn_n(BN_bin2bn(reinterpret_cast<const uint8_t*>(n.data()), static_cast<int>(n.size()),
-                       nullptr));
-  BnPtr bn_e(BN_bin2bn(reinterpret_cast<const uint8_t*>(e.data()), static_cast<int>(e.size()),
-                       nullptr));
+  BnPtr bn_n(
+      BN_bin2bn(reinterpret_cast<const uint8_t*>(n.data()), static_cast<int>(n.size()), nullptr));
+  BnPtr bn_e(
+      BN_bin2bn(reinterpret_cast<const uint8_t*>(e.data()), static_cast<int>(e.size()), nullptr));
   if (bn_n == nullptr || bn_e == nullptr) {
     error = "out of memory";
     return false;
@@ -178,8 +178,8 @@ bool buildOkp(object jwk, Key& key, std::string& error) {
     error = "Ed25519 x must be 32 bytes";
     return false;
   }
-  key.pkey.reset(EVP_PKEY_new_raw_public_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const uint8_t*>(x.data()), x.size()));
+  key.pkey.reset(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                             reinterpret_cast<const uint8_t*>(x.data()), x.size()));
   if (key.pkey == nullptr) {
     ERR_clear_error();
     error = "OpenSSL refused the Ed25519 key";

@@ -28,14 +28,15 @@ struct VerifyScratch::State {
   simdjson::dom::parser claims_parser;
   std::string header_json;  // decoded bytes + SIMDJSON_PADDING readable slack
   std::string claims_json;
-  uint8_t signature[kMaxSignatureBytes];
+  // base64UrlMaxDecodedSize() of the longest accepted segment is at most this.
+  uint8_t signature[kMaxSignatureBytes + 2];
 };
 
 VerifyScratch::VerifyScratch() : state_(std::make_unique<State>()) {}
 VerifyScratch::~VerifyScratch() = default;
 
 struct Authenticator::Issuer {
-  IssuerSpec spec;  // spec.keys is unused after create(): `keys` holds the current set
+  IssuerSpec spec;       // spec.keys is unused after create(): `keys` holds the current set
   uint32_t allowed = 0;  // bit per Algorithm
   std::atomic<std::shared_ptr<const KeySet>> keys;
 };
@@ -334,6 +335,10 @@ Authenticator::~Authenticator() = default;
 
 std::unique_ptr<Authenticator> Authenticator::create(std::vector<IssuerSpec> issuers,
                                                      std::string& error) {
+  if (issuers.empty()) {
+    error = "no issuer configured";
+    return nullptr;
+  }
   for (size_t i = 0; i < issuers.size(); ++i) {
     const IssuerSpec& spec = issuers[i];
     const std::string where = "issuer \"" + spec.issuer + "\": ";
@@ -380,10 +385,13 @@ const Authenticator::Issuer* Authenticator::findIssuer(std::string_view name) co
 
 bool Authenticator::replaceKeys(std::string_view issuer, std::shared_ptr<const KeySet> keys) {
   if (keys == nullptr) return false;
-  const Issuer* found = findIssuer(issuer);
-  if (found == nullptr) return false;
-  const_cast<Issuer*>(found)->keys.store(std::move(keys), std::memory_order_release);
-  return true;
+  for (auto& candidate : issuers_) {
+    if (candidate->spec.issuer == issuer) {
+      candidate->keys.store(std::move(keys), std::memory_order_release);
+      return true;
+    }
+  }
+  return false;
 }
 
 std::shared_ptr<const KeySet> Authenticator::keys(std::string_view issuer) const {
@@ -423,7 +431,7 @@ JwtError Authenticator::verify(std::string_view token, int64_t now, VerifyScratc
       !decodeJson(claims_b64, scratch.claims_json, claims_length)) {
     return JwtError::kBadBase64;
   }
-  if (base64UrlMaxDecodedSize(signature_b64.size()) > kMaxSignatureBytes + 2) {
+  if (base64UrlMaxDecodedSize(signature_b64.size()) > sizeof(scratch.signature)) {
     return JwtError::kBadSignatureLength;
   }
   if (!decodeBase64Url(signature_b64, scratch.signature, &signature_length)) {

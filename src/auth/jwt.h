@@ -22,35 +22,35 @@ namespace rampart::auth {
 // Why a token was refused. Every value has its own test in tests/unit/auth.
 enum class JwtError : uint8_t {
   kNone,
-  kTooLarge,              // over the largest max_token_bytes (checked before decoding) or the issuer's
-  kMalformed,             // not exactly three non-empty-header "." separated segments
-  kBadBase64,             // a segment that is not canonical unpadded base64url
-  kBadJson,               // header or claims are not valid UTF-8 JSON
-  kNotObject,             // header or claims are JSON but not an object
-  kDuplicateMember,       // the same member name twice in header or claims
-  kAlgNone,               // "alg":"none" in any letter case
-  kUnknownAlgorithm,      // "alg" missing, not a string, or not one we implement
-  kAlgorithmNotAllowed,   // the issuer's allow-list does not include "alg"
-  kRemoteKeyReference,    // "jku", "x5u", "jwk" or "x5c" in the header: never followed
-  kCriticalHeader,        // "crit" present: we understand no extension
-  kBadHeaderMember,       // "kid" (or "typ"/"cty") not a string
-  kIssuerMissing,         // no "iss", or not a string
-  kUnknownIssuer,         // "iss" names no configured issuer
-  kUnknownKid,            // "kid" names no key of the issuer (a JWKS refresh may help)
-  kNoKey,                 // no "kid": the issuer has no key at all, or several fitting "alg"
-  kKeyTypeMismatch,       // the key (or, without kid, every key) cannot verify "alg": key confusion
-  kWeakKey,               // HMAC secret shorter than the digest
-  kBadSignatureLength,    // not the exact JWS length for "alg" (ES256 DER lands here)
-  kBadSignature,          // the signature does not verify
-  kBadTimeClaim,          // "exp", "nbf" or "iat" present but not a number
-  kExpMissing,            // no "exp" while the issuer requires it
-  kExpired,               // now >= exp + skew
-  kNotYetValid,           // now + skew < nbf
-  kIssuedInFuture,        // iat > now + skew
-  kAudienceMismatch,      // none of the required audiences in "aud" (or "aud" malformed/missing)
-  kPrincipalMissing,      // the principal claim is missing or not a string
-  kBadClaimType,          // account/roles/scopes claim of the wrong JSON type
-  kInternal,              // OpenSSL failure: refused, never accepted
+  kTooLarge,          // over the largest max_token_bytes (checked before decoding) or the issuer's
+  kMalformed,         // not exactly three non-empty-header "." separated segments
+  kBadBase64,         // a segment that is not canonical unpadded base64url
+  kBadJson,           // header or claims are not valid UTF-8 JSON
+  kNotObject,         // header or claims are JSON but not an object
+  kDuplicateMember,   // the same member name twice in header or claims
+  kAlgNone,           // "alg":"none" in any letter case
+  kUnknownAlgorithm,  // "alg" missing, not a string, or not one we implement
+  kAlgorithmNotAllowed,  // the issuer's allow-list does not include "alg"
+  kRemoteKeyReference,   // "jku", "x5u", "jwk" or "x5c" in the header: never followed
+  kCriticalHeader,       // "crit" present: we understand no extension
+  kBadHeaderMember,      // "kid" (or "typ"/"cty") not a string
+  kIssuerMissing,        // no "iss", or not a string
+  kUnknownIssuer,        // "iss" names no configured issuer
+  kUnknownKid,           // "kid" names no key of the issuer (a JWKS refresh may help)
+  kNoKey,                // no "kid": the issuer has no key at all, or several fitting "alg"
+  kKeyTypeMismatch,      // the key (or, without kid, every key) cannot verify "alg": key confusion
+  kWeakKey,              // HMAC secret shorter than the digest
+  kBadSignatureLength,   // not the exact JWS length for "alg" (ES256 DER lands here)
+  kBadSignature,         // the signature does not verify
+  kBadTimeClaim,         // "exp", "nbf" or "iat" present but not a number
+  kExpMissing,           // no "exp" while the issuer requires it
+  kExpired,              // now >= exp + skew
+  kNotYetValid,          // now + skew < nbf
+  kIssuedInFuture,       // iat > now + skew
+  kAudienceMismatch,     // none of the required audiences in "aud" (or "aud" malformed/missing)
+  kPrincipalMissing,     // the principal claim is missing or not a string
+  kBadClaimType,         // account/roles/scopes claim of the wrong JSON type
+  kInternal,             // OpenSSL failure: refused, never accepted
 };
 
 // Short reason for logs and 401 bodies ("token expired"). Never secret.
@@ -58,13 +58,15 @@ const char* describe(JwtError error);
 
 // True for kUnknownKid: the issuer may have rotated its keys, so a caller may
 // refetch its JWKS (rate-limited) and retry once.
-constexpr bool keyRefreshMayHelp(JwtError error) { return error == JwtError::kUnknownKid; }
+constexpr bool keyRefreshMayHelp(JwtError error) {
+  return error == JwtError::kUnknownKid;
+}
 
 // Which claims become which Identity fields.
 struct ClaimMapping {
   std::string principal_claim = "sub";  // required, a string
-  std::string account_claim;            // e.g. "tenant"; empty = none. Optional in the token; a string
-  std::string roles_claim;              // empty = none. Array of strings or a space-separated string
+  std::string account_claim;  // e.g. "tenant"; empty = none. Optional in the token; a string
+  std::string roles_claim;    // empty = none. Array of strings or a space-separated string
   // Empty = the default: "scope" (space-separated string), else "scp" (array
   // of strings or space-separated string). Set = only that claim, either form.
   std::string scopes_claim;
@@ -75,13 +77,13 @@ struct ClaimMapping {
 
 // One trusted issuer. A plain struct: config fills it, create() checks it.
 struct IssuerSpec {
-  std::string issuer;                   // exact "iss" value
-  std::vector<Algorithm> algorithms;    // explicit allow-list, non-empty ("none" cannot be named)
-  std::shared_ptr<const KeySet> keys;   // initial keys; replaceable (Authenticator::replaceKeys)
-  std::vector<std::string> audiences;   // any-of; empty = "aud" not checked
+  std::string issuer;                  // exact "iss" value
+  std::vector<Algorithm> algorithms;   // explicit allow-list, non-empty ("none" cannot be named)
+  std::shared_ptr<const KeySet> keys;  // initial keys; replaceable (Authenticator::replaceKeys)
+  std::vector<std::string> audiences;  // any-of; empty = "aud" not checked
   bool require_exp = true;
-  int64_t clock_skew_seconds = 60;      // 0..86400, applied to exp, nbf and iat
-  size_t max_token_bytes = 8192;        // whole compact token
+  int64_t clock_skew_seconds = 60;  // 0..86400, applied to exp, nbf and iat
+  size_t max_token_bytes = 8192;    // whole compact token
   ClaimMapping claims;
 };
 
@@ -109,11 +111,10 @@ class VerifyScratch {
 // frees keys in use. Everything else is immutable after create().
 class Authenticator {
  public:
-  // Checks the specs (non-empty distinct issuers, non-empty allow-lists,
+  // Checks the specs (at least one; non-empty distinct issuers, non-empty allow-lists,
   // non-null keys, skew in range, a principal claim). Returns nullptr and sets
   // `error` on a bad spec. Config/control thread.
-  static std::unique_ptr<Authenticator> create(std::vector<IssuerSpec> issuers,
-                                               std::string& error);
+  static std::unique_ptr<Authenticator> create(std::vector<IssuerSpec> issuers, std::string& error);
 
   ~Authenticator();
   Authenticator(const Authenticator&) = delete;

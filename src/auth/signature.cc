@@ -131,70 +131,145 @@ size_t writeDerInteger(const uint8_t* value, size_t length, uint8_t* out) {
   return o + length;
 }
 
+bool isPss(Algorithm algorithm) {
+  return algorithm == Algorithm::kPs256 || algorithm == Algorithm::kPs384 ||
+         algorithm == Algorithm::kPs512;
+}
+
+// A verify-initialised EVP_PKEY_CTX for (algorithm, key), with padding and
+// digest set. Building one costs a few microseconds in OpenSSL 3 (provider
+// fetches), so each thread keeps the last few. An entry holds a reference on
+// its EVP_PKEY, so a key swapped out of every KeySet stays alive until the
+// thread evicts it (at most kSlots keys per thread); and while an entry lives
+// no other key can have its address, so matching on the pointer is exact.
+class ThreadVerifiers {
+ public:
+  ~ThreadVerifiers() {
+    for (Entry& entry : entries_) EVP_PKEY_CTX_free(entry.ctx);
+    EVP_MD_CTX_free(md_ctx_);
+  }
+
+  EVP_PKEY_CTX* get(Algorithm algorithm, EVP_PKEY* pkey) {
+    for (Entry& entry : entries_) {
+      if (entry.ctx != nullptr && entry.pkey == pkey && entry.algorithm == algorithm) {
+        return entry.ctx;
+      }
+    }
+    EVP_PKEY_CTX* ctx = make(algorithm, pkey);
+    if (ctx == nullptr) return nullptr;
+    Entry& slot = entries_[next_];
+    next_ = (next_ + 1) % kSlots;
+    EVP_PKEY_CTX_free(slot.ctx);
+    slot = Entry{algorithm, pkey, ctx};
+    return ctx;
+  }
+
+  // Hashes `input` with the algorithm's digest into `out` (EVP_MAX_MD_SIZE).
+  bool digest(Algorithm algorithm, std::string_view input, uint8_t* out, unsigned* length) {
+    if (md_ctx_ == nullptr) md_ctx_ = EVP_MD_CTX_new();
+    const EVP_MD* md = digests().md(algorithm);
+    return md_ctx_ != nullptr && md != nullptr && EVP_DigestInit_ex2(md_ctx_, md, nullptr) == 1 &&
+           EVP_DigestUpdate(md_ctx_, input.data(), input.size()) == 1 &&
+           EVP_DigestFinal_ex(md_ctx_, out, length) == 1;
+  }
+
+ private:
+  static constexpr size_t kSlots = 8;
+  struct Entry {
+    Algorithm algorithm = Algorithm::kHs256;
+    EVP_PKEY* pkey = nullptr;
+    EVP_PKEY_CTX* ctx = nullptr;
+  };
+
+  static EVP_PKEY_CTX* make(Algorithm algorithm, EVP_PKEY* pkey) {
+    const EVP_MD* md = digests().md(algorithm);
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr);
+    bool ok = md != nullptr && ctx != nullptr && EVP_PKEY_verify_init(ctx) == 1;
+    if (ok && keyTypeFor(algorithm) == KeyType::kRsa) {
+      ok = EVP_PKEY_CTX_set_rsa_padding(
+               ctx, isPss(algorithm) ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) == 1;
+      if (ok && isPss(algorithm)) {
+        ok = EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) == 1;
+      }
+    }
+    ok = ok && EVP_PKEY_CTX_set_signature_md(ctx, md) == 1;
+    if (!ok) {
+      EVP_PKEY_CTX_free(ctx);
+      ERR_clear_error();
+      return nullptr;
+    }
+    return ctx;
+  }
+
+  std::array<Entry, kSlots> entries_{};
+  size_t next_ = 0;
+  EVP_MD_CTX* md_ctx_ = nullptr;
+};
+
 struct MdCtxDeleter {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 
+// Ed25519 is pure EdDSA (no pre-hash): one EVP_DigestVerify per call.
+SignatureError verifyEd25519(const Key& key, std::string_view input, const uint8_t* signature,
+                             size_t length) {
+  if (length != 64) return SignatureError::kBadLength;
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  if (ctx == nullptr ||
+      EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey.get()) != 1) {
+    ERR_clear_error();
+    return SignatureError::kInternal;
+  }
+  if (EVP_DigestVerify(ctx.get(), signature, length, reinterpret_cast<const uint8_t*>(input.data()),
+                       input.size()) == 1) {
+    return SignatureError::kNone;
+  }
+  ERR_clear_error();
+  return SignatureError::kBadSignature;
+}
+
 SignatureError verifyAsymmetric(Algorithm algorithm, const Key& key, std::string_view input,
                                 const uint8_t* signature, size_t length) {
   if (key.pkey == nullptr) return SignatureError::kKeyMismatch;
-  uint8_t der[2 + 2 * (3 + 66)];
+  if (algorithm == Algorithm::kEdDsa) return verifyEd25519(key, input, signature, length);
+  uint8_t der[2 + 2 * (3 + 48)];
   const uint8_t* to_verify = signature;
   size_t to_verify_length = length;
   if (algorithm == Algorithm::kEs256 || algorithm == Algorithm::kEs384) {
     // JWS carries raw r||s (RFC 7518 3.4); OpenSSL wants DER, so re-encode.
     const size_t half = algorithm == Algorithm::kEs256 ? 32 : 48;
     if (length != 2 * half) return SignatureError::kBadLength;
-    uint8_t body[2 * (3 + 66)];
-    size_t body_length = writeDerInteger(signature, half, body);
-    body_length += writeDerInteger(signature + half, half, body + body_length);
+    size_t body_length = writeDerInteger(signature, half, der + 2);
+    body_length += writeDerInteger(signature + half, half, der + 2 + body_length);
     der[0] = 0x30;
     der[1] = static_cast<uint8_t>(body_length);
-    std::memcpy(der + 2, body, body_length);
     to_verify = der;
     to_verify_length = body_length + 2;
-  } else if (algorithm == Algorithm::kEdDsa) {
-    if (length != 64) return SignatureError::kBadLength;
-  } else {
-    if (length != static_cast<size_t>(EVP_PKEY_get_size(key.pkey.get()))) {
-      return SignatureError::kBadLength;
-    }
+  } else if (length != static_cast<size_t>(EVP_PKEY_get_size(key.pkey.get()))) {
+    return SignatureError::kBadLength;
   }
 
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
-  if (ctx == nullptr) return SignatureError::kInternal;
-  EVP_PKEY_CTX* pctx = nullptr;
-  const EVP_MD* md = algorithm == Algorithm::kEdDsa ? nullptr : digests().md(algorithm);
-  if ((algorithm != Algorithm::kEdDsa && md == nullptr) ||
-      EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, key.pkey.get()) != 1) {
+  thread_local ThreadVerifiers verifiers;
+  uint8_t digest[EVP_MAX_MD_SIZE];
+  unsigned digest_length = 0;
+  EVP_PKEY_CTX* ctx = verifiers.get(algorithm, key.pkey.get());
+  if (ctx == nullptr || !verifiers.digest(algorithm, input, digest, &digest_length)) {
     ERR_clear_error();
     return SignatureError::kInternal;
   }
-  if (algorithm == Algorithm::kPs256 || algorithm == Algorithm::kPs384 ||
-      algorithm == Algorithm::kPs512) {
-    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1) {
-      ERR_clear_error();
-      return SignatureError::kInternal;
-    }
-  } else if (key.type == KeyType::kRsa) {
-    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
-      ERR_clear_error();
-      return SignatureError::kInternal;
-    }
+  if (EVP_PKEY_verify(ctx, to_verify, to_verify_length, digest, digest_length) == 1) {
+    return SignatureError::kNone;
   }
-  const int verdict =
-      EVP_DigestVerify(ctx.get(), to_verify, to_verify_length,
-                       reinterpret_cast<const uint8_t*>(input.data()), input.size());
-  if (verdict == 1) return SignatureError::kNone;
   ERR_clear_error();
   return SignatureError::kBadSignature;
 }
 
 }  // namespace
 
-const char* algorithmName(Algorithm algorithm) { return info(algorithm).name; }
+const char* algorithmName(Algorithm algorithm) {
+  return info(algorithm).name;
+}
 
 AlgorithmParse parseAlgorithm(std::string_view name, Algorithm& out) {
   if (name.size() == 4) {
@@ -215,7 +290,9 @@ AlgorithmParse parseAlgorithm(std::string_view name, Algorithm& out) {
   return AlgorithmParse::kUnknown;
 }
 
-KeyType keyTypeFor(Algorithm algorithm) { return info(algorithm).key_type; }
+KeyType keyTypeFor(Algorithm algorithm) {
+  return info(algorithm).key_type;
+}
 
 bool Key::fits(Algorithm wanted) const {
   if (type != keyTypeFor(wanted)) return false;

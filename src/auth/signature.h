@@ -58,7 +58,7 @@ using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 
 // One verification key: a JWK, or an HMAC secret given directly.
 struct Key {
-  std::string kid;                     // empty when the JWK had none
+  std::string kid;  // empty when the JWK had none
   KeyType type = KeyType::kOct;
   Curve curve = Curve::kNone;          // EC and OKP keys
   std::optional<Algorithm> algorithm;  // JWK "alg": if set, the only algorithm it verifies
@@ -73,11 +73,11 @@ struct Key {
 
 enum class SignatureError : uint8_t {
   kNone,
-  kKeyMismatch,  // the key cannot verify this algorithm (see Key::fits)
-  kWeakKey,      // HMAC secret shorter than the digest (RFC 7518 3.2)
-  kBadLength,    // not the exact length the algorithm produces
-  kBadSignature, // the signature does not verify
-  kInternal,     // OpenSSL failed (allocation...): refuse, count, never accept
+  kKeyMismatch,   // the key cannot verify this algorithm (see Key::fits)
+  kWeakKey,       // HMAC secret shorter than the digest (RFC 7518 3.2)
+  kBadLength,     // not the exact length the algorithm produces
+  kBadSignature,  // the signature does not verify
+  kInternal,      // OpenSSL failed (allocation...): refuse, count, never accept
 };
 
 const char* describe(SignatureError error);

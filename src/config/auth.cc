@@ -9,6 +9,7 @@
 
 #include "auth/jwks.h"
 #include "config/sections.h"
+#include "http/fetch.h"
 
 namespace rampart::config::detail {
 
@@ -177,11 +178,41 @@ void readJwksFile(yaml::Reader& reader, const YAML::Node& node, const std::strin
   spec->keys = keys.keys;
 }
 
+// `jwks_url` and its schedule: the issuer starts with no keys; the refresher
+// fetches them before the workers start and then keeps them fresh.
+void readJwksUrl(yaml::Reader& reader, const yaml::Map& map, const YAML::Node& node,
+                 auth::IssuerSpec* spec, auth::Provider* provider) {
+  std::optional<std::string> url = reader.string(node, "jwks_url");
+  if (!url) return;
+  auto source = std::make_shared<auth::JwksSource>();
+  std::string problem;
+  if (!http::parseFetchUrl(*url, &source->url, &problem)) {
+    reader.error(node, "jwks_url: " + problem);
+    return;
+  }
+  source->url_text = *url;
+  source->issuer = spec->issuer;
+  reader.readDuration(map, "refresh_interval", &source->refresh_interval);
+  reader.readDuration(map, "stale_after", &source->stale_after);
+  reader.readDuration(map, "min_refresh_interval", &source->min_refresh_interval);
+  reader.readDuration(map, "fetch_timeout", &source->fetch_timeout);
+  if (source->refresh_interval.count() < 1000) {
+    reader.error(map.keyPosition("refresh_interval"), "refresh_interval: at least 1s");
+  }
+  if (source->fetch_timeout.count() < 10) {
+    reader.error(map.keyPosition("fetch_timeout"), "fetch_timeout: at least 10ms");
+  }
+  spec->keys = auth::makeKeySet({});
+  provider->jwks_sources.push_back(std::move(source));
+}
+
 void readIssuer(yaml::Reader& reader, const YAML::Node& node, const std::string& base_dir,
-                std::vector<auth::IssuerSpec>* out) {
-  std::optional<yaml::Map> map = reader.map(
-      node, "issuer", {"issuer", "algorithms", "jwks_file", "audiences", "require_exp",
-                       "clock_skew", "max_token_bytes", "claims"});
+                std::vector<auth::IssuerSpec>* out, auth::Provider* provider) {
+  std::optional<yaml::Map> map =
+      reader.map(node, "issuer",
+                 {"issuer", "algorithms", "jwks_file", "jwks_url", "refresh_interval",
+                  "stale_after", "min_refresh_interval", "fetch_timeout", "audiences",
+                  "require_exp", "clock_skew", "max_token_bytes", "claims"});
   if (!map) return;
   auth::IssuerSpec spec;
   if (const YAML::Node* issuer = reader.require(*map, "issuer", "issuer")) {
@@ -196,8 +227,19 @@ void readIssuer(yaml::Reader& reader, const YAML::Node& node, const std::string&
   if (const YAML::Node* algorithms = reader.require(*map, "algorithms", "issuer")) {
     readAlgorithms(reader, *algorithms, &spec);
   }
-  if (const YAML::Node* jwks = reader.require(*map, "jwks_file", "issuer")) {
-    readJwksFile(reader, *jwks, base_dir, &spec);
+  const YAML::Node* jwks_file = map->find("jwks_file");
+  const YAML::Node* jwks_url = map->find("jwks_url");
+  if ((jwks_file == nullptr) == (jwks_url == nullptr)) {
+    reader.error(map->position(), "issuer: expected exactly one of jwks_file or jwks_url");
+  } else if (jwks_file != nullptr) {
+    readJwksFile(reader, *jwks_file, base_dir, &spec);
+    for (const char* key :
+         {"refresh_interval", "stale_after", "min_refresh_interval", "fetch_timeout"}) {
+      if (map->find(key))
+        reader.error(map->keyPosition(key), std::string(key) + ": only with jwks_url");
+    }
+  } else {
+    readJwksUrl(reader, *map, *jwks_url, &spec, provider);
   }
   if (const YAML::Node* audiences = map->find("audiences")) {
     spec.audiences = readStrings(reader, *audiences, "audiences");
@@ -207,7 +249,8 @@ void readIssuer(yaml::Reader& reader, const YAML::Node& node, const std::string&
   reader.readDuration(*map, "clock_skew", &skew);
   spec.clock_skew_seconds = std::min<int64_t>(skew.count() / 1000, kMaxClockSkewSeconds);
   reader.readSize(*map, "max_token_bytes", 64, 1 << 20, &spec.max_token_bytes);
-  if (const YAML::Node* claims = map->find("claims")) readClaimMapping(reader, *claims, &spec.claims);
+  if (const YAML::Node* claims = map->find("claims"))
+    readClaimMapping(reader, *claims, &spec.claims);
   out->push_back(std::move(spec));
 }
 
@@ -220,7 +263,7 @@ void readJwtProvider(yaml::Reader& reader, const YAML::Node& node, const std::st
   std::vector<auth::IssuerSpec> issuers;
   if (const YAML::Node* list = reader.require(*map, "issuers", "jwt")) {
     if (reader.sequence(*list, "issuers")) {
-      for (const YAML::Node& item : *list) readIssuer(reader, item, base_dir, &issuers);
+      for (const YAML::Node& item : *list) readIssuer(reader, item, base_dir, &issuers, provider);
       if (list->size() == 0) reader.error(*list, "issuers: list at least one issuer");
     }
   }
@@ -263,11 +306,14 @@ void readApiKey(yaml::Reader& reader, const YAML::Node& node,
     if (auto text = reader.string(*principal, "principal")) identity->principal = *text;
   }
   reader.readString(*map, "account", &identity->account);
-  if (const YAML::Node* scopes = map->find("scopes")) identity->scopes = readStrings(reader, *scopes, "scopes");
-  if (const YAML::Node* roles = map->find("roles")) identity->roles = readStrings(reader, *roles, "roles");
+  if (const YAML::Node* scopes = map->find("scopes"))
+    identity->scopes = readStrings(reader, *scopes, "scopes");
+  if (const YAML::Node* roles = map->find("roles"))
+    identity->roles = readStrings(reader, *roles, "roles");
   if (entry.name.empty()) entry.name = identity->principal;
   if (!auth::identityHeaderSafe(*identity)) {
-    reader.error(map->position(), "key: principal, account, scopes and roles must not hold control characters");
+    reader.error(map->position(),
+                 "key: principal, account, scopes and roles must not hold control characters");
   }
   entry.identity = std::move(identity);
   out->push_back(std::move(entry));
@@ -333,7 +379,8 @@ void readProvider(yaml::Reader& reader, const YAML::Node& node, const std::strin
     if (auto text = reader.string(*name, "name")) {
       if (text->empty()) reader.error(*name, "name: a provider name must not be empty");
       for (const auth::Provider& other : out->providers) {
-        if (other.name == *text) reader.error(*name, "name: duplicate provider name '" + *text + "'");
+        if (other.name == *text)
+          reader.error(*name, "name: duplicate provider name '" + *text + "'");
       }
       provider.name = *text;
     }
@@ -351,8 +398,8 @@ void readProvider(yaml::Reader& reader, const YAML::Node& node, const std::strin
 }
 
 void readIdentityHeaders(yaml::Reader& reader, const YAML::Node& node, IdentityHeaders* out) {
-  std::optional<yaml::Map> map = reader.map(
-      node, "identity_headers", {"principal", "account", "scopes", "roles", "issuer"});
+  std::optional<yaml::Map> map =
+      reader.map(node, "identity_headers", {"principal", "account", "scopes", "roles", "issuer"});
   if (!map) return;
   std::string* fields[] = {&out->principal, &out->account, &out->scopes, &out->roles, &out->issuer};
   const char* keys[] = {"principal", "account", "scopes", "roles", "issuer"};
@@ -419,8 +466,8 @@ void readOneRouteAuth(yaml::Reader& reader, const YAML::Node& node, AuthSettings
 
 void readAuthentication(yaml::Reader& reader, const YAML::Node& node, const std::string& base_dir,
                         AuthSettings* out) {
-  std::optional<yaml::Map> map = reader.map(node, "authentication",
-                                            {"providers", "identity_headers", "token_cache_entries"});
+  std::optional<yaml::Map> map =
+      reader.map(node, "authentication", {"providers", "identity_headers", "token_cache_entries"});
   if (!map) return;
   if (const YAML::Node* providers = map->find("providers")) {
     if (reader.sequence(*providers, "providers")) {

@@ -31,11 +31,11 @@ enum class LogFormat : uint8_t { kText, kJson };
 // Per-connection timeouts and HTTP limits.
 struct HttpSettings {
   http::Limits limits;
-  std::chrono::milliseconds head_timeout{10000};   // whole request head must arrive within this
-  std::chrono::milliseconds idle_timeout{60000};   // keep-alive connection with no request
-  uint32_t min_body_rate = 1024;                   // bytes/s a request body must sustain
+  std::chrono::milliseconds head_timeout{10000};      // whole request head must arrive within this
+  std::chrono::milliseconds idle_timeout{60000};      // keep-alive connection with no request
+  uint32_t min_body_rate = 1024;                      // bytes/s a request body must sustain
   std::chrono::milliseconds body_rate_window{10000};  // measured over this window; 0 disables
-  uint64_t max_body_bytes = 0;                     // default per-route limit; 0: none
+  uint64_t max_body_bytes = 0;                        // default per-route limit; 0: none
 };
 
 // Headers that carry the verified identity upstream. Incoming headers with
@@ -53,7 +53,7 @@ struct AuthSettings {
   std::vector<auth::Provider> providers;
   std::vector<auth::RouteRequirement> routes;  // by routing::Route::index
   IdentityHeaders identity_headers;
-  uint32_t token_cache_entries = 10000;        // per worker
+  uint32_t token_cache_entries = 10000;  // per worker
 };
 
 struct Snapshot {

@@ -6,17 +6,28 @@ namespace rampart::proxy {
 
 const char* phaseName(Phase phase) {
   switch (phase) {
-    case Phase::kAdmit: return "admit";
-    case Phase::kReadHead: return "read_head";
-    case Phase::kCanonicalize: return "canonicalize";
-    case Phase::kShield: return "shield";
-    case Phase::kRoute: return "route";
-    case Phase::kAuthenticate: return "authenticate";
-    case Phase::kAuthorize: return "authorize";
-    case Phase::kLimit: return "limit";
-    case Phase::kForward: return "forward";
-    case Phase::kRespond: return "respond";
-    case Phase::kLog: return "log";
+    case Phase::kAdmit:
+      return "admit";
+    case Phase::kReadHead:
+      return "read_head";
+    case Phase::kCanonicalize:
+      return "canonicalize";
+    case Phase::kShield:
+      return "shield";
+    case Phase::kRoute:
+      return "route";
+    case Phase::kAuthenticate:
+      return "authenticate";
+    case Phase::kAuthorize:
+      return "authorize";
+    case Phase::kLimit:
+      return "limit";
+    case Phase::kForward:
+      return "forward";
+    case Phase::kRespond:
+      return "respond";
+    case Phase::kLog:
+      return "log";
   }
   return "unknown";
 }
@@ -40,25 +51,28 @@ Verdict canonicalize(RequestContext& ctx) {
 
 // Phase 3: address-level shield. Connection admission already ran at accept;
 // per-address budgets and overload priority arrive with the shield issue.
-Verdict shield(RequestContext&) { return Verdict::proceed(); }
+Verdict shield(RequestContext&) {
+  return Verdict::proceed();
+}
 
 // Phase 4: virtual host and route, on the canonical path.
 Verdict route(RequestContext& ctx) {
   routing::MatchInput input;
-  input.host = ctx.target->authority.empty() ? ctx.head->host
-                                             : std::string_view(ctx.target->authority);
+  input.host =
+      ctx.target->authority.empty() ? ctx.head->host : std::string_view(ctx.target->authority);
   input.path = ctx.target->path();
   input.method = ctx.head->method;
   input.headers = &ctx.head->headers;
   ctx.route = ctx.snapshot->routes.match(input);
   if (ctx.route == nullptr) {
-    return Verdict::respond(Phase::kRoute, {404, "Not Found", "no route matches this request", false});
+    return Verdict::respond(Phase::kRoute,
+                            {404, "Not Found", "no route matches this request", false});
   }
   uint64_t limit = ctx.route->max_body_bytes;
   if (limit != 0 && ctx.head->framing == http::BodyFraming::kContentLength &&
       ctx.head->content_length > limit) {
-    return Verdict::respond(Phase::kRoute,
-                            {413, "Content Too Large", "request body exceeds the route's limit", true});
+    return Verdict::respond(
+        Phase::kRoute, {413, "Content Too Large", "request body exceeds the route's limit", true});
   }
   return Verdict::proceed();
 }
@@ -97,7 +111,8 @@ Verdict authenticate(RequestContext& ctx) {
   ctx.auth = auth::authenticate(requirement, settings.providers, input, *ctx.auth_state);
   switch (ctx.auth.outcome) {
     case auth::AuthOutcome::kAuthenticated:
-    case auth::AuthOutcome::kAnonymous: return Verdict::proceed();
+    case auth::AuthOutcome::kAnonymous:
+      return Verdict::proceed();
     case auth::AuthOutcome::kMissing:
     case auth::AuthOutcome::kInvalid: {
       LocalReply reply{401, "Unauthorized", ctx.auth.reason, false};
@@ -112,15 +127,20 @@ Verdict authenticate(RequestContext& ctx) {
   }
   return Verdict::proceed();
 }
-Verdict authorize(RequestContext&) { return Verdict::proceed(); }
-Verdict limit(RequestContext&) { return Verdict::proceed(); }
+Verdict authorize(RequestContext&) {
+  return Verdict::proceed();
+}
+Verdict limit(RequestContext&) {
+  return Verdict::proceed();
+}
 
 }  // namespace
 
 Verdict runRequestPhases(RequestContext& ctx) {
   using PhaseFn = Verdict (*)(RequestContext&);
   // THE order of the request path's decisions.
-  static constexpr PhaseFn kPhases[] = {canonicalize, shield, route, authenticate, authorize, limit};
+  static constexpr PhaseFn kPhases[] = {canonicalize, shield,    route,
+                                        authenticate, authorize, limit};
   for (PhaseFn phase : kPhases) {
     Verdict verdict = phase(ctx);
     if (!verdict.proceeds()) return verdict;

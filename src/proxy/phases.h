@@ -62,9 +62,7 @@ struct Verdict {
   LocalReply reply;
 
   static Verdict proceed() { return {}; }
-  static Verdict respond(Phase phase, LocalReply reply) {
-    return {Kind::kRespond, phase, reply};
-  }
+  static Verdict respond(Phase phase, LocalReply reply) { return {Kind::kRespond, phase, reply}; }
   bool proceeds() const { return kind == Kind::kContinue; }
 };
 
@@ -74,8 +72,8 @@ struct RequestContext {
   const config::Snapshot* snapshot = nullptr;
   const http::RequestHead* head = nullptr;
   const net::SocketAddress* peer = nullptr;
-  http::CanonicalTarget* target = nullptr;  // filled by kCanonicalize
-  const routing::Route* route = nullptr;     // filled by kRoute
+  http::CanonicalTarget* target = nullptr;      // filled by kCanonicalize
+  const routing::Route* route = nullptr;        // filled by kRoute
   auth::AuthWorkerState* auth_state = nullptr;  // the worker's token cache
   int64_t now = 0;                              // unix seconds, for token expiry
   auth::AuthResult auth;                        // filled by kAuthenticate

@@ -64,10 +64,18 @@ enum class HeaderClass : uint8_t {
 
 HeaderClass classify(std::string_view name) {
   switch (name.size()) {
-    case 2: if (equalsIgnoreCase(name, "te")) return HeaderClass::kHopByHop; break;
-    case 3: if (equalsIgnoreCase(name, "via")) return HeaderClass::kVia; break;
-    case 4: if (equalsIgnoreCase(name, "host")) return HeaderClass::kHost; break;
-    case 6: if (equalsIgnoreCase(name, "expect")) return HeaderClass::kExpect; break;
+    case 2:
+      if (equalsIgnoreCase(name, "te")) return HeaderClass::kHopByHop;
+      break;
+    case 3:
+      if (equalsIgnoreCase(name, "via")) return HeaderClass::kVia;
+      break;
+    case 4:
+      if (equalsIgnoreCase(name, "host")) return HeaderClass::kHost;
+      break;
+    case 6:
+      if (equalsIgnoreCase(name, "expect")) return HeaderClass::kExpect;
+      break;
     case 7:
       if (equalsIgnoreCase(name, "trailer") || equalsIgnoreCase(name, "upgrade")) {
         return HeaderClass::kHopByHop;
@@ -78,9 +86,15 @@ HeaderClass classify(std::string_view name) {
         return HeaderClass::kHopByHop;
       }
       break;
-    case 12: if (equalsIgnoreCase(name, "x-request-id")) return HeaderClass::kRequestId; break;
-    case 14: if (equalsIgnoreCase(name, "content-length")) return HeaderClass::kContentLength; break;
-    case 15: if (equalsIgnoreCase(name, "x-forwarded-for")) return HeaderClass::kForwardedFor; break;
+    case 12:
+      if (equalsIgnoreCase(name, "x-request-id")) return HeaderClass::kRequestId;
+      break;
+    case 14:
+      if (equalsIgnoreCase(name, "content-length")) return HeaderClass::kContentLength;
+      break;
+    case 15:
+      if (equalsIgnoreCase(name, "x-forwarded-for")) return HeaderClass::kForwardedFor;
+      break;
     case 16:
       if (equalsIgnoreCase(name, "proxy-connection")) return HeaderClass::kHopByHop;
       if (equalsIgnoreCase(name, "x-forwarded-host")) return HeaderClass::kForwardedOther;
@@ -89,9 +103,14 @@ HeaderClass classify(std::string_view name) {
       if (equalsIgnoreCase(name, "transfer-encoding")) return HeaderClass::kHopByHop;
       if (equalsIgnoreCase(name, "x-forwarded-proto")) return HeaderClass::kForwardedOther;
       break;
-    case 18: if (equalsIgnoreCase(name, "proxy-authenticate")) return HeaderClass::kHopByHop; break;
-    case 19: if (equalsIgnoreCase(name, "proxy-authorization")) return HeaderClass::kHopByHop; break;
-    default: break;
+    case 18:
+      if (equalsIgnoreCase(name, "proxy-authenticate")) return HeaderClass::kHopByHop;
+      break;
+    case 19:
+      if (equalsIgnoreCase(name, "proxy-authorization")) return HeaderClass::kHopByHop;
+      break;
+    default:
+      break;
   }
   return HeaderClass::kEndToEnd;
 }
@@ -187,8 +206,8 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
     }
   }
   appendForwardedFor(out, head.headers, info);
-  std::string_view host = info.target->authority.empty() ? head.host
-                                                          : std::string_view(info.target->authority);
+  std::string_view host =
+      info.target->authority.empty() ? head.host : std::string_view(info.target->authority);
   if (!host.empty()) appendHeader(out, "Host", host);
   // An untrusted peer's forwarding headers were dropped above: Rampart states
   // its own. A trusted peer's are kept, ours fill the gaps. The request id is
@@ -210,12 +229,15 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
 
 ClientFraming chooseClientFraming(const http::ResponseHead& response, http::Version client) {
   switch (response.framing) {
-    case http::BodyFraming::kNone: return ClientFraming::kNone;
-    case http::BodyFraming::kContentLength: return ClientFraming::kContentLength;
+    case http::BodyFraming::kNone:
+      return ClientFraming::kNone;
+    case http::BodyFraming::kContentLength:
+      return ClientFraming::kContentLength;
     case http::BodyFraming::kChunked:
       return client == http::Version::kHttp10 ? ClientFraming::kDechunkAndClose
                                               : ClientFraming::kChunked;
-    case http::BodyFraming::kUntilClose: return ClientFraming::kUntilClose;
+    case http::BodyFraming::kUntilClose:
+      return ClientFraming::kUntilClose;
   }
   return ClientFraming::kUntilClose;
 }

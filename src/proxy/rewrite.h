@@ -17,9 +17,9 @@ struct UpstreamRequestInfo {
   const http::RequestHead* head = nullptr;
   const http::CanonicalTarget* target = nullptr;  // the ONE target: sent upstream as is
   std::string_view client_ip;                     // the socket peer
-  bool peer_trusted = false;  // keep incoming X-Forwarded-*, append the peer to XFF
+  bool peer_trusted = false;    // keep incoming X-Forwarded-*, append the peer to XFF
   std::string_view request_id;  // replaces any incoming x-request-id
-  std::string_view via;       // e.g. "1.1 rampart"
+  std::string_view via;         // e.g. "1.1 rampart"
   // Incoming headers with these names are always dropped; when `identity`
   // is set (phase 5 verified one), Rampart's own values replace them.
   const config::IdentityHeaders* identity_headers = nullptr;

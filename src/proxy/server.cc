@@ -26,6 +26,9 @@ Server::~Server() {
 }
 
 bool Server::start() {
+  // Keys first, so the first requests find them.
+  jwks_ = std::make_unique<auth::JwksRefresher>(snapshot_->auth.providers);
+  jwks_->start();
   uint32_t count = resolveWorkerCount(snapshot_->workers);
   for (uint32_t i = 0; i < count; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, snapshot_, &open_connections_));
@@ -104,6 +107,7 @@ void Server::drainAndStop() {
   }
   for (auto& thread : threads_) thread.join();
   threads_.clear();
+  if (jwks_) jwks_->stop();
   std::vector<const observe::WorkerStats*> shards;
   for (const auto& worker : workers_) shards.push_back(&worker->stats());
   spdlog::info("stopped: {}", observe::summarize(shards));

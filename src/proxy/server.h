@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/jwks_refresh.h"
 #include "config/config.h"
 #include "proxy/worker.h"
 
@@ -32,6 +33,8 @@ class Server {
   std::atomic<uint32_t> open_connections_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
+  // The control thread's work so far: JWKS URLs kept fresh.
+  std::unique_ptr<auth::JwksRefresher> jwks_;
 };
 
 // The number of workers for `configured` (0 = one per core).

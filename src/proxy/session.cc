@@ -158,7 +158,9 @@ void Session::drive() {
   for (;;) {
     bool progress = false;
     switch (state_) {
-      case State::kReadingHead: progress = stepReadingHead(); break;
+      case State::kReadingHead:
+        progress = stepReadingHead();
+        break;
       case State::kProxying: {
         bool interim = flushInterim();
         if (state_ != State::kProxying) break;
@@ -167,9 +169,14 @@ void Session::drive() {
         progress = interim || sent || received;
         break;
       }
-      case State::kReplying: progress = stepReplying(); break;
-      case State::kLingering: progress = stepLingering(); break;
-      case State::kClosed: return;
+      case State::kReplying:
+        progress = stepReplying();
+        break;
+      case State::kLingering:
+        progress = stepLingering();
+        break;
+      case State::kClosed:
+        return;
     }
     if (!progress) return;
   }
@@ -247,7 +254,8 @@ bool Session::stepReadingHead() {
 bool Session::tryParseHead() {
   if (in_.empty()) return false;
   const config::Snapshot& snapshot = worker_->snapshot();
-  http::ParseOutcome outcome = http::parseRequestHead(in_.readable(), snapshot.http.limits, request_);
+  http::ParseOutcome outcome =
+      http::parseRequestHead(in_.readable(), snapshot.http.limits, request_);
   switch (outcome.state) {
     case http::ParseOutcome::State::kNeedMore:
       if (!head_timer_started_) {
@@ -315,8 +323,9 @@ void Session::startRequest() {
   ctx.now = core::unixSeconds();
   ctx.reply_headers = &reply_headers_;
   Verdict verdict = runRequestPhases(ctx);
-  bool has_body = request_.framing == http::BodyFraming::kChunked ||
-                  (request_.framing == http::BodyFraming::kContentLength && request_.content_length > 0);
+  bool has_body =
+      request_.framing == http::BodyFraming::kChunked ||
+      (request_.framing == http::BodyFraming::kContentLength && request_.content_length > 0);
   if (!verdict.proceeds()) {
     in_.consume(head_bytes_);
     LocalReply reply = verdict.reply;
@@ -337,7 +346,8 @@ void Session::startForwarding(bool has_body) {
   if (!pool_->tryBeginRequest()) {
     worker_->stats().upstream_overloaded.inc();
     in_.consume(head_bytes_);
-    replyLocally({503, "Service Unavailable", "the upstream is at its concurrency limit", has_body});
+    replyLocally(
+        {503, "Service Unavailable", "the upstream is at its concurrency limit", has_body});
     return;
   }
   admitted_to_cluster_ = true;
@@ -356,7 +366,8 @@ void Session::startForwarding(bool has_body) {
   appendUpstreamRequestHead(upstream_out_, info);
 
   request_framing_ = request_.framing;
-  request_remaining_ = request_.framing == http::BodyFraming::kContentLength ? request_.content_length : 0;
+  request_remaining_ =
+      request_.framing == http::BodyFraming::kContentLength ? request_.content_length : 0;
   request_validated_ = 0;
   request_chunks_.reset();
   request_sent_ = false;
@@ -409,18 +420,23 @@ bool Session::flushInterim() {
 
 bool Session::requestBodyComplete() const {
   switch (request_framing_) {
-    case http::BodyFraming::kContentLength: return request_remaining_ == 0;
+    case http::BodyFraming::kContentLength:
+      return request_remaining_ == 0;
     case http::BodyFraming::kChunked:
       return request_chunks_.finished() && request_validated_ == 0;
-    default: return true;
+    default:
+      return true;
   }
 }
 
 bool Session::requestBodyNeedsInput() const {
   switch (request_framing_) {
-    case http::BodyFraming::kContentLength: return in_.size() < request_remaining_;
-    case http::BodyFraming::kChunked: return !request_chunks_.finished();
-    default: return false;
+    case http::BodyFraming::kContentLength:
+      return in_.size() < request_remaining_;
+    case http::BodyFraming::kChunked:
+      return !request_chunks_.finished();
+    default:
+      return false;
   }
 }
 
@@ -581,8 +597,8 @@ bool Session::parseResponseHead() {
       return upstream_eof_;
     }
     const config::Snapshot& snapshot = worker_->snapshot();
-    http::ParseOutcome outcome =
-        http::parseResponseHead(input.readable(), snapshot.http.limits, is_head_request_, response_);
+    http::ParseOutcome outcome = http::parseResponseHead(input.readable(), snapshot.http.limits,
+                                                         is_head_request_, response_);
     if (outcome.state == http::ParseOutcome::State::kNeedMore) {
       if (upstream_eof_) {
         failUpstream(UpstreamFailure::kReset);
@@ -599,7 +615,8 @@ bool Session::parseResponseHead() {
       return true;
     }
     if (response_.status < 200) {
-      input.consume(outcome.consumed);  // interim responses are not relayed (Rampart sent its own 100)
+      input.consume(
+          outcome.consumed);  // interim responses are not relayed (Rampart sent its own 100)
       continue;
     }
     startResponse(outcome.consumed);
@@ -678,21 +695,33 @@ size_t Session::forwardableResponseBytes() {
 bool Session::responseComplete() const {
   if (!response_body_read_ || !out_.empty()) return false;
   switch (response_framing_) {
-    case ClientFraming::kContentLength: return response_remaining_ == 0;
-    case ClientFraming::kChunked: return response_validated_ == 0;
-    case ClientFraming::kUntilClose: return upstream_->input().empty();
-    default: return true;
+    case ClientFraming::kContentLength:
+      return response_remaining_ == 0;
+    case ClientFraming::kChunked:
+      return response_validated_ == 0;
+    case ClientFraming::kUntilClose:
+      return upstream_->input().empty();
+    default:
+      return true;
   }
 }
 
 void Session::failUpstream(UpstreamFailure failure) {
   observe::WorkerStats& stats = worker_->stats();
   switch (failure) {
-    case UpstreamFailure::kConnect: stats.upstream_connect_failures.inc(); break;
+    case UpstreamFailure::kConnect:
+      stats.upstream_connect_failures.inc();
+      break;
     case UpstreamFailure::kConnectTimeout:
-    case UpstreamFailure::kTimeout: stats.upstream_timeouts.inc(); break;
-    case UpstreamFailure::kReset: stats.upstream_resets.inc(); break;
-    case UpstreamFailure::kBadResponse: stats.upstream_bad_responses.inc(); break;
+    case UpstreamFailure::kTimeout:
+      stats.upstream_timeouts.inc();
+      break;
+    case UpstreamFailure::kReset:
+      stats.upstream_resets.inc();
+      break;
+    case UpstreamFailure::kBadResponse:
+      stats.upstream_bad_responses.inc();
+      break;
   }
   // A pooled connection the upstream closed while it sat idle: the request
   // never reached the upstream's application, so one fresh attempt is safe

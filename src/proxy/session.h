@@ -55,7 +55,13 @@ class Session final : public core::EventHandler,
     kLingering,    // response sent, write side shut; discarding input before close
     kClosed,
   };
-  enum class UpstreamFailure : uint8_t { kConnect, kConnectTimeout, kReset, kTimeout, kBadResponse };
+  enum class UpstreamFailure : uint8_t {
+    kConnect,
+    kConnectTimeout,
+    kReset,
+    kTimeout,
+    kBadResponse
+  };
 
   void drive();
   bool stepReadingHead();
@@ -141,7 +147,7 @@ class Session final : public core::EventHandler,
   uint64_t request_remaining_ = 0;  // Content-Length bytes still to forward
   size_t request_validated_ = 0;    // chunked: bytes at the front of in_ already checked
   http::ChunkedDecoder request_chunks_;
-  bool request_sent_ = false;       // head and whole body written upstream
+  bool request_sent_ = false;  // head and whole body written upstream
   uint64_t body_bytes_at_last_check_ = 0;
   uint64_t body_bytes_read_ = 0;
 
@@ -156,15 +162,23 @@ class Session final : public core::EventHandler,
 
   // Response in flight (upstream -> client).
   http::ResponseHead response_;
-  bool response_started_ = false;   // its head has been queued for the client
+  bool response_started_ = false;  // its head has been queued for the client
   ClientFraming response_framing_ = ClientFraming::kNone;
   uint64_t response_remaining_ = 0;
-  size_t response_validated_ = 0;   // chunked: checked bytes at the front of the upstream buffer
+  size_t response_validated_ = 0;  // chunked: checked bytes at the front of the upstream buffer
   http::ChunkedDecoder response_chunks_;
-  bool response_body_read_ = false; // every body byte is in our buffers
-  std::string dechunked_;           // HTTP/1.0 clients only: decoded payload scratch
+  bool response_body_read_ = false;  // every body byte is in our buffers
+  std::string dechunked_;            // HTTP/1.0 clients only: decoded payload scratch
 
-  enum class TimerPurpose : uint8_t { kNone, kHead, kIdle, kConnect, kResponse, kBodyRate, kLinger };
+  enum class TimerPurpose : uint8_t {
+    kNone,
+    kHead,
+    kIdle,
+    kConnect,
+    kResponse,
+    kBodyRate,
+    kLinger
+  };
   TimerPurpose timer_purpose_ = TimerPurpose::kNone;
   void armTimer(TimerPurpose purpose, int64_t millis);
 };

@@ -36,7 +36,8 @@ TEST(Sha256Test, KnownVector) {
 
 TEST(Sha256Test, ParsesHexInEitherCaseAndRefusesOtherText) {
   Sha256Digest d{};
-  ASSERT_TRUE(parseSha256Hex("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", &d));
+  ASSERT_TRUE(
+      parseSha256Hex("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", &d));
   EXPECT_EQ(d, sha256("abc"));
   EXPECT_FALSE(parseSha256Hex("ba7816bf", &d));  // too short
   EXPECT_FALSE(parseSha256Hex(std::string(64, 'g'), &d));
@@ -44,7 +45,8 @@ TEST(Sha256Test, ParsesHexInEitherCaseAndRefusesOtherText) {
 }
 
 TEST(ApiKeyStoreTest, FindsByDigestOfThePresentedKey) {
-  ApiKeyStore store({entry("k-billing-123", "billing", "acme"), entry("k-search-456", "search", "globex")});
+  ApiKeyStore store(
+      {entry("k-billing-123", "billing", "acme"), entry("k-search-456", "search", "globex")});
   ASSERT_EQ(store.size(), 2u);
   const ApiKeyEntry* found = store.find("k-search-456");
   ASSERT_NE(found, nullptr);

@@ -64,7 +64,7 @@ TEST(Base64Url, RefusesImpossibleLength) {
 
 TEST(Base64Url, RefusesNonCanonicalTrailingBits) {
   EXPECT_TRUE(decodes("Zg"));
-  EXPECT_FALSE(decodes("Zh"));   // same byte "f", low bits set
+  EXPECT_FALSE(decodes("Zh"));  // same byte "f", low bits set
   EXPECT_TRUE(decodes("Zm8"));
   EXPECT_FALSE(decodes("Zm9"));  // same "fo", low bits set
 }

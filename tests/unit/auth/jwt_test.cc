@@ -111,8 +111,7 @@ std::shared_ptr<const KeySet> parseOrDie(const std::string& jwks) {
 
 std::shared_ptr<const KeySet> allKeys() {
   const Keys& k = keys();
-  return parseOrDie(
-      jwksOf({k.hmac.jwk(), k.rsa.jwk(), k.p256.jwk(), k.p384.jwk(), k.ed.jwk()}));
+  return parseOrDie(jwksOf({k.hmac.jwk(), k.rsa.jwk(), k.p256.jwk(), k.p384.jwk(), k.ed.jwk()}));
 }
 
 // ---- signing ---------------------------------------------------------------
@@ -178,9 +177,9 @@ std::string header(std::string_view alg, std::string_view kid, std::string_view 
 }
 
 std::string claims(std::string_view extra = "") {
-  return "{\"iss\":\"" + kIssuer + "\",\"sub\":\"alice\",\"aud\":\"api\",\"exp\":" +
-         std::to_string(kNow + 600) + ",\"iat\":" + std::to_string(kNow - 10) +
-         std::string(extra) + "}";
+  return "{\"iss\":\"" + kIssuer +
+         "\",\"sub\":\"alice\",\"aud\":\"api\",\"exp\":" + std::to_string(kNow + 600) +
+         ",\"iat\":" + std::to_string(kNow - 10) + std::string(extra) + "}";
 }
 
 const TestKey& keyFor(std::string_view alg) {
@@ -230,7 +229,9 @@ E check(const Authenticator& auth, std::string_view jwt, int64_t now = kNow) {
   return auth.authenticate(jwt, now, identity);
 }
 
-E check(std::string_view jwt) { return check(*make(), jwt); }
+E check(std::string_view jwt) {
+  return check(*make(), jwt);
+}
 
 // A token with the given claims JSON and header, signed with HS256.
 std::string hs(const std::string& claims_json, const std::string& header_json = "") {
@@ -261,11 +262,11 @@ TEST_P(EveryAlgorithm, AcceptsGoodAndRefusesTampered) {
   EXPECT_EQ(check(*auth, corruptLastChar(jwt)), E::kBadSignature) << alg;
   // Same signature, claims changed (sub bob).
   const size_t dot1 = jwt.find('.'), dot2 = jwt.rfind('.');
-  const std::string forged = jwt.substr(0, dot1 + 1) +
-                             encodeBase64Url("{\"iss\":\"" + kIssuer +
-                                             "\",\"sub\":\"bob\",\"aud\":\"api\",\"exp\":" +
-                                             std::to_string(kNow + 600) + "}") +
-                             jwt.substr(dot2);
+  const std::string forged =
+      jwt.substr(0, dot1 + 1) +
+      encodeBase64Url("{\"iss\":\"" + kIssuer + "\",\"sub\":\"bob\",\"aud\":\"api\",\"exp\":" +
+                      std::to_string(kNow + 600) + "}") +
+      jwt.substr(dot2);
   EXPECT_EQ(check(*auth, forged), E::kBadSignature) << alg;
 }
 
@@ -281,9 +282,15 @@ std::string unsignedToken(std::string_view alg) {
          encodeBase64Url(claims()) + ".";
 }
 
-TEST(JwtRefuses, AlgNoneLowercase) { EXPECT_EQ(check(unsignedToken("none")), E::kAlgNone); }
-TEST(JwtRefuses, AlgNoneCapitalized) { EXPECT_EQ(check(unsignedToken("None")), E::kAlgNone); }
-TEST(JwtRefuses, AlgNoneUppercase) { EXPECT_EQ(check(unsignedToken("NONE")), E::kAlgNone); }
+TEST(JwtRefuses, AlgNoneLowercase) {
+  EXPECT_EQ(check(unsignedToken("none")), E::kAlgNone);
+}
+TEST(JwtRefuses, AlgNoneCapitalized) {
+  EXPECT_EQ(check(unsignedToken("None")), E::kAlgNone);
+}
+TEST(JwtRefuses, AlgNoneUppercase) {
+  EXPECT_EQ(check(unsignedToken("NONE")), E::kAlgNone);
+}
 
 TEST(JwtRefuses, AlgNoneEvenWithASignatureAndKid) {
   EXPECT_EQ(check(hs(claims(), header("nOnE", "hmac-1"))), E::kAlgNone);
@@ -331,8 +338,7 @@ TEST(JwtRefuses, HmacAlgWithOkpKey) {
 TEST(JwtRefuses, HmacAlgWithoutKidWhenOnlyPublicKeysExist) {
   auto auth = make(spec(parseOrDie(jwksOf({keys().rsa.jwk()}))));
   const TestKey fake{"", nullptr, keys().rsa.jwk()};
-  EXPECT_EQ(check(*auth, token(header("HS256", ""), claims(), "HS256", fake)),
-            E::kKeyTypeMismatch);
+  EXPECT_EQ(check(*auth, token(header("HS256", ""), claims(), "HS256", fake)), E::kKeyTypeMismatch);
 }
 
 TEST(JwtRefuses, EcAlgWithWrongCurve) {
@@ -459,7 +465,9 @@ TEST(JwtRefuses, Base64NonCanonicalTrailingBits) {
 
 TEST(JwtRefuses, Base64ImpossibleLength) {
   const std::string jwt = good("HS256");
-  EXPECT_EQ(check("A" + jwt.substr(jwt.find('.'))), E::kBadBase64);
+  std::string bad = "A";  // a 1-character header: 1 mod 4
+  bad += jwt.substr(jwt.find('.'));
+  EXPECT_EQ(check(bad), E::kBadBase64);
 }
 
 TEST(JwtRefuses, BadJson) {
@@ -512,11 +520,9 @@ TEST(JwtRefuses, HmacSignatureOfWrongLength) {
 
 TEST(JwtRefuses, EcdsaSignatureOfWrongLength) {
   const std::string es256 = good("ES256"), es384 = good("ES384");
-  EXPECT_EQ(check(withSignature(es256, signatureOf(es256).substr(0, 63))),
-            E::kBadSignatureLength);
+  EXPECT_EQ(check(withSignature(es256, signatureOf(es256).substr(0, 63))), E::kBadSignatureLength);
   EXPECT_EQ(check(withSignature(es256, signatureOf(es256) + "\x01")), E::kBadSignatureLength);
-  EXPECT_EQ(check(withSignature(es384, signatureOf(es384).substr(0, 64))),
-            E::kBadSignatureLength);
+  EXPECT_EQ(check(withSignature(es384, signatureOf(es384).substr(0, 64))), E::kBadSignatureLength);
 }
 
 TEST(JwtRefuses, Es256SignatureInDer) {
@@ -545,6 +551,10 @@ TEST(JwtRefuses, RsaSignatureOfWrongLength) {
   const std::string jwt = good("RS256");
   EXPECT_EQ(check(withSignature(jwt, signatureOf(jwt).substr(1))), E::kBadSignatureLength);
   EXPECT_EQ(check(withSignature(jwt, std::string(2000, 'x'))), E::kBadSignatureLength);
+  // Around the largest signature buffer (RSA-8192: 1024 bytes).
+  for (size_t size : {1023, 1024, 1025, 1026, 1027}) {
+    EXPECT_EQ(check(withSignature(jwt, std::string(size, 'x'))), E::kBadSignatureLength) << size;
+  }
 }
 
 // ---- refusals: size --------------------------------------------------------
@@ -568,9 +578,9 @@ TEST(JwtRefuses, TokenOverItsIssuersLimit) {
   specs.push_back(std::move(big));
   specs.push_back(std::move(small));
   auto auth = make(std::move(specs));
-  const std::string claims_small = "{\"iss\":\"small\",\"sub\":\"a\",\"aud\":\"api\",\"exp\":" +
-                                   std::to_string(kNow + 60) + ",\"x\":\"" +
-                                   std::string(150, 'x') + "\"}";
+  const std::string claims_small =
+      "{\"iss\":\"small\",\"sub\":\"a\",\"aud\":\"api\",\"exp\":" + std::to_string(kNow + 60) +
+      ",\"x\":\"" + std::string(150, 'x') + "\"}";
   EXPECT_EQ(check(*auth, hs(claims_small)), E::kTooLarge);
   EXPECT_EQ(check(*auth, good("HS256", ",\"x\":\"" + std::string(150, 'x') + "\"")), E::kNone);
 }
@@ -677,11 +687,11 @@ TEST(JwtClaims, MapsEveryField) {
   mapped.claims.roles_claim = "roles";
   mapped.claims.extra_claims = {"plan", "level", "groups", "admin", "meta", "absent"};
   auto auth = make(std::move(mapped));
-  const std::string jwt = good(
-      "ES256",
-      ",\"email\":\"a@example.com\",\"tenant\":\"acme\",\"roles\":[\"reader\",\"writer\"],"
-      "\"scope\":\"read:a  write:b\",\"plan\":\"gold\",\"level\":3,\"groups\":[\"g1\",\"g2\"],"
-      "\"admin\":false,\"meta\":{\"k\": \"v\"}");
+  const std::string jwt =
+      good("ES256",
+           ",\"email\":\"a@example.com\",\"tenant\":\"acme\",\"roles\":[\"reader\",\"writer\"],"
+           "\"scope\":\"read:a  write:b\",\"plan\":\"gold\",\"level\":3,\"groups\":[\"g1\",\"g2\"],"
+           "\"admin\":false,\"meta\":{\"k\": \"v\"}");
   Identity identity;
   ASSERT_EQ(auth->authenticate(jwt, kNow, identity), E::kNone);
   EXPECT_EQ(identity.kind, CredentialKind::kJwt);
@@ -691,9 +701,11 @@ TEST(JwtClaims, MapsEveryField) {
   EXPECT_EQ(identity.roles, (std::vector<std::string>{"reader", "writer"}));
   EXPECT_EQ(identity.scopes, (std::vector<std::string>{"read:a", "write:b"}));
   EXPECT_EQ(identity.expires_at, kNow + 600);
-  const std::vector<std::pair<std::string, std::string>> expected = {
-      {"plan", "gold"}, {"level", "3"}, {"groups", "g1,g2"}, {"admin", "false"},
-      {"meta", "{\"k\":\"v\"}"}};
+  const std::vector<std::pair<std::string, std::string>> expected = {{"plan", "gold"},
+                                                                     {"level", "3"},
+                                                                     {"groups", "g1,g2"},
+                                                                     {"admin", "false"},
+                                                                     {"meta", "{\"k\":\"v\"}"}};
   EXPECT_EQ(identity.claims, expected);
 }
 
@@ -747,11 +759,11 @@ TEST(JwtClaims, RefusesAccountOfWrongType) {
 }
 
 TEST(JwtClaims, RefusesMissingPrincipal) {
-  EXPECT_EQ(check(hs("{\"iss\":\"" + kIssuer + "\",\"aud\":\"api\",\"exp\":" +
-                     std::to_string(kNow + 60) + "}")),
+  EXPECT_EQ(check(hs("{\"iss\":\"" + kIssuer +
+                     "\",\"aud\":\"api\",\"exp\":" + std::to_string(kNow + 60) + "}")),
             E::kPrincipalMissing);
-  EXPECT_EQ(check(hs("{\"iss\":\"" + kIssuer + "\",\"sub\":1,\"aud\":\"api\",\"exp\":" +
-                     std::to_string(kNow + 60) + "}")),
+  EXPECT_EQ(check(hs("{\"iss\":\"" + kIssuer +
+                     "\",\"sub\":1,\"aud\":\"api\",\"exp\":" + std::to_string(kNow + 60) + "}")),
             E::kPrincipalMissing);
 }
 
@@ -798,8 +810,7 @@ TEST(JwtIssuers, KeyRotation) {
   TestKey next = generate("ec-256-next", "EC", "P-256");
   ASSERT_TRUE(auth->replaceKeys(kIssuer, parseOrDie(jwksOf({next.jwk()}))));
   EXPECT_EQ(check(*auth, old_token), E::kUnknownKid);
-  EXPECT_EQ(check(*auth, token(header("ES256", "ec-256-next"), claims(), "ES256", next)),
-            E::kNone);
+  EXPECT_EQ(check(*auth, token(header("ES256", "ec-256-next"), claims(), "ES256", next)), E::kNone);
   EXPECT_EQ(auth->keys(kIssuer)->size(), 1u);
   EXPECT_FALSE(auth->replaceKeys("nobody", parseOrDie(jwksOf({next.jwk()}))));
   EXPECT_FALSE(auth->replaceKeys(kIssuer, nullptr));
@@ -849,6 +860,7 @@ TEST(JwtIssuers, CreateRefusesBadSpecs) {
   IssuerSpec skew = spec();
   skew.clock_skew_seconds = -1;
   refuse(std::move(skew));
+  EXPECT_EQ(Authenticator::create({}, error), nullptr);
   std::vector<IssuerSpec> twice;
   twice.push_back(spec());
   twice.push_back(spec());
@@ -902,13 +914,13 @@ TEST(Jwks, RefusesMalformedKeys) {
             "keys[0]: member \"n\" missing");
   EXPECT_EQ(jwksError(jwksOf({"{\"kty\":\"oct\",\"k\":\"a+b/\"}"})),
             "keys[0]: member \"k\" is not canonical base64url");
-  EXPECT_NE(jwksError(jwksOf({"{\"kty\":\"RSA\",\"n\":\"" + encodeBase64Url(std::string(128, '\xff')) +
-                              "\",\"e\":\"AQAB\"}"}))
+  EXPECT_NE(jwksError(jwksOf({"{\"kty\":\"RSA\",\"n\":\"" +
+                              encodeBase64Url(std::string(128, '\xff')) + "\",\"e\":\"AQAB\"}"}))
                 .find("1024 bits"),
             std::string::npos);
   const std::string x = encodeBase64Url(std::string(32, '\x01'));
-  EXPECT_EQ(jwksError(jwksOf({"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" + x + "\",\"y\":\"" +
-                              x + "\"}"})),
+  EXPECT_EQ(jwksError(jwksOf(
+                {"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" + x + "\",\"y\":\"" + x + "\"}"})),
             "keys[0]: EC point is not on the curve P-256");
   EXPECT_EQ(jwksError(jwksOf({"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AAAA\",\"y\":\"AAAA\"}"})),
             "keys[0]: EC x and y must be 32 bytes each for P-256");

@@ -56,16 +56,15 @@ std::string ecJwk(element group) {
 
 std::shared_ptr<const KeySet> keysFromGroup(element group, const char* jwk_member) {
   element jwk;
-  const std::string text = group[jwk_member].get(jwk) == simdjson::SUCCESS
-                               ? simdjson::minify(jwk)
-                               : ecJwk(group);
+  const std::string text =
+      group[jwk_member].get(jwk) == simdjson::SUCCESS ? simdjson::minify(jwk) : ecJwk(group);
   JwksResult result = parseJwks("{\"keys\":[" + text + "]}");
   if (!result.ok() || result.keys->size() != 1) return nullptr;
   return result.keys;
 }
 
-bool verifies(Algorithm algorithm, const Key& key, const std::string& msg,
-              const std::string& sig, SignatureError* error = nullptr) {
+bool verifies(Algorithm algorithm, const Key& key, const std::string& msg, const std::string& sig,
+              SignatureError* error = nullptr) {
   const SignatureError result = verifySignature(
       algorithm, key, msg, reinterpret_cast<const uint8_t*>(sig.data()), sig.size());
   if (error != nullptr) *error = result;
@@ -86,10 +85,9 @@ Tally runJwkFile(const std::string& name, const char* jwk_member, Algorithm algo
     for (element test : group["tests"].get_array()) {
       const int64_t id = test["tcId"].get_int64();
       const std::string_view result = test["result"].get_string();
-      const bool accepted =
-          keys != nullptr && verifies(algorithm, keys->keys()[0],
-                                      fromHex(test["msg"].get_string().value()),
-                                      fromHex(test["sig"].get_string().value()));
+      const bool accepted = keys != nullptr && verifies(algorithm, keys->keys()[0],
+                                                        fromHex(test["msg"].get_string().value()),
+                                                        fromHex(test["sig"].get_string().value()));
       if (result == "valid") {
         ++tally.valid;
         EXPECT_TRUE(accepted) << name << " tcId " << id << " is valid but was refused"
@@ -100,8 +98,8 @@ Tally runJwkFile(const std::string& name, const char* jwk_member, Algorithm algo
       } else {
         (accepted ? tally.acceptable_accepted : tally.acceptable_refused)++;
         std::cout << name << " tcId " << id << " (acceptable, "
-                  << std::string_view(test["comment"].get_string()) << "): "
-                  << (accepted ? "accepted" : "refused") << "\n";
+                  << std::string_view(test["comment"].get_string())
+                  << "): " << (accepted ? "accepted" : "refused") << "\n";
       }
     }
   }
