@@ -17,8 +17,14 @@ measurement, in an order rotated per round, with a warm-up before each run:
   c1          wrk -t1 -c1; everything on LOAD_CPU. Reports p50 and the p50
               added over "direct" in the same round.
 
+rampart-jwt is rampart's config with JWT authentication on every request:
+`rampart serve -c` on the config `rampart proxy` builds plus one ES256
+provider; wrk runs tokens.lua, which puts one of 10,000 distinct valid tokens
+(tokens.py, made at start) in each request's Authorization header.
+
 Settings come from the environment (see usage()). Uses only the Python 3
-standard library; needs nginx, haproxy, wrk and taskset on PATH.
+standard library, and python3-cryptography for rampart-jwt's tokens; needs
+nginx, haproxy, wrk and taskset on PATH.
 """
 
 import datetime
@@ -35,8 +41,10 @@ import time
 from procs import Processes, cpu_ticks, pin, read_cpu
 from report import CONNECTIONS, REPO, Report, fmt_rps, fmt_us
 from targets import Target, check_answers, free_port, origin_conf, wait_listening
+from tokens import POOL, TokenPool
 
-ALL_TARGETS = ["rampart", "nginx", "haproxy", "direct"]
+ALL_TARGETS = ["rampart", "rampart-jwt", "nginx", "haproxy", "direct"]
+RAMPART_TARGETS = ("rampart", "rampart-jwt")  # run RAMPART_BIN
 MEASURES = ["throughput", "cpu", "c1"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -47,9 +55,10 @@ def usage():
   ROUNDS=5            rounds; bench-method.md asks for at least 5
   DURATION=10s        each measured wrk run (wrk -d syntax: 10s, 1m)
   WARMUP=2s           the warm-up run before each measured run
-  TARGETS="rampart nginx haproxy direct"   any subset, in this order
+  TARGETS="rampart rampart-jwt nginx haproxy direct"   any subset, in this order
   RAMPART_BIN=build/rampart   relative paths are taken from the current directory
-  RAMPART_ARGS=""     extra arguments for `rampart proxy`
+  RAMPART_ARGS=""     extra arguments for `rampart proxy` and rampart-jwt's
+                      `rampart serve -c` (so only logging options fit both)
   QUICK=1             smoke test: ROUNDS=1 DURATION=2s WARMUP=1s unless set
   LOAD_CPU=0 PROXY_CPU=1      the two cores of the placement
   RESULTS_DIR=bench/results   where proxy-<timestamp>.md is written
@@ -194,8 +203,9 @@ class Bench:
                 pin(t.proc.pid, proxy_cpu if t is target else self.s.load_cpu)
         pin(self.origin.pid, origin_cpu)
 
-    def wrk(self, url, conns, duration, cpu, sample=None):
-        argv = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{conns}", f"-d{duration}", "--latency", url]
+    def wrk(self, target, conns, duration, cpu, sample=None):
+        argv = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{conns}", f"-d{duration}",
+                "--latency"] + target.wrk_args()
         proc = self.procs.start("wrk", argv, capture=True)
         samples = sample(proc) if sample else None
         try:
@@ -243,9 +253,9 @@ class Bench:
         else:  # c1
             self.place(target, s.load_cpu, s.load_cpu)
             conns, wrk_cpu = 1, s.load_cpu
-        self.wrk(target.url(), conns, s.warmup, wrk_cpu)
+        self.wrk(target, conns, s.warmup, wrk_cpu)
         sample = self.sampler(target) if measure == "cpu" else None
-        r, cpu = self.wrk(target.url(), conns, s.duration, wrk_cpu, sample)
+        r, cpu = self.wrk(target, conns, s.duration, wrk_cpu, sample)
         row = {"round": rnd, "measure": measure, "target": target.name, "ok": r["ok"],
                "rps": r.get("rps"), "p50": r.get("p50"), "p99": r.get("p99"),
                "errors": r.get("errors", 0), "non2xx": r.get("non2xx", 0),
@@ -262,13 +272,18 @@ class Bench:
                 row["steal"] = cpu["steal"]
                 row["busy"] = cpu["busy"]
             row["own_us"] = cpu["own"] / r["rps"] * 1e6
+        if target.name == "rampart-jwt" and row["non2xx"]:
+            # Every token is valid: a 401 (or any non-2xx) means the test is broken.
+            self.notes.append(f"round {rnd} {measure} rampart-jwt: **{row['non2xx']} non-2xx "
+                              "answers to valid tokens: the authenticated run is broken**")
+            log(f"  !! rampart-jwt answered {row['non2xx']} non-2xx to valid tokens")
         if not row["alive_after"]:
             self.notes.append(f"round {rnd} {measure} {target.name}: the proxy exited during the run")
         self.rows.append(row)
         self.print_row(row)
 
     def print_row(self, row):
-        parts = [f"  r{row['round']} {row['measure']:<10} {row['target']:<8}"]
+        parts = [f"  r{row['round']} {row['measure']:<10} {row['target']:<11}"]
         if not row["ok"]:
             parts.append("FAILED (no wrk result)")
         else:
@@ -292,9 +307,18 @@ class Bench:
         self.quiet_before = idle_share([s.load_cpu, s.proxy_cpu])
         self.start_origin()
         log(f"origin nginx on 127.0.0.1:{self.origin_port} (pid {self.origin.pid}); temp dir {self.tmp}")
+        pool, pool_failure = None, None
+        if "rampart-jwt" in s.targets:
+            try:
+                t0 = time.monotonic()
+                pool = TokenPool(self.tmp, POOL)
+                log(f"rampart-jwt: {pool.count} ES256 tokens (kid {pool.kid}) in "
+                    f"{time.monotonic() - t0:.1f} s: {pool.tokens_path}")
+            except Exception as e:  # ImportError (no python3-cryptography) included
+                pool_failure = f"could not make the tokens: {e!r} (needs python3-cryptography)"
         for name in s.targets:
-            t = Target(name, self.procs, self.tmp, s, self.origin_port)
-            why = t.start()
+            t = Target(name, self.procs, self.tmp, s, self.origin_port, pool)
+            why = pool_failure if name == "rampart-jwt" and pool_failure else t.start()
             if why:
                 t.failure = f"did not start: {why}"
                 log(f"!! {name} left out: {t.failure}")
@@ -327,9 +351,9 @@ def check_tools(settings):
     if missing:
         raise RuntimeError(f"missing {' '.join(missing)} (Debian: apt-get install "
                            f"{' '.join('util-linux' if m == 'taskset' else m for m in missing)})")
-    if "rampart" in settings.targets and not os.access(settings.rampart_bin, os.X_OK):
+    if (set(RAMPART_TARGETS) & set(settings.targets)) and not os.access(settings.rampart_bin, os.X_OK):
         raise RuntimeError(f"no rampart binary at {settings.rampart_bin} (build it: make build, "
-                           "or set RAMPART_BIN, or leave rampart out of TARGETS)")
+                           "or set RAMPART_BIN, or leave rampart and rampart-jwt out of TARGETS)")
     cpus = os.sched_getaffinity(0)
     if settings.load_cpu not in cpus or settings.proxy_cpu not in cpus:
         raise RuntimeError(f"need cpu{settings.load_cpu} and cpu{settings.proxy_cpu}; "

@@ -5,9 +5,16 @@ keep-alive, X-Forwarded-For, no access log.
 """
 
 import http.client
+import json
 import os
 import socket
+import subprocess
 import time
+
+from tokens import AUDIENCE, ISSUER
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOKENS_LUA = os.path.join(HERE, "tokens.lua")
 
 
 def free_port():
@@ -29,19 +36,32 @@ def wait_listening(port, proc, timeout=10.0):
     return f"not listening on 127.0.0.1:{port} after {timeout:.0f} s"
 
 
-def check_answers(port):
-    """One GET through the target: it must answer 200 "ok" (the origin's reply)."""
+def check_answers(port, headers=None, want_status=200, what="GET /"):
+    """One GET through the target: it must answer 200 "ok" (the origin's reply),
+    or, with want_status other than 200, that status whatever the body."""
     try:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
-        c.request("GET", "/")
+        c.request("GET", "/", headers=headers or {})
         resp = c.getresponse()
         body = resp.read()
         c.close()
     except (OSError, http.client.HTTPException) as e:
-        return f"GET / failed: {e!r}"
-    if resp.status != 200 or body != b"ok":
-        return f"GET / answered {resp.status} {body[:60]!r}, want 200 'ok'"
+        return f"{what} failed: {e!r}"
+    if want_status == 200 and (resp.status != 200 or body != b"ok"):
+        return f"{what} answered {resp.status} {body[:60]!r}, want 200 'ok'"
+    if want_status != 200 and resp.status != want_status:
+        return f"{what} answered {resp.status} {body[:60]!r}, want {want_status}"
     return None
+
+
+def check_jwt_answers(port, pool):
+    """rampart-jwt must serve a valid token and refuse none and a forged one:
+    otherwise the run would measure something else than authentication."""
+    bearer = lambda token: {"Authorization": f"Bearer {token}"}
+    return (check_answers(port, bearer(pool.tokens[0]), 200, "GET / with a valid token")
+            or check_answers(port, bearer(pool.tokens[-1]), 200, "GET / with another valid token")
+            or check_answers(port, None, 401, "GET / without a token")
+            or check_answers(port, bearer(pool.tampered()), 401, "GET / with a bad signature"))
 
 
 def nginx_common(tmp, name):
@@ -92,6 +112,41 @@ def nginx_proxy_conf(tmp, port, origin):
 """
 
 
+def rampart_jwt_conf(port, origin, pool):
+    """`rampart proxy --workers 1`'s config (src/cli/main.cc, proxyConfig: every
+    other setting left at its default), plus a JWT provider on the route."""
+    return f"""# rampart-jwt: what `rampart proxy --listen 127.0.0.1:{port} --to 127.0.0.1:{origin}
+# --workers 1` runs, plus JWT authentication on every request.
+workers: 1
+listeners:
+  - name: proxy
+    address: "127.0.0.1:{port}"
+clusters:
+  - name: upstream
+    endpoints: ["127.0.0.1:{origin}"]
+authentication:
+  # Per worker; above the pool of {pool.count} tokens so that, once warm, every
+  # token is a cache hit (the cache holds {pool.count} distinct entries).
+  token_cache_entries: {2 * pool.count}
+  providers:
+    - name: users
+      jwt:
+        issuers:
+          - issuer: {json.dumps(ISSUER)}
+            algorithms: [ES256]
+            jwks_file: {json.dumps(pool.jwks_path)}
+            audiences: [{json.dumps(AUDIENCE)}]
+virtual_hosts:
+  - name: any
+    domains: ["*"]
+    routes:
+      - name: all
+        match: {{prefix: /}}
+        cluster: upstream
+        auth: {{providers: [users]}}
+"""
+
+
 def haproxy_conf(port, origin):
     return f"""global
     nbthread 1
@@ -119,8 +174,9 @@ backend be
 class Target:
     """One thing wrk is pointed at: the origin itself, or a proxy in front of it."""
 
-    def __init__(self, name, procs, tmp, settings, origin_port):
+    def __init__(self, name, procs, tmp, settings, origin_port, pool=None):
         self.name = name
+        self.pool = pool  # tokens.TokenPool, for rampart-jwt
         self.procs = procs
         self.tmp = tmp
         self.settings = settings
@@ -135,6 +191,8 @@ class Target:
         if self.name == "rampart":
             return [s.rampart_bin, "proxy", "--listen", f"127.0.0.1:{self.port}",
                     "--to", f"127.0.0.1:{self.origin_port}", "--workers", "1"] + s.rampart_args
+        if self.name == "rampart-jwt":
+            return [s.rampart_bin, "serve", "-c", self.conf_path()] + s.rampart_args
         if self.name == "nginx":
             conf = os.path.join(tmp, "nginx.conf")
             with open(conf, "w") as f:
@@ -149,14 +207,48 @@ class Target:
             return ["haproxy", "-f", conf, "-db"]
         raise AssertionError(self.name)
 
+    def conf_path(self):
+        return os.path.join(self.tmp, f"{self.name}.yaml")
+
+    def write_rampart_jwt_conf(self):
+        """Writes the config and has `rampart validate` accept it; None or why not."""
+        if self.pool is None:
+            return "no token pool"
+        with open(self.conf_path(), "w") as f:
+            f.write(rampart_jwt_conf(self.port, self.origin_port, self.pool))
+        try:
+            p = subprocess.run([self.settings.rampart_bin, "validate", "-c", self.conf_path()],
+                               capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"rampart validate failed: {e}"
+        if p.returncode != 0:
+            return (f"rampart validate -c {self.conf_path()} exited {p.returncode}: "
+                    + (p.stdout + p.stderr).strip()[-400:])
+        return None
+
+    def wrk_args(self):
+        """What wrk needs beyond the URL: rampart-jwt's requests carry a token."""
+        if self.name == "rampart-jwt":
+            return ["-s", TOKENS_LUA, self.url(), self.pool.tokens_path]
+        return [self.url()]
+
+    def check(self):
+        if self.name == "rampart-jwt":
+            return check_jwt_answers(self.port, self.pool)
+        return check_answers(self.port)
+
     def start(self):
         """Starts the proxy and checks it answers; returns None or why not."""
         if self.name == "direct":
             return None
         self.port = free_port()
+        if self.name == "rampart-jwt":
+            why = self.write_rampart_jwt_conf()
+            if why:
+                return why
         log = os.path.join(self.tmp, f"{self.name}.log")
         self.proc = self.procs.start(self.name, self.argv(), log)
-        why = wait_listening(self.port, self.proc) or check_answers(self.port)
+        why = wait_listening(self.port, self.proc) or self.check()
         if why:
             tail = ""
             try:

@@ -1,4 +1,5 @@
 """The rampart command line: version, --help, validate, serve, proxy."""
+import json
 import re
 import subprocess
 
@@ -97,3 +98,19 @@ def test_proxy_subcommand_proxies(stack):
     assert response.status == 200
     assert response.header("x-upstream-name") == "quick"
     assert response.json()["target"] == "/via/proxy?x=1"
+
+
+def test_log_format_json_writes_one_json_object_per_line(stack):
+    upstream = stack.upstream("quick")
+    port = helpers.free_port()
+    rampart = stack.rampart_args(["proxy", "--listen", f"127.0.0.1:{port}", "--to", upstream.address,
+                                  "--workers", "1", "--log-format", "json"], port)
+    assert helpers.get(port, "/x").status == 200
+    assert rampart.stop() == 0
+    lines = [line for line in rampart.stderr().splitlines() if line.strip()]
+    assert len(lines) >= 2, lines
+    records = [json.loads(line) for line in lines]
+    for record in records:
+        assert {"time", "level", "msg"} <= set(record), record
+    assert any("listening on" in r["msg"] for r in records), records
+    assert any(r["msg"].startswith("stopped:") and "requests=1" in r["msg"] for r in records), records
