@@ -396,7 +396,11 @@ def main():
         log("\n" + report)
         log(f"written to {os.path.relpath(path)}")
         failed = [t.name for t in bench.targets.values() if t.failure]
-        return 1 if failed else 0
+        broken = sum(r["non2xx"] for r in bench.rows if r["target"] == "rampart-jwt")
+        if broken:
+            print(f"bench/proxy/run: rampart-jwt answered {broken} non-2xx to valid tokens: "
+                  "the authenticated measurement is broken", file=sys.stderr)
+        return 1 if failed or broken else 0
     except KeyboardInterrupt:
         print("\ninterrupted; stopping everything started", file=sys.stderr)
         return 130
