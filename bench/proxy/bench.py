@@ -21,9 +21,13 @@ rampart-jwt is rampart's config with JWT authentication on every request:
 `rampart serve -c` on the config `rampart proxy` builds plus one ES256
 provider; wrk runs tokens.lua, which puts one of 10,000 distinct valid tokens
 (tokens.py, made at start) in each request's Authorization header.
+rampart-tokens is its control: the same config and the same wrk with
+tokens.lua, but no `auth` on the route, so the tokens are only forwarded.
+"rampart-jwt / rampart-tokens" is then the cost of authentication alone;
+"rampart-jwt / rampart" also counts the longer requests and wrk's Lua.
 
 Settings come from the environment (see usage()). Uses only the Python 3
-standard library, and python3-cryptography for rampart-jwt's tokens; needs
+standard library, and python3-cryptography for the tokens; needs
 nginx, haproxy, wrk and taskset on PATH.
 """
 
@@ -40,11 +44,12 @@ import time
 
 from procs import Processes, cpu_ticks, pin, read_cpu
 from report import CONNECTIONS, REPO, Report, fmt_rps, fmt_us
-from targets import Target, check_answers, free_port, origin_conf, wait_listening
+from targets import (TOKEN_TARGETS, Target, check_answers, free_port, origin_conf,
+                     wait_listening)
 from tokens import POOL, TokenPool
 
-ALL_TARGETS = ["rampart", "rampart-jwt", "nginx", "haproxy", "direct"]
-RAMPART_TARGETS = ("rampart", "rampart-jwt")  # run RAMPART_BIN
+ALL_TARGETS = ["rampart", "rampart-tokens", "rampart-jwt", "nginx", "haproxy", "direct"]
+RAMPART_TARGETS = ("rampart", "rampart-tokens", "rampart-jwt")  # run RAMPART_BIN
 MEASURES = ["throughput", "cpu", "c1"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -55,10 +60,20 @@ def usage():
   ROUNDS=5            rounds; bench-method.md asks for at least 5
   DURATION=10s        each measured wrk run (wrk -d syntax: 10s, 1m)
   WARMUP=2s           the warm-up run before each measured run
-  TARGETS="rampart rampart-jwt nginx haproxy direct"   any subset, in this order
+  TARGETS="rampart rampart-tokens rampart-jwt nginx haproxy direct"
+                      any subset, in this order (rotated per round):
+                        rampart         rampart proxy, plain wrk requests
+                        rampart-tokens  rampart serve -c, JWT provider NOT on the
+                                        route; wrk with tokens.lua (a token in
+                                        every request, forwarded unchecked): the
+                                        control of rampart-jwt
+                        rampart-jwt     the same config with JWT auth on the
+                                        route; the same wrk with tokens.lua
+                        nginx, haproxy  the peers; direct: wrk to the origin
   RAMPART_BIN=build/rampart   relative paths are taken from the current directory
-  RAMPART_ARGS=""     extra arguments for `rampart proxy` and rampart-jwt's
-                      `rampart serve -c` (so only logging options fit both)
+  RAMPART_ARGS=""     extra arguments for `rampart proxy` and for rampart-tokens'
+                      and rampart-jwt's `rampart serve -c` (so only logging
+                      options fit all three)
   QUICK=1             smoke test: ROUNDS=1 DURATION=2s WARMUP=1s unless set
   LOAD_CPU=0 PROXY_CPU=1      the two cores of the placement
   RESULTS_DIR=bench/results   where proxy-<timestamp>.md is written
@@ -283,7 +298,7 @@ class Bench:
         self.print_row(row)
 
     def print_row(self, row):
-        parts = [f"  r{row['round']} {row['measure']:<10} {row['target']:<11}"]
+        parts = [f"  r{row['round']} {row['measure']:<10} {row['target']:<14}"]
         if not row["ok"]:
             parts.append("FAILED (no wrk result)")
         else:
@@ -308,17 +323,18 @@ class Bench:
         self.start_origin()
         log(f"origin nginx on 127.0.0.1:{self.origin_port} (pid {self.origin.pid}); temp dir {self.tmp}")
         pool, pool_failure = None, None
-        if "rampart-jwt" in s.targets:
+        if set(TOKEN_TARGETS) & set(s.targets):
             try:
                 t0 = time.monotonic()
                 pool = TokenPool(self.tmp, POOL)
-                log(f"rampart-jwt: {pool.count} ES256 tokens (kid {pool.kid}) in "
+                log(f"tokens for {' and '.join(n for n in s.targets if n in TOKEN_TARGETS)}: "
+                    f"{pool.count} ES256 tokens (kid {pool.kid}) in "
                     f"{time.monotonic() - t0:.1f} s: {pool.tokens_path}")
             except Exception as e:  # ImportError (no python3-cryptography) included
                 pool_failure = f"could not make the tokens: {e!r} (needs python3-cryptography)"
         for name in s.targets:
             t = Target(name, self.procs, self.tmp, s, self.origin_port, pool)
-            why = pool_failure if name == "rampart-jwt" and pool_failure else t.start()
+            why = pool_failure if name in TOKEN_TARGETS and pool_failure else t.start()
             if why:
                 t.failure = f"did not start: {why}"
                 log(f"!! {name} left out: {t.failure}")
@@ -353,7 +369,8 @@ def check_tools(settings):
                            f"{' '.join('util-linux' if m == 'taskset' else m for m in missing)})")
     if (set(RAMPART_TARGETS) & set(settings.targets)) and not os.access(settings.rampart_bin, os.X_OK):
         raise RuntimeError(f"no rampart binary at {settings.rampart_bin} (build it: make build, "
-                           "or set RAMPART_BIN, or leave rampart and rampart-jwt out of TARGETS)")
+                           "or set RAMPART_BIN, or leave rampart, rampart-tokens and rampart-jwt "
+                           "out of TARGETS)")
     cpus = os.sched_getaffinity(0)
     if settings.load_cpu not in cpus or settings.proxy_cpu not in cpus:
         raise RuntimeError(f"need cpu{settings.load_cpu} and cpu{settings.proxy_cpu}; "

@@ -15,6 +15,10 @@ from tokens import AUDIENCE, ISSUER
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKENS_LUA = os.path.join(HERE, "tokens.lua")
+# The targets whose requests carry a token (wrk -s tokens.lua) and whose config
+# is rampart_conf(): rampart-jwt checks the token, rampart-tokens, its control,
+# forwards it unchecked.
+TOKEN_TARGETS = ("rampart-tokens", "rampart-jwt")
 
 
 def free_port():
@@ -62,6 +66,16 @@ def check_jwt_answers(port, pool):
             or check_answers(port, bearer(pool.tokens[-1]), 200, "GET / with another valid token")
             or check_answers(port, None, 401, "GET / without a token")
             or check_answers(port, bearer(pool.tampered()), 401, "GET / with a bad signature"))
+
+
+def check_tokens_answers(port, pool):
+    """rampart-tokens must serve a request with a token and, since it checks
+    nothing, one without a token and one with a bad signature just the same:
+    otherwise it would not be the control without authentication."""
+    bearer = lambda token: {"Authorization": f"Bearer {token}"}
+    return (check_answers(port, bearer(pool.tokens[0]), 200, "GET / with a token")
+            or check_answers(port, None, 200, "GET / without a token")
+            or check_answers(port, bearer(pool.tampered()), 200, "GET / with a bad signature"))
 
 
 def nginx_common(tmp, name):
@@ -112,11 +126,22 @@ def nginx_proxy_conf(tmp, port, origin):
 """
 
 
-def rampart_jwt_conf(port, origin, pool):
+def rampart_conf(name, port, origin, pool):
     """`rampart proxy --workers 1`'s config (src/cli/main.cc, proxyConfig: every
-    other setting left at its default), plus a JWT provider on the route."""
-    return f"""# rampart-jwt: what `rampart proxy --listen 127.0.0.1:{port} --to 127.0.0.1:{origin}
-# --workers 1` runs, plus JWT authentication on every request.
+    other setting left at its default), plus a JWT provider. For rampart-jwt
+    the route requires it; for rampart-tokens the config is the same but the
+    route has no `auth`, so the Authorization header is only forwarded."""
+    if name == "rampart-jwt":
+        what = "plus JWT authentication on every request."
+        route_auth = "\n        auth: {providers: [users]}"
+    elif name == "rampart-tokens":
+        what = ("plus rampart-jwt's JWT provider, but NOT on the route:\n"
+                "# the control of rampart-jwt, same requests (with tokens), no authentication.")
+        route_auth = ""
+    else:
+        raise AssertionError(name)
+    return f"""# {name}: what `rampart proxy --listen 127.0.0.1:{port} --to 127.0.0.1:{origin}
+# --workers 1` runs, {what}
 workers: 1
 listeners:
   - name: proxy
@@ -142,8 +167,7 @@ virtual_hosts:
     routes:
       - name: all
         match: {{prefix: /}}
-        cluster: upstream
-        auth: {{providers: [users]}}
+        cluster: upstream{route_auth}
 """
 
 
@@ -176,7 +200,7 @@ class Target:
 
     def __init__(self, name, procs, tmp, settings, origin_port, pool=None):
         self.name = name
-        self.pool = pool  # tokens.TokenPool, for rampart-jwt
+        self.pool = pool  # tokens.TokenPool, for TOKEN_TARGETS
         self.procs = procs
         self.tmp = tmp
         self.settings = settings
@@ -191,7 +215,7 @@ class Target:
         if self.name == "rampart":
             return [s.rampart_bin, "proxy", "--listen", f"127.0.0.1:{self.port}",
                     "--to", f"127.0.0.1:{self.origin_port}", "--workers", "1"] + s.rampart_args
-        if self.name == "rampart-jwt":
+        if self.name in TOKEN_TARGETS:
             return [s.rampart_bin, "serve", "-c", self.conf_path()] + s.rampart_args
         if self.name == "nginx":
             conf = os.path.join(tmp, "nginx.conf")
@@ -210,12 +234,12 @@ class Target:
     def conf_path(self):
         return os.path.join(self.tmp, f"{self.name}.yaml")
 
-    def write_rampart_jwt_conf(self):
+    def write_rampart_conf(self):
         """Writes the config and has `rampart validate` accept it; None or why not."""
         if self.pool is None:
             return "no token pool"
         with open(self.conf_path(), "w") as f:
-            f.write(rampart_jwt_conf(self.port, self.origin_port, self.pool))
+            f.write(rampart_conf(self.name, self.port, self.origin_port, self.pool))
         try:
             p = subprocess.run([self.settings.rampart_bin, "validate", "-c", self.conf_path()],
                                capture_output=True, text=True, timeout=30)
@@ -227,14 +251,17 @@ class Target:
         return None
 
     def wrk_args(self):
-        """What wrk needs beyond the URL: rampart-jwt's requests carry a token."""
-        if self.name == "rampart-jwt":
+        """What wrk needs beyond the URL: rampart-jwt's and rampart-tokens' requests
+        carry a token."""
+        if self.name in TOKEN_TARGETS:
             return ["-s", TOKENS_LUA, self.url(), self.pool.tokens_path]
         return [self.url()]
 
     def check(self):
         if self.name == "rampart-jwt":
             return check_jwt_answers(self.port, self.pool)
+        if self.name == "rampart-tokens":
+            return check_tokens_answers(self.port, self.pool)
         return check_answers(self.port)
 
     def start(self):
@@ -242,8 +269,8 @@ class Target:
         if self.name == "direct":
             return None
         self.port = free_port()
-        if self.name == "rampart-jwt":
-            why = self.write_rampart_jwt_conf()
+        if self.name in TOKEN_TARGETS:
+            why = self.write_rampart_conf()
             if why:
                 return why
         log = os.path.join(self.tmp, f"{self.name}.log")

@@ -1,4 +1,5 @@
--- wrk script of the rampart-jwt target: every request carries
+-- wrk script of the rampart-jwt target and of its control, rampart-tokens
+-- (the same requests through Rampart without auth): every request carries
 -- "Authorization: Bearer <token>", cycling through the pool of distinct
 -- tokens in the file named by the first script argument:
 --

@@ -1,8 +1,10 @@
-"""The JWTs of the rampart-jwt target: one ES256 key, a JWKS holding it, and a
-pool of distinct valid tokens (one per line) for bench/proxy/tokens.lua.
+"""The JWTs of the rampart-jwt and rampart-tokens targets: one ES256 key, a JWKS
+holding it, and a pool of distinct valid tokens (one per line) for
+bench/proxy/tokens.lua.
 
 Needs python3-cryptography (scripts/install-deps installs it); imported only
-when rampart-jwt is among the targets, so the other targets stay stdlib-only.
+when rampart-jwt or rampart-tokens is among the targets, so the other targets
+stay stdlib-only.
 """
 
 import base64
@@ -28,7 +30,7 @@ class TokenPool:
     """Writes jwks.json and tokens.txt into `directory`."""
 
     def __init__(self, directory, count=POOL):
-        # Imported here: a missing python3-cryptography only fails rampart-jwt.
+        # Imported here: a missing python3-cryptography only fails the token targets.
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
