@@ -41,6 +41,17 @@ void checkOne(std::string_view raw, const CanonicalOptions& options) {
   require(!options.merge_slashes || path.find("//") == std::string_view::npos);
   require(!hasDotSegment(path));
   require(out.path_length == out.text.size() || out.text[out.path_length] == '?');
+  require(options.allow_semicolon || path.find(';') == std::string_view::npos);
+  if (options.lowercase_path) {
+    // Upper case survives only as the hex digits of an escape.
+    for (size_t i = 0; i < path.size(); ++i) {
+      if (path[i] == '%') {
+        i += 2;
+        continue;
+      }
+      require(!(path[i] >= 'A' && path[i] <= 'Z'));
+    }
+  }
 
   CanonicalTarget again;
   require(canonicalizeTarget(out.text, options, again) == CanonicalError::kNone);
@@ -60,6 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.allow_encoded_slash = (data[0] & 2) != 0;
   options.allow_encoded_backslash = (data[0] & 4) != 0;
   options.allow_fragment = (data[0] & 8) != 0;
+  options.allow_semicolon = (data[0] & 16) != 0;
+  options.lowercase_path = (data[0] & 32) != 0;
   std::string_view raw(reinterpret_cast<const char*>(data + 1), size - 1);
   checkOne(raw, options);
   return 0;

@@ -113,12 +113,15 @@ void readHttp(Reader& reader, const YAML::Node& node, HttpSettings* out) {
 void readCanonical(Reader& reader, const YAML::Node& node, http::CanonicalOptions* out) {
   std::optional<Map> map = reader.map(
       node, "canonical",
-      {"merge_slashes", "allow_encoded_slash", "allow_encoded_backslash", "allow_fragment"});
+      {"merge_slashes", "allow_encoded_slash", "allow_encoded_backslash", "allow_fragment",
+       "allow_semicolon", "lowercase_path"});
   if (!map) return;
   reader.readBool(*map, "merge_slashes", &out->merge_slashes);
   reader.readBool(*map, "allow_encoded_slash", &out->allow_encoded_slash);
   reader.readBool(*map, "allow_encoded_backslash", &out->allow_encoded_backslash);
   reader.readBool(*map, "allow_fragment", &out->allow_fragment);
+  reader.readBool(*map, "allow_semicolon", &out->allow_semicolon);
+  reader.readBool(*map, "lowercase_path", &out->lowercase_path);
 }
 
 // Where each listener name and address was first seen, to report duplicates.
@@ -228,7 +231,7 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
                    "no virtual_hosts: every request gets 404");
   }
   if (node != nullptr) {
-    detail::RouteDefaults defaults{out->http.max_body_bytes, out->canonical.merge_slashes};
+    detail::RouteDefaults defaults{out->http.max_body_bytes, out->canonical};
     std::vector<std::optional<YAML::Node>> route_auth;
     detail::readVirtualHosts(reader, *node, out->clusters, defaults, &hosts, &route_auth);
     detail::readRouteAuth(reader, route_auth, &out->auth);

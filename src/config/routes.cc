@@ -41,9 +41,16 @@ std::string lowercase(std::string text) {
 
 // Why a path written in the config could never equal a canonical request
 // path, or empty. Requests are canonicalized before routing (http/canonical.h).
-std::string_view uncanonical(std::string_view path, bool merge_slashes) {
-  if (merge_slashes && path.find("//") != std::string_view::npos) {
+std::string_view uncanonical(std::string_view path, const http::CanonicalOptions& canonical) {
+  if (canonical.merge_slashes && path.find("//") != std::string_view::npos) {
     return "request paths have repeated slashes merged";
+  }
+  if (!canonical.allow_semicolon && path.find(';') != std::string_view::npos) {
+    return "';' in a request path is refused (canonical.allow_semicolon)";
+  }
+  if (canonical.lowercase_path &&
+      std::any_of(path.begin(), path.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    return "request paths are lowercased (canonical.lowercase_path)";
   }
   bool dot_segment = path.find("/./") != std::string_view::npos ||
                      path.find("/../") != std::string_view::npos || path.ends_with("/.") ||
@@ -80,7 +87,7 @@ void readPath(RouteContext& ctx, const YAML::Node& node, std::string_view key,
         node, std::string(key) + ": a path must start with '/', got " + yaml::describe(node));
     return;
   }
-  std::string_view why = uncanonical(*path, ctx.defaults.merge_slashes);
+  std::string_view why = uncanonical(*path, ctx.defaults.canonical);
   if (!why.empty()) {
     ctx.reader.warning(yaml::positionOf(node),
                        std::string(key) + ": '" + *path + "' can never match: " + std::string(why));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/yaml_reader.h"
+#include "http/canonical.h"
 #include "routing/router.h"
 #include "upstream/cluster.h"
 
@@ -24,7 +25,7 @@ void readClusters(yaml::Reader& reader, const YAML::Node& node,
 
 struct RouteDefaults {
   uint64_t max_body_bytes = 0;  // http.max_body_bytes
-  bool merge_slashes = true;    // canonical.merge_slashes, to spot paths that can never match
+  http::CanonicalOptions canonical;  // to spot paths that can never match
 };
 
 // Reads `virtual_hosts:`, resolving each route's cluster name to its index

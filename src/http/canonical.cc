@@ -69,7 +69,8 @@ CanonicalError writePath(std::string_view raw, size_t begin, size_t end,
     while (i < end && raw[i] != '/') {
       char c = raw[i];
       if (hasClass(c, kPathLiteral)) {
-        *w++ = c;
+        if (c == ';' && !options.allow_semicolon) return CanonicalError::kSemicolon;
+        *w++ = options.lowercase_path ? lowerAscii(c) : c;
         ++i;
         continue;
       }
@@ -82,7 +83,8 @@ CanonicalError writePath(std::string_view raw, size_t begin, size_t end,
       // Unreserved bytes mean the same encoded or not (RFC 3986 6.2.2.2), so
       // decode them: "%2e%2e" must be seen as ".." by everyone after us.
       if (kClasses[value] & kUnreserved) {
-        *w++ = static_cast<char>(value);
+        char decoded = static_cast<char>(value);
+        *w++ = options.lowercase_path ? lowerAscii(decoded) : decoded;
         continue;
       }
       if (value == 0) return CanonicalError::kEncodedNul;
@@ -218,6 +220,8 @@ const char* describe(CanonicalError error) {
       return "'..' climbs above the root";
     case CanonicalError::kFragment:
       return "fragment in the request target";
+    case CanonicalError::kSemicolon:
+      return "';' in the path (matrix parameters are refused)";
   }
   return "unknown canonicalization error";
 }

@@ -16,6 +16,13 @@ struct CanonicalOptions {
   bool allow_encoded_slash = false;      // %2F: refuse (false) or keep encoded as %2F (true)
   bool allow_encoded_backslash = false;  // %5C: refuse (false) or keep encoded as %5C (true)
   bool allow_fragment = false;           // "#frag": refuse (false) or strip it (true)
+  // ";" in the path: refuse (false) or keep (true). Upstreams disagree on it
+  // (Tomcat and Spring cut "/admin;x=1" to "/admin", most servers do not),
+  // which makes it the classic way around a path-based check.
+  bool allow_semicolon = false;
+  // Paths are case-sensitive (false); true lowercases the canonical path, so
+  // routing, policy and the upstream all see "/admin" for "/ADMIN".
+  bool lowercase_path = false;
 };
 
 enum class CanonicalError : uint8_t {
@@ -29,6 +36,7 @@ enum class CanonicalError : uint8_t {
   kEncodedNul,          // %00, always refused
   kClimbsAboveRoot,     // a ".." that would climb above "/"
   kFragment,            // "#..."
+  kSemicolon,           // ";" in the path (matrix parameters)
 };
 
 const char* describe(CanonicalError error);

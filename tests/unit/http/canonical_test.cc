@@ -146,7 +146,32 @@ TEST(CanonicalForm, ReusedTargetIsReset) {
 // --- characters and escapes ------------------------------------------------
 
 TEST(CanonicalCharacters, AllPcharsPass) {
-  EXPECT_EQ(ok("/azAZ09-._~!$&'()*+,;=:@"), "/azAZ09-._~!$&'()*+,;=:@");
+  CanonicalOptions options;
+  options.allow_semicolon = true;
+  EXPECT_EQ(ok("/azAZ09-._~!$&'()*+,;=:@", options), "/azAZ09-._~!$&'()*+,;=:@");
+  EXPECT_EQ(ok("/azAZ09-._~!$&'()*+,=:@"), "/azAZ09-._~!$&'()*+,=:@");
+}
+
+// "/admin;x=1" is "/admin" to Tomcat and Spring, "admin;x=1" to others: refused.
+TEST(CanonicalCharacters, SemicolonInThePathIsRefusedUnlessAllowed) {
+  EXPECT_EQ(fail("/admin;x=1"), E::kSemicolon);
+  EXPECT_EQ(fail("/a;/b"), E::kSemicolon);
+  CanonicalOptions options;
+  options.allow_semicolon = true;
+  EXPECT_EQ(ok("/admin;x=1", options), "/admin;x=1");
+  // In the query it is ordinary.
+  EXPECT_EQ(ok("/a?x=1;y=2"), "/a?x=1;y=2");
+  // Encoded, it stays encoded: no server splits on %3B.
+  EXPECT_EQ(ok("/a%3bb"), "/a%3Bb");
+}
+
+TEST(CanonicalCharacters, LowercasePathWhenConfigured) {
+  EXPECT_EQ(ok("/ADMIN/Users"), "/ADMIN/Users");  // case-sensitive by default
+  CanonicalOptions options;
+  options.lowercase_path = true;
+  EXPECT_EQ(ok("/ADMIN/Users?Q=A", options), "/admin/users?Q=A");  // the query is left alone
+  EXPECT_EQ(ok("/%41dmin", options), "/admin");                     // decoded, then lowercased
+  EXPECT_EQ(ok("/a%C3%A9", options), "/a%C3%A9");                   // escapes keep upper-case hex
 }
 
 TEST(CanonicalCharacters, BadBytesInPath) {
