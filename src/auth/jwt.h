@@ -23,7 +23,7 @@ namespace rampart::auth {
 enum class JwtError : uint8_t {
   kNone,
   kTooLarge,          // over the largest max_token_bytes (checked before decoding) or the issuer's
-  kMalformed,         // not exactly three non-empty-header "." separated segments
+  kMalformed,         // not exactly three "."-separated segments, or an empty header
   kBadBase64,         // a segment that is not canonical unpadded base64url
   kBadJson,           // header or claims are not valid UTF-8 JSON
   kNotObject,         // header or claims are JSON but not an object
@@ -123,7 +123,9 @@ class Authenticator {
   // Verifies a compact JWS token at unix time `now` (seconds). Order: size,
   // segments, header (alg, crit, jku/x5u/jwk/x5c, kid), claims JSON, issuer by
   // "iss", alg allow-list, key by kid, signature, then exp/nbf/iat/aud, then
-  // the Identity. Returns kNone and fills `out` (kind kJwt) on success. On
+  // the Identity. The claims are parsed before the signature is checked (the
+  // issuer, hence the key, comes from "iss"), but nothing else in them is read
+  // until it verifies. Returns kNone and fills `out` (kind kJwt) on success. On
   // failure `out.issuer` holds the token's "iss" when it was read (so a caller
   // knows whose JWKS to refresh on kUnknownKid); other fields are unspecified.
   JwtError authenticate(std::string_view token, int64_t now, VerifyScratch& scratch,

@@ -86,7 +86,11 @@ const char* describe(SignatureError error);
 // Signatures are in JWS form: HMAC the exact digest (compared in constant
 // time), RSA exactly the modulus size, ES256/ES384 raw r||s of 64/96 bytes
 // (DER is refused by its length), Ed25519 64 bytes. PS* use MGF1 with the
-// same digest and a salt of the digest length. Any thread; no state.
+// same digest and a salt of the digest length. Any thread. Each thread keeps
+// its own small OpenSSL contexts to skip per-call provider fetches: one HMAC
+// context per digest, and verify contexts for its last 8 (algorithm, key)
+// pairs, each holding a reference on its EVP_PKEY (so a key swapped out stays
+// alive until that thread evicts it or exits).
 SignatureError verifySignature(Algorithm algorithm, const Key& key, std::string_view signing_input,
                                const uint8_t* signature, size_t signature_length);
 

@@ -819,21 +819,30 @@ TEST(JwtIssuers, KeyRotation) {
 TEST(JwtIssuers, SwapWhileOtherThreadsVerify) {
   const TestKey one{"one", nullptr, std::string(32, '1')};
   const TestKey two{"two", nullptr, std::string(32, '2')};
-  auto set_one = parseOrDie(jwksOf({one.jwk(), two.jwk()}));
-  auto set_two = parseOrDie(jwksOf({two.jwk(), one.jwk()}));
+  // Each set is parsed on its own, so each swap brings new EVP_PKEY objects
+  // too (exercising the per-thread verify-context cache).
+  auto set_one = parseOrDie(jwksOf({one.jwk(), two.jwk(), keys().p256.jwk()}));
+  auto set_two = parseOrDie(jwksOf({two.jwk(), keys().p256.jwk(), one.jwk()}));
   auto auth = make(spec(set_one));
-  const std::string jwt = token(header("HS256", "two"), claims(), "HS256", two);
+  const std::string hs256 = token(header("HS256", "two"), claims(), "HS256", two);
+  const std::string es256 = good("ES256");
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0};
   std::vector<std::thread> workers;
   for (int i = 0; i < 2; ++i) {
     workers.emplace_back([&] {
       while (!stop.load()) {
-        if (check(*auth, jwt) != E::kNone) failures++;
+        if (check(*auth, hs256) != E::kNone) failures++;
+        if (check(*auth, es256) != E::kNone) failures++;
       }
     });
   }
-  for (int i = 0; i < 2000; ++i) auth->replaceKeys(kIssuer, i % 2 ? set_one : set_two);
+  for (int i = 0; i < 2000; ++i) {
+    auth->replaceKeys(kIssuer, i % 2 ? set_one : set_two);
+    if (i % 100 == 0) {  // fresh sets now and then: old ones are freed while in use elsewhere
+      set_one = parseOrDie(jwksOf({one.jwk(), two.jwk(), keys().p256.jwk()}));
+    }
+  }
   stop = true;
   for (auto& worker : workers) worker.join();
   EXPECT_EQ(failures.load(), 0);
