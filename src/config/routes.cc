@@ -204,7 +204,7 @@ void readRouteCluster(RouteContext& ctx, const yaml::Map& map, const std::string
 void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSpec* host) {
   std::string label = labelOf(node, "route");
   std::optional<yaml::Map> map =
-      ctx.reader.map(node, label, {"name", "match", "cluster", "max_body_bytes", "auth"});
+      ctx.reader.map(node, label, {"name", "match", "cluster", "max_body_bytes", "auth", "method_override"});
   if (!map) return;
   routing::RouteSpec route;
   route.max_body_bytes = ctx.defaults.max_body_bytes;
@@ -214,6 +214,7 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
   }
   readRouteCluster(ctx, *map, label, &route);
   ctx.reader.readSize(*map, "max_body_bytes", 0, UINT64_MAX, &route.max_body_bytes);
+  ctx.reader.readBool(*map, "method_override", &route.method_override);
   const YAML::Node* auth = map->find("auth");
   ctx.route_auth->push_back(auth != nullptr ? std::optional<YAML::Node>(*auth) : std::nullopt);
   host->routes.push_back(std::move(route));

@@ -60,6 +60,8 @@ enum class HeaderClass : uint8_t {
   kForwardedOther,  // X-Forwarded-Proto, X-Forwarded-Host
   kRequestId,
   kVia,
+  kRewriteUrl,      // X-Original-URL, X-Rewrite-URL: never honoured, never forwarded
+  kMethodOverride,  // X-HTTP-Method-Override and kin: forwarded only where a route allows it
 };
 
 HeaderClass classify(std::string_view name) {
@@ -89,8 +91,13 @@ HeaderClass classify(std::string_view name) {
     case 12:
       if (equalsIgnoreCase(name, "x-request-id")) return HeaderClass::kRequestId;
       break;
+    case 13:
+      if (equalsIgnoreCase(name, "x-rewrite-url")) return HeaderClass::kRewriteUrl;
+      if (equalsIgnoreCase(name, "x-http-method")) return HeaderClass::kMethodOverride;
+      break;
     case 14:
       if (equalsIgnoreCase(name, "content-length")) return HeaderClass::kContentLength;
+      if (equalsIgnoreCase(name, "x-original-url")) return HeaderClass::kRewriteUrl;
       break;
     case 15:
       if (equalsIgnoreCase(name, "x-forwarded-for")) return HeaderClass::kForwardedFor;
@@ -102,12 +109,16 @@ HeaderClass classify(std::string_view name) {
     case 17:
       if (equalsIgnoreCase(name, "transfer-encoding")) return HeaderClass::kHopByHop;
       if (equalsIgnoreCase(name, "x-forwarded-proto")) return HeaderClass::kForwardedOther;
+      if (equalsIgnoreCase(name, "x-method-override")) return HeaderClass::kMethodOverride;
       break;
     case 18:
       if (equalsIgnoreCase(name, "proxy-authenticate")) return HeaderClass::kHopByHop;
       break;
     case 19:
       if (equalsIgnoreCase(name, "proxy-authorization")) return HeaderClass::kHopByHop;
+      break;
+    case 22:
+      if (equalsIgnoreCase(name, "x-http-method-override")) return HeaderClass::kMethodOverride;
       break;
     default:
       break;
@@ -200,6 +211,9 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
         break;
       case HeaderClass::kVia:
         appendHeader(out, header.name, header.value);
+        break;
+      case HeaderClass::kMethodOverride:
+        if (info.method_override) appendHeader(out, header.name, header.value);
         break;
       default:
         break;  // hop-by-hop, Host, Content-Length, Expect: set below

@@ -24,6 +24,11 @@ struct UpstreamRequestInfo {
   // is set (phase 5 verified one), Rampart's own values replace them.
   const config::IdentityHeaders* identity_headers = nullptr;
   const auth::Identity* identity = nullptr;
+  // The route honours X-HTTP-Method-Override (and X-HTTP-Method,
+  // X-Method-Override): forwarded. Otherwise they are removed, as are
+  // X-Original-URL and X-Rewrite-URL always: an upstream must never act on a
+  // method or path that Rampart did not check.
+  bool method_override = false;
 };
 
 // Appends the upstream request head: "METHOD canonical HTTP/1.1", end-to-end

@@ -363,6 +363,7 @@ void Session::startForwarding(bool has_body) {
   info.via = snapshot.via;
   info.identity_headers = &snapshot.auth.identity_headers;
   info.identity = identity_.get();
+  info.method_override = route_->method_override;
   appendUpstreamRequestHead(upstream_out_, info);
 
   request_framing_ = request_.framing;

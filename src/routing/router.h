@@ -41,6 +41,7 @@ struct RouteSpec {
   std::vector<HeaderMatch> headers;  // all must match
   uint32_t cluster_index = 0;        // index into Snapshot::clusters
   uint64_t max_body_bytes = 0;       // 0: no limit
+  bool method_override = false;      // honour X-HTTP-Method-Override (policy sees that method)
 };
 
 struct VirtualHostSpec {
@@ -55,6 +56,7 @@ struct Route {
   uint32_t index = 0;  // stable index of this route in the snapshot (for stats)
   uint32_t cluster_index = 0;
   uint64_t max_body_bytes = 0;
+  bool method_override = false;
 };
 
 // What the router looks at: all views into the current request.

@@ -16,7 +16,9 @@ http::RequestHead makeRequest(std::vector<http::Header> headers) {
   return head;
 }
 
-std::string upstreamHead(const http::RequestHead& head, bool trusted) {
+std::string upstreamHead(const http::RequestHead& head, bool trusted, bool method_override = false,
+                         const auth::Identity* identity = nullptr) {
+  static const config::IdentityHeaders kNames;
   http::CanonicalTarget target;
   target.text = "/x?q=1";
   target.path_length = 2;
@@ -28,6 +30,9 @@ std::string upstreamHead(const http::RequestHead& head, bool trusted) {
   info.peer_trusted = trusted;
   info.request_id = "rid-1";
   info.via = "1.1 rampart";
+  info.method_override = method_override;
+  info.identity_headers = &kNames;
+  info.identity = identity;
   appendUpstreamRequestHead(out, info);
   return std::string(out.readable());
 }
@@ -38,6 +43,58 @@ TEST(RewriteTest, SendsTheCanonicalTargetNotTheRawOne) {
   EXPECT_EQ(head.find("/raw"), std::string::npos);
   EXPECT_NE(head.find("\r\nHost: api.example.com\r\n"), std::string::npos);
   EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
+}
+
+// Headers that make some upstreams act on another path or method than the
+// one Rampart checked.
+TEST(RewriteTest, RewriteUrlAndMethodOverrideHeadersAreRemoved) {
+  http::RequestHead request = makeRequest({{"Host", "api.example.com"},
+                                           {"X-Original-URL", "/admin"},
+                                           {"x-rewrite-url", "/admin"},
+                                           {"X-HTTP-Method-Override", "DELETE"},
+                                           {"X-HTTP-Method", "DELETE"},
+                                           {"X-Method-Override", "DELETE"},
+                                           {"Accept", "*/*"}});
+  std::string head = upstreamHead(request, /*trusted=*/true);
+  for (const char* gone : {"X-Original-URL", "x-rewrite-url", "X-HTTP-Method", "X-Method-Override",
+                           "DELETE", "/admin"}) {
+    EXPECT_EQ(head.find(gone), std::string::npos) << gone << " in\n" << head;
+  }
+  EXPECT_NE(head.find("\r\nAccept: */*\r\n"), std::string::npos);
+  // A route that honours method override forwards those headers, never the URL ones.
+  head = upstreamHead(request, true, /*method_override=*/true);
+  EXPECT_NE(head.find("\r\nX-HTTP-Method-Override: DELETE\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("X-Original-URL"), std::string::npos);
+  EXPECT_EQ(head.find("x-rewrite-url"), std::string::npos);
+}
+
+TEST(RewriteTest, IdentityHeadersComeOnlyFromTheVerifiedIdentity) {
+  http::RequestHead request = makeRequest({{"Host", "api.example.com"},
+                                           {"X-Auth-Subject", "root"},
+                                           {"x-auth-account", "evil"},
+                                           {"X-AUTH-SCOPES", "admin"},
+                                           {"x-auth-roles", "admin"},
+                                           {"x-auth-issuer", "me"}});
+  std::string anonymous = upstreamHead(request, /*trusted=*/true);
+  EXPECT_EQ(anonymous.find("root"), std::string::npos) << anonymous;
+  EXPECT_EQ(anonymous.find("evil"), std::string::npos);
+  EXPECT_EQ(anonymous.find("admin"), std::string::npos);
+  EXPECT_EQ(anonymous.find(": me\r\n"), std::string::npos);
+  auth::Identity alice;
+  alice.kind = auth::CredentialKind::kJwt;
+  alice.issuer = "https://id.test";
+  alice.principal = "alice";
+  alice.account = "acme";
+  alice.scopes = {"orders:read", "orders:write"};
+  alice.roles = {"buyer"};
+  std::string head = upstreamHead(request, true, false, &alice);
+  EXPECT_NE(head.find("\r\nx-auth-subject: alice\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nx-auth-account: acme\r\n"), std::string::npos);
+  EXPECT_NE(head.find("\r\nx-auth-scopes: orders:read orders:write\r\n"), std::string::npos);
+  EXPECT_NE(head.find("\r\nx-auth-roles: buyer\r\n"), std::string::npos);
+  EXPECT_NE(head.find("\r\nx-auth-issuer: https://id.test\r\n"), std::string::npos);
+  EXPECT_EQ(head.find("root"), std::string::npos);
+  EXPECT_EQ(head.find("evil"), std::string::npos);
 }
 
 TEST(RewriteTest, RemovesHopByHopAndConnectionNamedHeaders) {
