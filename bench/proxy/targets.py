@@ -167,7 +167,8 @@ virtual_hosts:
     routes:
       - name: all
         match: {{prefix: /}}
-        cluster: upstream{route_auth}
+        cluster: upstream
+        public: true{route_auth}
 """
 
 

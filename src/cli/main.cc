@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "core/log.h"
@@ -37,15 +38,14 @@ void printDiagnostics(const rampart::config::LoadResult& result) {
 }
 
 void initLogs(const LogOptions& options, const rampart::config::Snapshot* snapshot) {
-  bool json = options.format == "json" ||
-              (options.format.empty() && snapshot != nullptr &&
-               snapshot->log_format == rampart::config::LogFormat::kJson);
+  bool json =
+      options.format == "json" || (options.format.empty() && snapshot != nullptr &&
+                                   snapshot->log_format == rampart::config::LogFormat::kJson);
   std::string level = !options.level.empty() ? options.level
                       : snapshot != nullptr  ? snapshot->log_level
                                              : "info";
-  if (!rampart::core::initLogging(json ? rampart::core::LogStyle::kJson
-                                       : rampart::core::LogStyle::kText,
-                                  level)) {
+  if (!rampart::core::initLogging(
+          json ? rampart::core::LogStyle::kJson : rampart::core::LogStyle::kText, level)) {
     spdlog::warn("unknown log level '{}', using info", level);
   }
 }
@@ -69,22 +69,51 @@ int validate(const std::string& path) {
   rampart::config::LoadResult result = rampart::config::loadFile(path);
   printDiagnostics(result);
   if (!result.ok()) return 1;
+  // Every route must reach its upstream only through an authorization
+  // decision: a policy, or an explicit `public: true`. List both kinds.
+  const rampart::config::Snapshot& snapshot = *result.snapshot;
+  std::vector<std::string> uncovered;
+  std::vector<std::string> open;
+  for (size_t i = 0; i < snapshot.route_names.size(); ++i) {
+    const rampart::config::RoutePolicy& route = snapshot.authorization.routes[i];
+    if (route.is_public) {
+      open.push_back(snapshot.route_names[i]);
+    } else if (route.enforced == rampart::config::RoutePolicy::kNone) {
+      uncovered.push_back(snapshot.route_names[i]);
+    }
+  }
+  for (const std::string& name : open) {
+    std::cout << path << ": public route '" << name << "' (no authorization)\n";
+  }
+  if (!uncovered.empty()) {
+    for (const std::string& name : uncovered) {
+      std::cerr << path << ": route '" << name
+                << "' is not covered by any policy (denied at run time); give it `policy:` or "
+                   "`public: true`\n";
+    }
+    return 1;
+  }
   std::cout << path << ": ok (" << result.snapshot->routes.routeCount() << " routes, "
             << result.snapshot->clusters.size() << " clusters, "
             << result.snapshot->listeners.size() << " listeners)\n";
   return 0;
 }
 
-// A complete config with every default: one listener, one cluster, one route.
-std::string proxyConfig(const std::string& listen, const std::string& to, const std::string& workers) {
+// A complete config with every default: one listener, one cluster, one
+// public route (a plain reverse proxy checks no caller).
+std::string proxyConfig(const std::string& listen, const std::string& to,
+                        const std::string& workers) {
   return "workers: " + workers +
          "\n"
-         "listeners:\n  - name: proxy\n    address: \"" + listen +
+         "listeners:\n  - name: proxy\n    address: \"" +
+         listen +
          "\"\n"
-         "clusters:\n  - name: upstream\n    endpoints: [\"" + to +
+         "clusters:\n  - name: upstream\n    endpoints: [\"" +
+         to +
          "\"]\n"
          "virtual_hosts:\n  - name: any\n    domains: [\"*\"]\n    routes:\n"
-         "      - name: all\n        match: {prefix: /}\n        cluster: upstream\n";
+         "      - name: all\n        match: {prefix: /}\n        cluster: upstream\n"
+         "        public: true\n";
 }
 
 int proxy(const std::string& listen, const std::string& to, const std::string& workers,
@@ -126,7 +155,8 @@ int main(int argc, char** argv) {
   LogOptions proxy_logs;
   CLI::App* proxy_cmd =
       app.add_subcommand("proxy", "a one-line reverse proxy with every default, no config file");
-  proxy_cmd->add_option("--listen", listen, "address to listen on, e.g. 127.0.0.1:8080")->required();
+  proxy_cmd->add_option("--listen", listen, "address to listen on, e.g. 127.0.0.1:8080")
+      ->required();
   proxy_cmd->add_option("--to", to, "upstream HOST:PORT")->required();
   proxy_cmd->add_option("--workers", workers, "worker threads: auto or a number");
   addLogOptions(proxy_cmd, &proxy_logs);

@@ -480,12 +480,12 @@ void readAuthentication(yaml::Reader& reader, const YAML::Node& node, const std:
   reader.readInteger(*map, "token_cache_entries", 0, kMaxU32, &out->token_cache_entries);
 }
 
-void readRouteAuth(yaml::Reader& reader, const std::vector<std::optional<YAML::Node>>& route_auth,
+void readRouteAuth(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
                    AuthSettings* settings) {
-  settings->routes.resize(route_auth.size());
-  for (size_t i = 0; i < route_auth.size(); ++i) {
-    if (!route_auth[i]) continue;
-    readOneRouteAuth(reader, *route_auth[i], settings, &settings->routes[i]);
+  settings->routes.resize(routes.size());
+  for (size_t i = 0; i < routes.size(); ++i) {
+    if (!routes[i].auth) continue;
+    readOneRouteAuth(reader, *routes[i].auth, settings, &settings->routes[i]);
   }
 }
 

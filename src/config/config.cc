@@ -221,6 +221,7 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
   if (const YAML::Node* auth = top.find("authentication")) {
     detail::readAuthentication(reader, *auth, base_dir, &out->auth);
   }
+  detail::readPolicies(reader, top, base_dir, &out->authorization);
   if (const YAML::Node* clusters = top.find("clusters")) {
     detail::readClusters(reader, *clusters, &out->clusters);
   }
@@ -232,9 +233,10 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
   }
   if (node != nullptr) {
     detail::RouteDefaults defaults{out->http.max_body_bytes, out->canonical};
-    std::vector<std::optional<YAML::Node>> route_auth;
-    detail::readVirtualHosts(reader, *node, out->clusters, defaults, &hosts, &route_auth);
-    detail::readRouteAuth(reader, route_auth, &out->auth);
+    std::vector<detail::RouteExtras> extras;
+    detail::readVirtualHosts(reader, *node, out->clusters, defaults, &hosts, &extras);
+    detail::readRouteAuth(reader, extras, &out->auth);
+    detail::readRoutePolicies(reader, extras, &out->authorization);
   }
   if (!reader.hasErrors()) compileRoutes(reader, top, hosts, out);
 }
@@ -245,7 +247,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
       root, "the top level",
       {"workers", "log_format", "log_level", "drain_timeout", "max_connections", "via",
        "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts",
-       "authentication"});
+       "authentication", "policies", "policy_files", "authorization"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());

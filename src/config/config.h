@@ -15,6 +15,7 @@
 #include "http/canonical.h"
 #include "http/message.h"
 #include "net/address.h"
+#include "policy/policy.h"
 #include "routing/router.h"
 #include "upstream/cluster.h"
 
@@ -56,6 +57,24 @@ struct AuthSettings {
   uint32_t token_cache_entries = 10000;  // per worker
 };
 
+// Phase 6 for one route, by index into AuthorizationSettings::policies.
+struct RoutePolicy {
+  static constexpr int32_t kNone = -1;
+  bool is_public = false;    // `public: true`: no policy, every caller passes
+  int32_t enforced = kNone;  // kNone and not public: denied (403), never forwarded
+  int32_t shadow = kNone;    // evaluated beside the enforced one, counted, never enforced
+  int32_t rollout = kNone;   // enforced instead of `enforced` for rollout_percent of accounts
+  uint32_t rollout_percent = 0;
+};
+
+struct AuthorizationSettings {
+  std::vector<policy::Policy> policies;
+  std::vector<std::string> names;       // parallel to policies
+  std::vector<RoutePolicy> routes;      // by routing::Route::index
+  uint64_t rollout_seed = 0;            // which accounts a percentage selects (stable)
+  uint32_t shadow_log_per_second = 10;  // per worker; disagreements beyond are counted only
+};
+
 struct Snapshot {
   uint32_t workers = 0;  // 0 = auto: one per core
   LogFormat log_format = LogFormat::kText;
@@ -73,6 +92,7 @@ struct Snapshot {
   routing::RouteTable routes;
   std::vector<std::string> route_names;  // by Route::index, for stats and logs
   AuthSettings auth;
+  AuthorizationSettings authorization;
 };
 
 // One problem in a config file. Printed as "file:line:col: message".

@@ -15,7 +15,7 @@ struct RouteContext {
   const RouteDefaults& defaults;
   std::map<std::string, int> route_lines;            // route name -> line of its first definition
   std::map<std::string, std::string> domain_owners;  // lowercased domain -> virtual host label
-  std::vector<std::optional<YAML::Node>>* route_auth;  // each route's `auth` node, by route index
+  std::vector<RouteExtras>* extras;                  // keys read by later sections, by route index
 };
 
 bool isTokenChar(char c) {
@@ -204,7 +204,9 @@ void readRouteCluster(RouteContext& ctx, const yaml::Map& map, const std::string
 void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSpec* host) {
   std::string label = labelOf(node, "route");
   std::optional<yaml::Map> map =
-      ctx.reader.map(node, label, {"name", "match", "cluster", "max_body_bytes", "auth", "method_override"});
+      ctx.reader.map(node, label,
+                     {"name", "match", "cluster", "max_body_bytes", "auth", "method_override",
+                      "policy", "shadow_policy", "rollout", "public"});
   if (!map) return;
   routing::RouteSpec route;
   route.max_body_bytes = ctx.defaults.max_body_bytes;
@@ -215,8 +217,18 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
   readRouteCluster(ctx, *map, label, &route);
   ctx.reader.readSize(*map, "max_body_bytes", 0, UINT64_MAX, &route.max_body_bytes);
   ctx.reader.readBool(*map, "method_override", &route.method_override);
-  const YAML::Node* auth = map->find("auth");
-  ctx.route_auth->push_back(auth != nullptr ? std::optional<YAML::Node>(*auth) : std::nullopt);
+  RouteExtras extras;
+  extras.name = route.name;
+  extras.at = map->position();
+  auto take = [&](std::string_view key, std::optional<YAML::Node>* slot) {
+    if (const YAML::Node* value = map->find(key)) *slot = *value;
+  };
+  take("auth", &extras.auth);
+  take("policy", &extras.policy);
+  take("shadow_policy", &extras.shadow_policy);
+  take("rollout", &extras.rollout);
+  take("public", &extras.is_public);
+  ctx.extras->push_back(std::move(extras));
   host->routes.push_back(std::move(route));
 }
 
@@ -278,9 +290,9 @@ void readVirtualHost(RouteContext& ctx, const YAML::Node& node, size_t index,
 void readVirtualHosts(yaml::Reader& reader, const YAML::Node& node,
                       const std::vector<upstream::ClusterSpec>& clusters,
                       const RouteDefaults& defaults, std::vector<routing::VirtualHostSpec>* out,
-                      std::vector<std::optional<YAML::Node>>* route_auth) {
+                      std::vector<RouteExtras>* extras) {
   if (!reader.sequence(node, "virtual_hosts")) return;
-  RouteContext ctx{reader, clusters, defaults, {}, {}, route_auth};
+  RouteContext ctx{reader, clusters, defaults, {}, {}, extras};
   size_t index = 0;
   for (const YAML::Node& item : node) readVirtualHost(ctx, item, index++, out);
 }

@@ -17,6 +17,18 @@
 
 namespace rampart::config::detail {
 
+// The keys of a route that later sections read, with the route's name and
+// position for their messages.
+struct RouteExtras {
+  std::string name;
+  yaml::Position at;
+  std::optional<YAML::Node> auth;
+  std::optional<YAML::Node> policy;
+  std::optional<YAML::Node> shadow_policy;
+  std::optional<YAML::Node> rollout;
+  std::optional<YAML::Node> is_public;
+};
+
 // Reads `clusters:`, resolving every endpoint. A cluster with a valid name is
 // kept even when it has other errors, so that routes naming it are not also
 // reported as pointing to an undefined cluster.
@@ -24,19 +36,19 @@ void readClusters(yaml::Reader& reader, const YAML::Node& node,
                   std::vector<upstream::ClusterSpec>* out);
 
 struct RouteDefaults {
-  uint64_t max_body_bytes = 0;  // http.max_body_bytes
+  uint64_t max_body_bytes = 0;       // http.max_body_bytes
   http::CanonicalOptions canonical;  // to spot paths that can never match
 };
 
 // Reads `virtual_hosts:`, resolving each route's cluster name to its index
 // in `clusters`. Route names are checked for uniqueness across the file.
-// Each route's `auth` node (nullopt when absent) is collected in
-// `route_auth`, in route-index order, for readRouteAuth once the providers
-// are known.
+// Each route's authentication and authorization keys are collected in
+// `extras`, in route-index order, for the sections that need the providers
+// and policies first.
 void readVirtualHosts(yaml::Reader& reader, const YAML::Node& node,
                       const std::vector<upstream::ClusterSpec>& clusters,
                       const RouteDefaults& defaults, std::vector<routing::VirtualHostSpec>* out,
-                      std::vector<std::optional<YAML::Node>>* route_auth);
+                      std::vector<RouteExtras>* extras);
 
 // Reads `authentication:` (providers, identity headers, token cache) into
 // `out`. Key files named in it are read relative to `base_dir`; problems in
@@ -46,8 +58,19 @@ void readAuthentication(yaml::Reader& reader, const YAML::Node& node, const std:
 
 // Compiles each route's `auth` node against the providers in `settings`:
 // unknown provider names are reported where they are written.
-void readRouteAuth(yaml::Reader& reader, const std::vector<std::optional<YAML::Node>>& route_auth,
+void readRouteAuth(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
                    AuthSettings* settings);
+
+// Reads `policies:` and every file in `policy_files:` (relative to
+// `base_dir`) into named, compiled policies.
+void readPolicies(yaml::Reader& reader, const yaml::Map& top, const std::string& base_dir,
+                  AuthorizationSettings* out);
+
+// Each route's policy, shadow policy, rollout and `public`, resolved by name.
+// A route with neither a policy nor `public: true` is reported (a warning;
+// `rampart validate` fails on it) and denied at run time.
+void readRoutePolicies(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
+                       AuthorizationSettings* settings);
 
 // "cluster 'demo'" when the mapping has a scalar `name`, else just `kind`:
 // names the thing in messages about its keys.

@@ -6,11 +6,21 @@ namespace rampart::observe {
 
 void WorkerStats::countStatus(uint16_t status) {
   switch (status / 100) {
-    case 1: responses_1xx.inc(); break;
-    case 2: responses_2xx.inc(); break;
-    case 3: responses_3xx.inc(); break;
-    case 4: responses_4xx.inc(); break;
-    default: responses_5xx.inc(); break;
+    case 1:
+      responses_1xx.inc();
+      break;
+    case 2:
+      responses_2xx.inc();
+      break;
+    case 3:
+      responses_3xx.inc();
+      break;
+    case 4:
+      responses_4xx.inc();
+      break;
+    default:
+      responses_5xx.inc();
+      break;
   }
 }
 
@@ -35,6 +45,11 @@ std::string summarize(const std::vector<const WorkerStats*>& shards) {
       {"upstream_resets", &WorkerStats::upstream_resets},
       {"upstream_bad_responses", &WorkerStats::upstream_bad_responses},
       {"upstream_overloaded", &WorkerStats::upstream_overloaded},
+      {"auth_refused", &WorkerStats::auth_refused},
+      {"policy_denied", &WorkerStats::policy_denied},
+      {"shadow_would_allow", &WorkerStats::shadow_would_allow},
+      {"shadow_would_deny", &WorkerStats::shadow_would_deny},
+      {"shadow_logs_dropped", &WorkerStats::shadow_logs_dropped},
   };
   std::string out;
   for (const Field& field : kFields) {

@@ -13,7 +13,9 @@ namespace rampart::observe {
 // A counter written by one thread and read by any.
 class Counter {
  public:
-  void inc(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void inc(uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t get() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -26,15 +28,20 @@ struct WorkerStats {
   Counter connections_refused;  // over max_connections, closed before reading
   Counter requests;
   Counter responses_1xx, responses_2xx, responses_3xx, responses_4xx, responses_5xx;
-  Counter local_replies;        // responses Rampart made itself
-  Counter bad_requests;         // refused by the strict parser or canonicalization
+  Counter local_replies;  // responses Rampart made itself
+  Counter bad_requests;   // refused by the strict parser or canonicalization
   Counter upstream_connects;
-  Counter upstream_reuses;      // requests sent on a pooled connection
+  Counter upstream_reuses;  // requests sent on a pooled connection
   Counter upstream_connect_failures;
   Counter upstream_timeouts;
-  Counter upstream_resets;      // closed or reset before the response completed
+  Counter upstream_resets;  // closed or reset before the response completed
   Counter upstream_bad_responses;
   Counter upstream_overloaded;  // over a cluster's max_requests
+  Counter auth_refused;         // 401 and 403 from phase 5
+  Counter policy_denied;        // 403 from phase 6
+  Counter shadow_would_allow;   // the shadow policy allows what the enforced one denied
+  Counter shadow_would_deny;    // the shadow policy denies what the enforced one allowed
+  Counter shadow_logs_dropped;  // disagreements over the log rate, counted but not logged
   Counter bytes_in;             // from clients
   Counter bytes_out;            // to clients
 

@@ -127,7 +127,69 @@ Verdict authenticate(RequestContext& ctx) {
   }
   return Verdict::proceed();
 }
-Verdict authorize(RequestContext&) {
+
+// The method the upstream will act on: the request's own, or, on a route that
+// honours X-HTTP-Method-Override (and kin), the override. More than one
+// override is ambiguous and refused.
+std::string_view effectiveMethod(const RequestContext& ctx, bool* ambiguous) {
+  std::string_view method = ctx.head->method;
+  if (!ctx.route->method_override) return method;
+  int seen = 0;
+  for (const http::Header& header : ctx.head->headers) {
+    if (http::equalsIgnoreCase(header.name, "x-http-method-override") ||
+        http::equalsIgnoreCase(header.name, "x-http-method") ||
+        http::equalsIgnoreCase(header.name, "x-method-override")) {
+      if (++seen == 1) method = header.value;
+    }
+  }
+  *ambiguous = seen > 1;
+  return method;
+}
+
+// Phase 6: the route's policy decides; a shadow policy is evaluated beside it
+// and its disagreement reported to the session, never enforced.
+Verdict authorize(RequestContext& ctx) {
+  const config::AuthorizationSettings& settings = ctx.snapshot->authorization;
+  const LocalReply denied{403, "Forbidden", "access to this resource is denied", false};
+  if (ctx.route->index >= settings.routes.size()) {
+    return Verdict::respond(Phase::kAuthorize, denied);
+  }
+  const config::RoutePolicy& route = settings.routes[ctx.route->index];
+  if (route.is_public) return Verdict::proceed();
+  bool ambiguous = false;
+  std::string_view method = effectiveMethod(ctx, &ambiguous);
+  if (ambiguous) {
+    return Verdict::respond(Phase::kAuthorize,
+                            {400, "Bad Request", "more than one method override header", true});
+  }
+  const auth::Identity* identity = ctx.auth.identity.get();
+  int32_t enforced = route.enforced;
+  int32_t shadow = route.shadow;
+  if (route.rollout != config::RoutePolicy::kNone) {
+    bool selected =
+        identity != nullptr && !identity->account.empty() &&
+        policy::inRollout(identity->account, route.rollout_percent, settings.rollout_seed);
+    // Each side of a rollout watches the other, unless a shadow is named.
+    int32_t other = selected ? route.enforced : route.rollout;
+    if (selected) enforced = route.rollout;
+    if (shadow == config::RoutePolicy::kNone) shadow = other;
+  }
+  ctx.enforced_policy = enforced;
+  ctx.shadow_policy = shadow;
+  if (enforced == config::RoutePolicy::kNone) return Verdict::respond(Phase::kAuthorize, denied);
+  policy::Request request{method, ctx.target->path(), identity, ctx.peer};
+  policy::Verdict verdict = settings.policies[enforced].evaluate(request);
+  ctx.deciding_rule = verdict.rule_name;
+  if (shadow != config::RoutePolicy::kNone) {
+    bool shadow_allows = settings.policies[shadow].evaluate(request).allowed;
+    if (shadow_allows == verdict.allowed) {
+      ctx.shadow = RequestContext::Shadow::kAgrees;
+    } else {
+      ctx.shadow =
+          shadow_allows ? RequestContext::Shadow::kWouldAllow : RequestContext::Shadow::kWouldDeny;
+    }
+  }
+  if (!verdict.allowed) return Verdict::respond(Phase::kAuthorize, denied);
   return Verdict::proceed();
 }
 Verdict limit(RequestContext&) {

@@ -78,6 +78,13 @@ struct RequestContext {
   int64_t now = 0;                              // unix seconds, for token expiry
   auth::AuthResult auth;                        // filled by kAuthenticate
   std::string* reply_headers = nullptr;         // session-owned scratch for extra_headers
+
+  // Filled by kAuthorize.
+  enum class Shadow : uint8_t { kNone, kAgrees, kWouldAllow, kWouldDeny };
+  Shadow shadow = Shadow::kNone;  // the shadow policy's view, when the route has one
+  int32_t enforced_policy = -1;   // index into AuthorizationSettings::policies
+  int32_t shadow_policy = -1;
+  std::string_view deciding_rule;  // the enforced policy's deciding rule name
 };
 
 // Runs phases 2-7 in order. Returns the first verdict that does not proceed,

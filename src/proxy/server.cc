@@ -48,6 +48,21 @@ bool Server::start() {
   return true;
 }
 
+// Per route, what the shadow policies would have changed (metrics arrive
+// with the observability issue; until then this line is where to look).
+void Server::logShadowTotals() const {
+  const std::vector<std::string>& names = snapshot_->route_names;
+  for (uint32_t route = 0; route < names.size(); ++route) {
+    uint64_t allow = 0, deny = 0;
+    for (const auto& worker : workers_) {
+      allow += worker->shadowCounts(route).would_allow.get();
+      deny += worker->shadowCounts(route).would_deny.get();
+    }
+    if (allow + deny == 0) continue;
+    spdlog::info("shadow route '{}': would_allow={} would_deny={}", names[route], allow, deny);
+  }
+}
+
 bool Server::allFinished() const {
   for (const auto& worker : workers_) {
     if (!worker->finished()) return false;
@@ -111,6 +126,7 @@ void Server::drainAndStop() {
   std::vector<const observe::WorkerStats*> shards;
   for (const auto& worker : workers_) shards.push_back(&worker->stats());
   spdlog::info("stopped: {}", observe::summarize(shards));
+  logShadowTotals();
 }
 
 }  // namespace rampart::proxy

@@ -28,6 +28,7 @@ class Server {
   bool start();
   void drainAndStop();
   bool allFinished() const;
+  void logShadowTotals() const;
 
   std::shared_ptr<const config::Snapshot> snapshot_;
   std::atomic<uint32_t> open_connections_{0};

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "net/socket.h"
 #include "proxy/local_reply.h"
 #include "proxy/worker.h"
@@ -323,6 +324,7 @@ void Session::startRequest() {
   ctx.now = core::unixSeconds();
   ctx.reply_headers = &reply_headers_;
   Verdict verdict = runRequestPhases(ctx);
+  reportShadow(ctx);
   bool has_body =
       request_.framing == http::BodyFraming::kChunked ||
       (request_.framing == http::BodyFraming::kContentLength && request_.content_length > 0);
@@ -332,12 +334,40 @@ void Session::startRequest() {
     // The body was not read: the connection cannot carry another request.
     if (has_body) reply.close_connection = true;
     if (verdict.phase == Phase::kCanonicalize) worker_->stats().bad_requests.inc();
+    if (verdict.phase == Phase::kAuthenticate) worker_->stats().auth_refused.inc();
+    if (verdict.phase == Phase::kAuthorize && verdict.reply.status == 403) {
+      worker_->stats().policy_denied.inc();
+    }
     replyLocally(reply);
     return;
   }
   route_ = ctx.route;
   identity_ = std::move(ctx.auth.identity);
   startForwarding(has_body);
+}
+
+// A shadow policy that disagrees with the enforced one: counted always,
+// logged within the worker's per-second budget (the rest counted as dropped).
+void Session::reportShadow(const RequestContext& ctx) {
+  bool would_allow = ctx.shadow == RequestContext::Shadow::kWouldAllow;
+  if (!would_allow && ctx.shadow != RequestContext::Shadow::kWouldDeny) return;
+  observe::WorkerStats& stats = worker_->stats();
+  Worker::ShadowCounts& route = worker_->shadowCounts(ctx.route->index);
+  (would_allow ? stats.shadow_would_allow : stats.shadow_would_deny).inc();
+  (would_allow ? route.would_allow : route.would_deny).inc();
+  if (!worker_->takeShadowLogToken()) {
+    stats.shadow_logs_dropped.inc();
+    return;
+  }
+  const config::AuthorizationSettings& settings = worker_->snapshot().authorization;
+  const auth::Identity* identity = ctx.auth.identity.get();
+  spdlog::warn(
+      "shadow policy '{}' would {} on route '{}' where policy '{}' {}: request_id={} principal={} "
+      "account={}",
+      settings.names[ctx.shadow_policy], would_allow ? "allow" : "deny", ctx.route->name,
+      settings.names[ctx.enforced_policy], would_allow ? "denies" : "allows", requestId(),
+      identity ? identity->principal : "-",
+      identity && !identity->account.empty() ? identity->account : "-");
 }
 
 void Session::startForwarding(bool has_body) {

@@ -82,6 +82,7 @@ class Session final : public core::EventHandler,
   void startForwarding(bool has_body);
   bool attachUpstream(uint32_t endpoint);
   void onUpstreamConnected();
+  void reportShadow(const RequestContext& ctx);
   bool flushInterim();
   bool pumpRequestBody();
   size_t forwardableRequestBytes();

@@ -38,7 +38,8 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
     : index_(index),
       snapshot_(std::move(snapshot)),
       open_connections_(open_connections),
-      auth_(snapshot_->auth.token_cache_entries) {
+      auth_(snapshot_->auth.token_cache_entries),
+      shadow_by_route_(snapshot_->route_names.size()) {
   std::random_device device;
   random_state_ = (static_cast<uint64_t>(device()) << 32 | device()) ^ (index + 1);
   if (random_state_ == 0) random_state_ = 0x9E3779B97F4A7C15ULL;
@@ -64,6 +65,17 @@ bool Worker::openListeners(std::string* error) {
     listeners_.push_back(std::make_unique<Listener>(this, fd));
     loop_.addLevelTriggeredInput(fd, listeners_.back().get());
   }
+  return true;
+}
+
+bool Worker::takeShadowLogToken() {
+  int64_t second = core::monotonicMillis() / 1000;
+  if (second != shadow_log_second_) {
+    shadow_log_second_ = second;
+    shadow_logs_this_second_ = 0;
+  }
+  if (shadow_logs_this_second_ >= snapshot_->authorization.shadow_log_per_second) return false;
+  ++shadow_logs_this_second_;
   return true;
 }
 

@@ -46,6 +46,15 @@ class Worker {
   const observe::WorkerStats& stats() const { return stats_; }
   upstream::ClusterPool& pool(uint32_t cluster) { return *pools_[cluster]; }
   auth::AuthWorkerState& auth() { return auth_; }
+  // Shadow-policy disagreements of one route (read at shutdown, later by metrics).
+  struct ShadowCounts {
+    observe::Counter would_allow;
+    observe::Counter would_deny;
+  };
+  ShadowCounts& shadowCounts(uint32_t route) { return shadow_by_route_[route]; }
+  const ShadowCounts& shadowCounts(uint32_t route) const { return shadow_by_route_[route]; }
+  // True while this second's budget of shadow log lines lasts.
+  bool takeShadowLogToken();
   uint64_t nextRandom();
   void sessionClosed(Session* session);
   void acceptFrom(int listen_fd);
@@ -63,7 +72,10 @@ class Worker {
   core::EventLoop loop_;
   observe::WorkerStats stats_;
   std::vector<std::unique_ptr<upstream::ClusterPool>> pools_;
-  auth::AuthWorkerState auth_;  // token cache and verifier scratch of phase 5
+  auth::AuthWorkerState auth_;                 // token cache and verifier scratch of phase 5
+  std::vector<ShadowCounts> shadow_by_route_;  // by routing::Route::index
+  int64_t shadow_log_second_ = 0;
+  uint32_t shadow_logs_this_second_ = 0;
   std::vector<std::unique_ptr<Listener>> listeners_;
   Session* sessions_ = nullptr;  // intrusive list head
   size_t session_count_ = 0;

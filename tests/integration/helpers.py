@@ -256,6 +256,26 @@ def route(name, cluster_name, **match):
     return spec
 
 
+def public_unless_governed(vhosts):
+    """Routes are denied unless they name a policy or say `public: true`
+    (deny by default). Tests about other things make their routes public;
+    a route that names a policy, or sets `public` itself, is left alone.
+    Pass `_deny_by_default=True` in a route to leave it uncovered."""
+    out = []
+    for vhost in vhosts:
+        vhost = dict(vhost)
+        routes = []
+        for route in vhost.get("routes", []):
+            route = dict(route)
+            uncovered = route.pop("_deny_by_default", False)
+            if not uncovered and "policy" not in route and "public" not in route:
+                route["public"] = True
+            routes.append(route)
+        vhost["routes"] = routes
+        out.append(vhost)
+    return out
+
+
 def config(port, clusters, vhosts, http=None, **top):
     """A complete config: one listener on 127.0.0.1:`port`."""
     settings = {"max_head_bytes": "8KiB", "max_headers": 32, "max_target_bytes": "2KiB",
@@ -269,7 +289,7 @@ def config(port, clusters, vhosts, http=None, **top):
                         "allow_encoded_backslash": False, "allow_fragment": False}
     doc["listeners"] = [{"name": "main", "address": f"127.0.0.1:{port}"}]
     doc["clusters"] = clusters
-    doc["virtual_hosts"] = vhosts
+    doc["virtual_hosts"] = public_unless_governed(vhosts)
     return to_yaml(doc) + "\n"
 
 

@@ -67,5 +67,10 @@ def test_jwt_api_example_end_to_end(stack, tmp_path):
     assert helpers.echo_header(echo, "x-auth-account") == ["acme"]
     assert get(port, "/healthz").status == 200
     assert get(port, "/catalog/1").status == 200
+    # The policy: own account yes, another account no, DELETE never.
+    token = [("Authorization", f"Bearer {mint_documented_token()}")]
+    assert get(port, "/accounts/acme/invoices", headers=token).status == 200
+    assert_problem(get(port, "/accounts/globex/invoices", headers=token), 403)
+    assert_problem(get(port, "/orders/1", headers=token, method="DELETE"), 403)
     assert_problem(get(port, "/admin", headers=[("Authorization", f"Bearer {mint_documented_token()}")]), 403)
     assert rampart.process.poll() is None

@@ -31,6 +31,20 @@ std::string dump(const std::vector<Diagnostic>& diagnostics) {
   return out.empty() ? " (none)" : out;
 }
 
+// The warnings other than the ones every route without a policy gets (public,
+// or uncovered and denied): those are about authorization, checked in
+// policy_config_test.cc.
+std::vector<Diagnostic> otherThanCoverage(const std::vector<Diagnostic>& warnings) {
+  std::vector<Diagnostic> out;
+  for (const Diagnostic& d : warnings) {
+    if (d.message.find(" is public: ") == std::string::npos &&
+        d.message.find(" has no policy: ") == std::string::npos) {
+      out.push_back(d);
+    }
+  }
+  return out;
+}
+
 // True when one diagnostic is on `line` (0: any) and contains `part`.
 bool has(const std::vector<Diagnostic>& diagnostics, int line, std::string_view part) {
   return std::any_of(diagnostics.begin(), diagnostics.end(), [&](const Diagnostic& d) {
@@ -111,7 +125,7 @@ TEST(ConfigTest, MinimalConfigGetsDefaults) {
   LoadResult result = load(kMinimal);
   ASSERT_TRUE(result.ok()) << dump(result.errors);
   EXPECT_TRUE(result.errors.empty());
-  EXPECT_TRUE(result.warnings.empty()) << dump(result.warnings);
+  EXPECT_TRUE(otherThanCoverage(result.warnings).empty()) << dump(result.warnings);
   const Snapshot& s = *result.snapshot;
   EXPECT_EQ(s.workers, 0u);
   EXPECT_EQ(s.log_format, LogFormat::kText);
@@ -224,7 +238,7 @@ virtual_hosts:
 TEST(ConfigTest, FullConfigSetsEveryKey) {
   LoadResult result = load(kFull);
   ASSERT_TRUE(result.ok()) << dump(result.errors);
-  EXPECT_TRUE(result.warnings.empty()) << dump(result.warnings);
+  EXPECT_TRUE(otherThanCoverage(result.warnings).empty()) << dump(result.warnings);
   const Snapshot& s = *result.snapshot;
   EXPECT_EQ(s.workers, 4u);
   EXPECT_EQ(s.log_format, LogFormat::kJson);
@@ -835,11 +849,11 @@ TEST(ConfigFileTest, DiagnosticsNameTheFile) {
 }
 
 TEST(ConfigFileTest, ExamplesLoadCleanly) {
-  for (const char* name : {"quickstart.yaml", "api-gateway.yaml"}) {
+  for (const char* name : {"quickstart.yaml", "api-gateway.yaml", "jwt-api.yaml"}) {
     std::string path = std::string(RAMPART_SOURCE_DIR) + "/examples/" + name;
     LoadResult result = loadFile(path);
     EXPECT_TRUE(result.ok()) << path << dump(result.errors);
-    EXPECT_TRUE(result.warnings.empty()) << path << dump(result.warnings);
+    EXPECT_TRUE(otherThanCoverage(result.warnings).empty()) << path << dump(result.warnings);
   }
 }
 
