@@ -213,7 +213,11 @@ void compileRoutes(Reader& reader, const Map& top,
   }
   // Route::index follows declaration order across virtual hosts.
   for (const routing::VirtualHostSpec& host : hosts) {
-    for (const routing::RouteSpec& route : host.routes) out->route_names.push_back(route.name);
+    for (const routing::RouteSpec& route : host.routes) {
+      out->route_names.push_back(route.name);
+      out->route_specs.push_back(route);
+      out->route_hosts.push_back(host.name);
+    }
   }
 }
 

@@ -91,6 +91,8 @@ struct Snapshot {
   std::vector<upstream::ClusterSpec> clusters;
   routing::RouteTable routes;
   std::vector<std::string> route_names;  // by Route::index, for stats and logs
+  std::vector<routing::RouteSpec> route_specs;  // by Route::index: as declared (impact reports)
+  std::vector<std::string> route_hosts;         // by Route::index: the virtual host's name
   AuthSettings auth;
   AuthorizationSettings authorization;
 };
