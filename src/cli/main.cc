@@ -1,4 +1,4 @@
-// The rampart command: serve (default), validate, proxy, version.
+// The rampart command: serve (default), validate, proxy, policy impact, version.
 // The explicit list of what runs at start-up lives here and in proxy/server.
 #include <CLI/CLI.hpp>
 
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/policy_impact.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "proxy/server.h"
@@ -161,6 +162,7 @@ int main(int argc, char** argv) {
   proxy_cmd->add_option("--workers", workers, "worker threads: auto or a number");
   addLogOptions(proxy_cmd, &proxy_logs);
 
+  rampart::cli::PolicyCommand policy_cmd(&app);
   CLI::App* version_cmd = app.add_subcommand("version", "print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -170,6 +172,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*validate_cmd) return validate(validate_config);
+  if (policy_cmd.selected()) return policy_cmd.run();
   if (*proxy_cmd) return proxy(listen, to, workers, proxy_logs);
   if (*serve_cmd) return serve(serve_config, serve_logs);
   if (!top_config.empty()) return serve(top_config, top_logs);

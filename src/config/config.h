@@ -70,6 +70,7 @@ struct RoutePolicy {
 struct AuthorizationSettings {
   std::vector<policy::Policy> policies;
   std::vector<std::string> names;       // parallel to policies
+  std::vector<policy::PolicySpec> specs;  // parallel to policies: as written (impact reports)
   std::vector<RoutePolicy> routes;      // by routing::Route::index
   uint64_t rollout_seed = 0;            // which accounts a percentage selects (stable)
   uint32_t shadow_log_per_second = 10;  // per worker; disagreements beyond are counted only

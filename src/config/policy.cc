@@ -174,6 +174,7 @@ void readPolicy(yaml::Reader& reader, const YAML::Node& node, AuthorizationSetti
   }
   out->names.push_back(name);
   out->policies.push_back(std::move(compiled));
+  out->specs.push_back(std::move(spec));
 }
 
 void readPolicyList(yaml::Reader& reader, const YAML::Node& node, AuthorizationSettings* out) {
