@@ -6,7 +6,8 @@
 // Layout: open addressing with linear probing over capacity * 5/4 slots (so
 // the load stays <= 0.8 and probes stay short) and backward-shift deletion
 // (no tombstones). Recency is a 64-bit access counter per entry. When full,
-// an insert samples the next kSample entries after a moving hand and evicts
+// an insert samples the kSample entries from its own home slot on (so slots
+// are freed where they are refilled and the load stays even) and evicts
 // the first one the caller rates kIdle (a state equal to "never seen", so
 // evicting it changes no decision), else the least recently used of the
 // lowest Retention in the sample: an approximate LRU that lets keys in
@@ -16,7 +17,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <new>
 #include <type_traits>
 
@@ -30,6 +30,12 @@ enum class Retention : uint8_t {
   kNormal = 1,  // evicted least recently used first
   kKeep = 2,    // evicted only when a whole sample is kKeep
 };
+
+// Cache-line aligned storage for a table; a large one is aligned to 2 MB
+// and asks for transparent huge pages, since random lookups in tens of MB
+// otherwise pay a TLB miss as well as a cache miss.
+void* allocateSlots(size_t bytes);
+void freeSlots(void* slots, size_t bytes);
 
 template <typename Value>
 class KeyedTable {
@@ -50,13 +56,10 @@ class KeyedTable {
   // `capacity` keys at most (at least 1).
   explicit KeyedTable(size_t capacity)
       : capacity_(capacity == 0 ? 1 : capacity), slot_count_(capacity_ + capacity_ / 4 + 1) {
-    slots_ = static_cast<Entry*>(::operator new (
-        slot_count_ * sizeof(Entry), std::align_val_t{alignof(Entry) < 64 ? 64 : alignof(Entry)}));
+    slots_ = static_cast<Entry*>(allocateSlots(slot_count_ * sizeof(Entry)));
     for (size_t i = 0; i < slot_count_; ++i) new (&slots_[i]) Entry();
   }
-  ~KeyedTable() {
-    ::operator delete (slots_, std::align_val_t{alignof(Entry) < 64 ? 64 : alignof(Entry)});
-  }
+  ~KeyedTable() { freeSlots(slots_, slot_count_ * sizeof(Entry)); }
   KeyedTable(const KeyedTable&) = delete;
   KeyedTable& operator=(const KeyedTable&) = delete;
 
@@ -91,7 +94,7 @@ class KeyedTable {
       i = next(i);
     }
     if (size_ >= capacity_) {
-      evictOne(retention);
+      evictOne(retention, home(key));
       // The shift may have moved entries into the probe path: probe again.
       i = home(key);
       while (!slots_[i].key.empty()) i = next(i);
@@ -129,6 +132,21 @@ class KeyedTable {
   size_t memoryBytes() const { return slot_count_ * sizeof(Entry); }
   uint64_t evictions() const { return evictions_; }
 
+  // The longest run of occupied slots, which bounds a probe: for tests and
+  // diagnostics (walks the whole table).
+  size_t longestRun() const {
+    size_t longest = 0;
+    size_t run = 0;
+    // Start after an empty slot so a run wrapping around the end counts whole.
+    size_t start = 0;
+    while (!slots_[start].key.empty()) ++start;  // there is always an empty slot
+    for (size_t n = 0, i = next(start); n < slot_count_; ++n, i = next(i)) {
+      run = slots_[i].key.empty() ? 0 : run + 1;
+      if (run > longest) longest = run;
+    }
+    return longest;
+  }
+
  private:
   size_t home(const Key& key) const {
     // Keys are uniform hash output: map lo onto [0, slot_count_) by a multiply.
@@ -137,12 +155,12 @@ class KeyedTable {
   size_t next(size_t i) const { return i + 1 == slot_count_ ? 0 : i + 1; }
 
   template <typename Rate>
-  void evictOne(Rate& retention) {
+  void evictOne(Rate& retention, size_t start) {
     size_t victim = slot_count_;
     Retention lowest = Retention::kKeep;
     uint64_t oldest = UINT64_MAX;
     size_t seen = 0;
-    size_t i = hand_;
+    size_t i = start;
     // The table is full, so occupied slots are at least 80% of all: the scan
     // is short. A sample of only kKeep entries is widened (up to kWideSample)
     // so that kept state goes only when it fills nearly the whole table.
@@ -163,7 +181,6 @@ class KeyedTable {
       }
       i = next(i);
     }
-    hand_ = next(i);
     removeAt(victim);
     ++evictions_;
   }
@@ -191,7 +208,6 @@ class KeyedTable {
   size_t slot_count_;
   Entry* slots_ = nullptr;
   size_t size_ = 0;
-  size_t hand_ = 0;
   uint64_t clock_ = 0;
   uint64_t evictions_ = 0;
 };
