@@ -38,8 +38,9 @@ asio::awaitable<void> session(tcp::socket s) {
     }
     while (heads) {
       size_t k = heads < bench::kBatch ? heads : bench::kBatch;
-      auto [wec, w] = co_await asio::async_write(
-          s, asio::buffer(bench::canned.data, k * bench::kResponseLen), asio::as_tuple(asio::use_awaitable));
+      auto [wec, w] =
+          co_await asio::async_write(s, asio::buffer(bench::canned.data, k * bench::kResponseLen),
+                                     asio::as_tuple(asio::use_awaitable));
       if (wec) co_return;
       heads -= k;
     }
@@ -79,8 +80,10 @@ class Session : public std::enable_shared_from_this<Session> {
       have_ -= used;
       if (have_) memmove(buf_, buf_ + used, have_);
     }
-    if (heads_) write();
-    else read();
+    if (heads_)
+      write();
+    else
+      read();
   }
 
   void write() {
@@ -89,8 +92,10 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::async_write(s_, asio::buffer(bench::canned.data, k * bench::kResponseLen),
                       [self = shared_from_this()](boost::system::error_code ec, size_t) {
                         if (ec) return;
-                        if (self->heads_) self->write();
-                        else self->read();
+                        if (self->heads_)
+                          self->write();
+                        else
+                          self->read();
                       });
   }
 
@@ -117,7 +122,8 @@ int main(int argc, char** argv) {
   int port = bench::port_arg(argc, argv);
   try {
     asio::io_context ioc(1);
-    tcp::acceptor acc(ioc, tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<unsigned short>(port)));
+    tcp::acceptor acc(
+        ioc, tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<unsigned short>(port)));
     bench::announce_listening(port);
 #ifdef ASIO_STYLE_CORO
     asio::co_spawn(ioc, listener(acc), asio::detached);

@@ -3,14 +3,14 @@
 // server so that only the I/O layer differs.
 #pragma once
 
+#include <unistd.h>
 #include <atomic>
 #include <csignal>
-#include <cstdio>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
 
 namespace bench {
 
@@ -24,12 +24,13 @@ inline constexpr size_t kBufSize = 16384;  // per-connection input buffer
 struct Canned {
   char data[kBatch * kResponseLen];
   Canned() {
-    for (size_t i = 0; i < kBatch; ++i) std::memcpy(data + i * kResponseLen, kResponse, kResponseLen);
+    for (size_t i = 0; i < kBatch; ++i)
+      std::memcpy(data + i * kResponseLen, kResponse, kResponseLen);
   }
 };
 inline const Canned canned;
 
-inline uint64_t requests = 0;                // requests answered
+inline uint64_t requests = 0;                 // requests answered
 inline std::atomic<uint64_t> allocations{0};  // malloc-family calls
 
 // Consumes every complete head ("\r\n\r\n") at the start of buf[0, len):
@@ -51,11 +52,16 @@ inline size_t count_heads(const char* buf, size_t len, size_t* used) {
 inline void report_and_exit(int) {
   char line[96];
   char* p = line;
-  auto put = [&](const char* s) { while (*s) *p++ = *s++; };
+  auto put = [&](const char* s) {
+    while (*s) *p++ = *s++;
+  };
   auto num = [&](uint64_t v) {
     char tmp[24];
     int i = 0;
-    do { tmp[i++] = char('0' + v % 10); v /= 10; } while (v);
+    do {
+      tmp[i++] = char('0' + v % 10);
+      v /= 10;
+    } while (v);
     while (i) *p++ = tmp[--i];
   };
   put("requests=");
@@ -81,7 +87,9 @@ inline void announce_listening(int port) {
   (void)r;
 }
 
-inline int port_arg(int argc, char** argv) { return argc > 1 ? std::atoi(argv[1]) : 8080; }
+inline int port_arg(int argc, char** argv) {
+  return argc > 1 ? std::atoi(argv[1]) : 8080;
+}
 
 }  // namespace bench
 
@@ -122,5 +130,7 @@ int posix_memalign(void** out, size_t a, size_t n) {
   *out = p;
   return 0;
 }
-void free(void* p) { __libc_free(p); }
+void free(void* p) {
+  __libc_free(p);
+}
 }

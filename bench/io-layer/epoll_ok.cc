@@ -23,9 +23,9 @@ namespace {
 struct Conn {
   explicit Conn(int f) : fd(f) {}
   int fd;
-  size_t have = 0;      // bytes of input in buf
-  size_t pending = 0;   // responses still owed (kernel buffer was full)
-  size_t sent = 0;      // bytes of the current batch already written
+  size_t have = 0;     // bytes of input in buf
+  size_t pending = 0;  // responses still owed (kernel buffer was full)
+  size_t sent = 0;     // bytes of the current batch already written
   char buf[bench::kBufSize];
 };
 

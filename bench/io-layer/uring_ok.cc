@@ -95,8 +95,10 @@ void on_send(Conn* c, int res) {
     c->pending -= c->batch / bench::kResponseLen;
     c->sent = 0;
   }
-  if (c->pending) arm_send(c);
-  else arm_recv(c);
+  if (c->pending)
+    arm_send(c);
+  else
+    arm_recv(c);
 }
 
 }  // namespace
@@ -152,8 +154,10 @@ int main(int argc, char** argv) {
         continue;
       }
       Conn* c = reinterpret_cast<Conn*>(ud & ~uintptr_t{7});
-      if ((ud & 7) == kRecv) on_recv(c, res);
-      else on_send(c, res);
+      if ((ud & 7) == kRecv)
+        on_recv(c, res);
+      else
+        on_send(c, res);
     }
     io_uring_cq_advance(&ring, seen);
   }

@@ -141,7 +141,8 @@ bool headerSafe(std::string_view value) {
 }
 
 bool listHeaderSafe(const std::vector<std::string>& items) {
-  return std::all_of(items.begin(), items.end(), [](const std::string& s) { return headerSafe(s); });
+  return std::all_of(items.begin(), items.end(),
+                     [](const std::string& s) { return headerSafe(s); });
 }
 
 }  // namespace
@@ -173,9 +174,12 @@ AuthResult verifyApiKey(const Provider& provider, std::string_view key) {
 std::string_view findCredential(const CredentialSource& source, const AuthInput& input,
                                 bool* ambiguous) {
   switch (source.kind) {
-    case CredentialSource::Kind::kHeader: return fromHeader(source, input, ambiguous);
-    case CredentialSource::Kind::kCookie: return fromCookie(source, input, ambiguous);
-    case CredentialSource::Kind::kQuery: return fromQuery(source, input, ambiguous);
+    case CredentialSource::Kind::kHeader:
+      return fromHeader(source, input, ambiguous);
+    case CredentialSource::Kind::kCookie:
+      return fromCookie(source, input, ambiguous);
+    case CredentialSource::Kind::kQuery:
+      return fromQuery(source, input, ambiguous);
   }
   return {};
 }
@@ -195,8 +199,9 @@ AuthResult authenticate(const RouteRequirement& route, const std::vector<Provide
       result.reason = "more than one credential of the same kind";
       return result;
     }
-    result = provider.kind == Provider::Kind::kJwt ? verifyJwt(index, provider, credential, input, state)
-                                                   : verifyApiKey(provider, credential);
+    result = provider.kind == Provider::Kind::kJwt
+                 ? verifyJwt(index, provider, credential, input, state)
+                 : verifyApiKey(provider, credential);
     if (result.outcome == AuthOutcome::kAuthenticated &&
         !hasAllScopes(*result.identity, route.required_scopes)) {
       result.outcome = AuthOutcome::kInsufficientScope;

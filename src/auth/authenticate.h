@@ -35,7 +35,7 @@ struct Provider {
   std::string name;
   Kind kind = Kind::kJwt;
   CredentialSource from;
-  std::shared_ptr<Authenticator> jwt;          // kJwt
+  std::shared_ptr<Authenticator> jwt;           // kJwt
   std::shared_ptr<const ApiKeyStore> api_keys;  // kApiKey
   // Bumped (release) after any key set of this provider is replaced, so
   // cached tokens verified under the old keys stop counting at once.
@@ -49,9 +49,9 @@ struct Provider {
 // What one route asks. No providers: nothing is checked, the request goes on
 // anonymous (the authorization issue decides what anonymous may do).
 struct RouteRequirement {
-  std::vector<uint32_t> providers;            // indexes into the provider list, tried in order
-  bool allow_anonymous = false;               // no credential at all is accepted
-  std::vector<std::string> required_scopes;   // all of them, else 403
+  std::vector<uint32_t> providers;           // indexes into the provider list, tried in order
+  bool allow_anonymous = false;              // no credential at all is accepted
+  std::vector<std::string> required_scopes;  // all of them, else 403
 };
 
 enum class AuthOutcome : uint8_t {

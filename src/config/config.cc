@@ -111,10 +111,10 @@ void readHttp(Reader& reader, const YAML::Node& node, HttpSettings* out) {
 }
 
 void readCanonical(Reader& reader, const YAML::Node& node, http::CanonicalOptions* out) {
-  std::optional<Map> map = reader.map(
-      node, "canonical",
-      {"merge_slashes", "allow_encoded_slash", "allow_encoded_backslash", "allow_fragment",
-       "allow_semicolon", "lowercase_path"});
+  std::optional<Map> map =
+      reader.map(node, "canonical",
+                 {"merge_slashes", "allow_encoded_slash", "allow_encoded_backslash",
+                  "allow_fragment", "allow_semicolon", "lowercase_path"});
   if (!map) return;
   reader.readBool(*map, "merge_slashes", &out->merge_slashes);
   reader.readBool(*map, "allow_encoded_slash", &out->allow_encoded_slash);
@@ -247,11 +247,11 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
 
 std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
                                        const std::string& base_dir) {
-  std::optional<Map> top = reader.map(
-      root, "the top level",
-      {"workers", "log_format", "log_level", "drain_timeout", "max_connections", "via",
-       "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts",
-       "authentication", "policies", "policy_files", "authorization"});
+  std::optional<Map> top =
+      reader.map(root, "the top level",
+                 {"workers", "log_format", "log_level", "drain_timeout", "max_connections", "via",
+                  "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts",
+                  "authentication", "policies", "policy_files", "authorization"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());

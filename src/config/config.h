@@ -69,11 +69,11 @@ struct RoutePolicy {
 
 struct AuthorizationSettings {
   std::vector<policy::Policy> policies;
-  std::vector<std::string> names;       // parallel to policies
+  std::vector<std::string> names;         // parallel to policies
   std::vector<policy::PolicySpec> specs;  // parallel to policies: as written (impact reports)
-  std::vector<RoutePolicy> routes;      // by routing::Route::index
-  uint64_t rollout_seed = 0;            // which accounts a percentage selects (stable)
-  uint32_t shadow_log_per_second = 10;  // per worker; disagreements beyond are counted only
+  std::vector<RoutePolicy> routes;        // by routing::Route::index
+  uint64_t rollout_seed = 0;              // which accounts a percentage selects (stable)
+  uint32_t shadow_log_per_second = 10;    // per worker; disagreements beyond are counted only
 };
 
 struct Snapshot {
@@ -91,7 +91,7 @@ struct Snapshot {
 
   std::vector<upstream::ClusterSpec> clusters;
   routing::RouteTable routes;
-  std::vector<std::string> route_names;  // by Route::index, for stats and logs
+  std::vector<std::string> route_names;         // by Route::index, for stats and logs
   std::vector<routing::RouteSpec> route_specs;  // by Route::index: as declared (impact reports)
   std::vector<std::string> route_hosts;         // by Route::index: the virtual host's name
   AuthSettings auth;

@@ -44,10 +44,10 @@ const char* describe(CanonicalError error);
 // The canonical target: path, then "?query" when there was a query.
 // Reused per connection: its string keeps its capacity across requests.
 struct CanonicalTarget {
-  std::string text;            // canonical path + ("?" + query)
-  size_t path_length = 0;      // text[0, path_length) is the path
-  std::string authority;       // from an absolute-form target, else empty
-  bool asterisk = false;       // the "*" of OPTIONS *
+  std::string text;        // canonical path + ("?" + query)
+  size_t path_length = 0;  // text[0, path_length) is the path
+  std::string authority;   // from an absolute-form target, else empty
+  bool asterisk = false;   // the "*" of OPTIONS *
 
   std::string_view path() const { return std::string_view(text).substr(0, path_length); }
   std::string_view query() const {

@@ -16,28 +16,28 @@ namespace rampart::http {
 // Why a message was refused. Every value has a test in tests/unit/http.
 enum class ParseError : uint8_t {
   kNone,
-  kBadRequestLine,           // not exactly "METHOD SP target SP HTTP/x.y"
-  kBadMethod,                // method is not a token
-  kBadVersion,               // not HTTP/1.0 or HTTP/1.1
-  kTargetTooLong,            // over Limits::max_target_bytes (414)
-  kHeadTooLarge,             // over Limits::max_head_bytes (431)
-  kTooManyHeaders,           // over Limits::max_headers (431)
-  kBadHeaderName,            // empty or non-token field name
-  kWhitespaceBeforeColon,    // "Name : value"
-  kObsFold,                  // a line starting with SP/HTAB (obsolete folding)
-  kBadHeaderValue,           // NUL or other control character in a value
-  kBareCR,                   // CR not followed by LF
-  kBareLF,                   // LF not preceded by CR
+  kBadRequestLine,         // not exactly "METHOD SP target SP HTTP/x.y"
+  kBadMethod,              // method is not a token
+  kBadVersion,             // not HTTP/1.0 or HTTP/1.1
+  kTargetTooLong,          // over Limits::max_target_bytes (414)
+  kHeadTooLarge,           // over Limits::max_head_bytes (431)
+  kTooManyHeaders,         // over Limits::max_headers (431)
+  kBadHeaderName,          // empty or non-token field name
+  kWhitespaceBeforeColon,  // "Name : value"
+  kObsFold,                // a line starting with SP/HTAB (obsolete folding)
+  kBadHeaderValue,         // NUL or other control character in a value
+  kBareCR,                 // CR not followed by LF
+  kBareLF,                 // LF not preceded by CR
   kContentLengthAndTransferEncoding,
-  kBadContentLength,         // not a plain decimal, or overflows
-  kConflictingContentLength, // several values that differ
-  kBadTransferEncoding,      // anything but exactly one "chunked" (incl. a second TE header)
-  kMissingHost,              // HTTP/1.1 without Host
-  kDuplicateHost,            // two Host headers
-  kBadHost,                  // Host with characters no authority can have
-  kBadStatusLine,            // response: not "HTTP/x.y SP 3DIGIT SP reason"
-  kBadChunkSize,             // not hex, empty, or overflows
-  kBadChunkFraming,          // missing CRLF after chunk data, bad extension, bad trailer
+  kBadContentLength,          // not a plain decimal, or overflows
+  kConflictingContentLength,  // several values that differ
+  kBadTransferEncoding,       // anything but exactly one "chunked" (incl. a second TE header)
+  kMissingHost,               // HTTP/1.1 without Host
+  kDuplicateHost,             // two Host headers
+  kBadHost,                   // Host with characters no authority can have
+  kBadStatusLine,             // response: not "HTTP/x.y SP 3DIGIT SP reason"
+  kBadChunkSize,              // not hex, empty, or overflows
+  kBadChunkFraming,           // missing CRLF after chunk data, bad extension, bad trailer
 };
 
 // Human-readable reason, safe to show to clients ("conflicting Content-Length").
@@ -91,8 +91,18 @@ class ChunkedDecoder {
 
  private:
   enum class State : uint8_t {
-    kSize, kExtension, kSizeLF, kData, kDataCR, kDataLF,
-    kTrailerLineStart, kTrailerLine, kTrailerLF, kFinalLF, kDone, kError
+    kSize,
+    kExtension,
+    kSizeLF,
+    kData,
+    kDataCR,
+    kDataLF,
+    kTrailerLineStart,
+    kTrailerLine,
+    kTrailerLF,
+    kFinalLF,
+    kDone,
+    kError
   };
   State state_ = State::kSize;
   uint64_t chunk_remaining_ = 0;

@@ -22,7 +22,8 @@ namespace rampart::routing {
 
 enum class PathMatchKind : uint8_t {
   kExact,   // the canonical path equals `path`
-  kPrefix,  // `path` is a prefix ending on a segment boundary: "/api" matches "/api", "/api/x", not "/apix"
+  kPrefix,  // `path` is a prefix ending on a segment boundary: "/api" matches "/api", "/api/x", not
+            // "/apix"
   kRegex,   // RE2 full match against the canonical path
 };
 
@@ -61,8 +62,8 @@ struct Route {
 
 // What the router looks at: all views into the current request.
 struct MatchInput {
-  std::string_view host;    // Host header or absolute-form authority; may carry ":port"
-  std::string_view path;    // the canonical path (no query)
+  std::string_view host;  // Host header or absolute-form authority; may carry ":port"
+  std::string_view path;  // the canonical path (no query)
   std::string_view method;
   const std::vector<http::Header>* headers = nullptr;
 };

@@ -170,8 +170,8 @@ TEST(CanonicalCharacters, LowercasePathWhenConfigured) {
   CanonicalOptions options;
   options.lowercase_path = true;
   EXPECT_EQ(ok("/ADMIN/Users?Q=A", options), "/admin/users?Q=A");  // the query is left alone
-  EXPECT_EQ(ok("/%41dmin", options), "/admin");                     // decoded, then lowercased
-  EXPECT_EQ(ok("/a%C3%A9", options), "/a%C3%A9");                   // escapes keep upper-case hex
+  EXPECT_EQ(ok("/%41dmin", options), "/admin");                    // decoded, then lowercased
+  EXPECT_EQ(ok("/a%C3%A9", options), "/a%C3%A9");                  // escapes keep upper-case hex
 }
 
 TEST(CanonicalCharacters, BadBytesInPath) {

@@ -98,19 +98,18 @@ TEST(RewriteTest, IdentityHeadersComeOnlyFromTheVerifiedIdentity) {
 }
 
 TEST(RewriteTest, RemovesHopByHopAndConnectionNamedHeaders) {
-  std::string head = upstreamHead(
-      makeRequest({{"Host", "api.example.com"},
-                   {"Connection", "keep-alive, X-Secret"},
-                   {"X-Secret", "s"},
-                   {"Keep-Alive", "timeout=5"},
-                   {"TE", "trailers"},
-                   {"Trailer", "x"},
-                   {"Upgrade", "websocket"},
-                   {"Proxy-Connection", "keep-alive"},
-                   {"Proxy-Authorization", "Basic abc"},
-                   {"Expect", "100-continue"},
-                   {"Accept", "*/*"}}),
-      false);
+  std::string head = upstreamHead(makeRequest({{"Host", "api.example.com"},
+                                               {"Connection", "keep-alive, X-Secret"},
+                                               {"X-Secret", "s"},
+                                               {"Keep-Alive", "timeout=5"},
+                                               {"TE", "trailers"},
+                                               {"Trailer", "x"},
+                                               {"Upgrade", "websocket"},
+                                               {"Proxy-Connection", "keep-alive"},
+                                               {"Proxy-Authorization", "Basic abc"},
+                                               {"Expect", "100-continue"},
+                                               {"Accept", "*/*"}}),
+                                  false);
   for (const char* gone : {"Connection:", "X-Secret", "Keep-Alive", "TE:", "Trailer", "Upgrade",
                            "Proxy-Connection", "Proxy-Authorization", "Expect"}) {
     EXPECT_EQ(head.find(gone), std::string::npos) << gone << " in\n" << head;
@@ -165,8 +164,10 @@ TEST(RewriteTest, ResponseHeadDropsHopByHopAndAddsOurs) {
   response.status = 200;
   response.reason = "OK";
   response.framing = http::BodyFraming::kChunked;
-  response.headers = {{"Connection", "X-Internal"}, {"X-Internal", "1"},
-                      {"Keep-Alive", "timeout=5"},  {"Transfer-Encoding", "chunked"},
+  response.headers = {{"Connection", "X-Internal"},
+                      {"X-Internal", "1"},
+                      {"Keep-Alive", "timeout=5"},
+                      {"Transfer-Encoding", "chunked"},
                       {"Content-Type", "text/plain"}};
   core::Buffer out(64);
   DownstreamResponseInfo info;
