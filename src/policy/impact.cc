@@ -389,7 +389,10 @@ Partition buildPartition(const References& refs, const std::vector<ImpactAccount
         }
         key += '|';
       }
-      for (const auto& [name, wanted] : refs.claims) {
+      for (const auto& claim : refs.claims) {
+        // Not a structured binding: clang 14 cannot capture those in a lambda.
+        const auto& name = claim.first;
+        const auto& wanted = claim.second;
         bool holds = std::any_of(account.claims.begin(), account.claims.end(), [&](const auto& c) {
           return c.first == name && claimValueMatches(c.second, wanted);
         });
