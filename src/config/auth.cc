@@ -45,21 +45,6 @@ std::optional<std::string> readWholeFile(const std::string& path, std::string* p
   return out;
 }
 
-std::string lowercase(std::string text) {
-  for (char& c : text) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return text;
-}
-
-bool isHeaderName(std::string_view name) {
-  if (name.empty()) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-  });
-}
-
 // A list of strings; every bad item is reported.
 std::vector<std::string> readStrings(yaml::Reader& reader, const YAML::Node& node,
                                      std::string_view what) {
@@ -79,7 +64,7 @@ void readSource(yaml::Reader& reader, const YAML::Node& node, auth::CredentialSo
   if (const YAML::Node* header = map->find("header")) {
     ++kinds;
     if (auto name = reader.string(*header, "header")) {
-      if (!isHeaderName(*name)) reader.error(*header, "header: expected a header name");
+      if (!isToken(*name)) reader.error(*header, "header: expected a header name");
       out->kind = auth::CredentialSource::Kind::kHeader;
       out->name = lowercase(*name);
     }
@@ -408,7 +393,7 @@ void readIdentityHeaders(yaml::Reader& reader, const YAML::Node& node, IdentityH
     if (value == nullptr) continue;
     std::optional<std::string> name = reader.string(*value, keys[i]);
     if (!name) continue;
-    if (!isHeaderName(*name)) {
+    if (!isToken(*name)) {
       reader.error(*value, std::string(keys[i]) + ": expected a header name");
       continue;
     }

@@ -18,27 +18,6 @@ struct RouteContext {
   std::vector<RouteExtras>* extras;                  // keys read by later sections, by route index
 };
 
-bool isTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-// An HTTP token (RFC 9110 5.6.2): what method and header names are made of.
-bool isToken(std::string_view text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    if (!isTokenChar(c)) return false;
-  }
-  return true;
-}
-
-std::string lowercase(std::string text) {
-  for (char& c : text) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return text;
-}
-
 // Why a path written in the config could never equal a canonical request
 // path, or empty. Requests are canonicalized before routing (http/canonical.h).
 std::string_view uncanonical(std::string_view path, const http::CanonicalOptions& canonical) {
@@ -286,6 +265,24 @@ void readVirtualHost(RouteContext& ctx, const YAML::Node& node, size_t index,
 }
 
 }  // namespace
+
+bool isToken(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string lowercase(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return text;
+}
 
 void readVirtualHosts(yaml::Reader& reader, const YAML::Node& node,
                       const std::vector<upstream::ClusterSpec>& clusters,

@@ -72,6 +72,11 @@ void readPolicies(yaml::Reader& reader, const yaml::Map& top, const std::string&
 void readRoutePolicies(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
                        AuthorizationSettings* settings);
 
+// An HTTP token (RFC 9110 5.6.2): what method and header names are made of.
+bool isToken(std::string_view text);
+// ASCII lowercase: host names and header names compare case-insensitively.
+std::string lowercase(std::string text);
+
 // "cluster 'demo'" when the mapping has a scalar `name`, else just `kind`:
 // names the thing in messages about its keys.
 std::string labelOf(const YAML::Node& node, std::string_view kind);

@@ -25,6 +25,8 @@
 #include <queue>
 #include <thread>
 
+#include "policy/claims.h"
+
 namespace rampart::policy {
 
 namespace {
@@ -244,21 +246,6 @@ uint32_t indexIn(const std::vector<std::string>& sorted, std::string_view value)
                              [](const std::string& a, std::string_view b) { return a < b; });
   if (it == sorted.end() || *it != value) return kOutside;
   return static_cast<uint32_t>(it - sorted.begin());
-}
-
-// The same test as the policy engine's claim matcher: the whole value or one
-// of its ','-separated elements.
-bool claimValueMatches(std::string_view claim, std::string_view wanted) {
-  if (claim == wanted) return true;
-  size_t start = 0;
-  while (start <= claim.size()) {
-    size_t comma = claim.find(',', start);
-    size_t end = comma == std::string_view::npos ? claim.size() : comma;
-    if (claim.substr(start, end - start) == wanted) return true;
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  return false;
 }
 
 // ------------------------------------------------------------ partitions

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 
+#include "policy/claims.h"
 #include "policy/lint.h"
 #include "policy/path_pattern.h"
 
@@ -78,20 +79,6 @@ bool hasValue(const std::vector<std::string>& list, std::string_view value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
-// `wanted` equals the claim value or one of its ','-separated elements.
-bool claimValueMatches(std::string_view claim, std::string_view wanted) {
-  if (claim == wanted) return true;
-  size_t start = 0;
-  while (start <= claim.size()) {
-    size_t comma = claim.find(',', start);
-    size_t end = comma == std::string_view::npos ? claim.size() : comma;
-    if (claim.substr(start, end - start) == wanted) return true;
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  return false;
-}
-
 bool claimHolds(const ClaimMatch& match, const auth::Identity& identity) {
   for (const auto& [name, value] : identity.claims) {
     if (name != match.name) continue;
@@ -151,6 +138,19 @@ std::vector<std::string> uniqueKeys(std::vector<std::string> keys) {
 }
 
 }  // namespace
+
+bool claimValueMatches(std::string_view claim, std::string_view wanted) {
+  if (claim == wanted) return true;
+  size_t start = 0;
+  while (start <= claim.size()) {
+    size_t comma = claim.find(',', start);
+    size_t end = comma == std::string_view::npos ? claim.size() : comma;
+    if (claim.substr(start, end - start) == wanted) return true;
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return false;
+}
 
 struct Policy::Impl {
   std::vector<CompiledRule> rules;
