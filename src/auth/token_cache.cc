@@ -1,74 +1,121 @@
 #include "auth/token_cache.h"
 
+#include <sys/random.h>
+
+#include <bit>
+
+// Header-only: the hash inlines into find() instead of a call into libxxhash.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 namespace rampart::auth {
 
-TokenCache::TokenCache(size_t capacity) : slots_(capacity) {
-  index_.reserve(capacity);
-  free_.reserve(capacity);
-  for (size_t i = capacity; i > 0; --i) free_.push_back(static_cast<uint32_t>(i - 1));
+namespace {
+
+// A fresh seed per cache, so digests differ per process and worker.
+uint64_t randomSeed() {
+  uint64_t seed = 0;
+  while (getrandom(&seed, sizeof(seed), 0) != static_cast<ssize_t>(sizeof(seed))) {
+  }
+  return seed;
+}
+
+}  // namespace
+
+TokenCache::TokenCache(size_t capacity) : capacity_(capacity), seed_(randomSeed()) {
+  if (capacity == 0) return;
+  // Load at most 3/4: linear probes stay short (~1.5 entries on a hit) and
+  // neighbours share the hardware's adjacent-line prefetch.
+  size_t slots = std::bit_ceil(capacity + capacity / 3 + 1);
+  table_.resize(slots);
+  mask_ = slots - 1;
+}
+
+TokenCache::Digest TokenCache::digestOf(std::string_view token) const {
+  XXH128_hash_t h = XXH3_128bits_withSeed(token.data(), token.size(), seed_);
+  if (h.high64 == 0 && h.low64 == 0) h.low64 = 1;  // {0, 0} is "empty"
+  return Digest{h.high64, h.low64};
+}
+
+size_t TokenCache::probe(Digest digest) const {
+  size_t i = home(digest.lo);
+  while (!table_[i].empty() && (table_[i].hi != digest.hi || table_[i].lo != digest.lo)) {
+    i = (i + 1) & mask_;
+  }
+  return i;
 }
 
 std::shared_ptr<const Identity> TokenCache::find(std::string_view token, int64_t now,
                                                  uint64_t generation) {
-  auto it = index_.find(token);
-  if (it == index_.end()) return nullptr;
-  Slot& slot = slots_[it->second];
-  if (slot.generation != generation || (slot.expires_at != 0 && now >= slot.expires_at)) {
-    release(it->second);
+  if (table_.empty()) return nullptr;
+  size_t i = probe(digestOf(token));
+  Entry& entry = table_[i];
+  if (entry.empty()) return nullptr;
+  if (entry.generation != generation || (entry.expires_at != 0 && now >= entry.expires_at)) {
+    erase(i);
     return nullptr;
   }
-  slot.referenced = true;
-  return slot.identity;
+  entry.referenced = true;
+  return entry.identity;
 }
 
 void TokenCache::insert(std::string_view token, std::shared_ptr<const Identity> identity,
                         int64_t expires_at, uint64_t generation) {
-  if (slots_.empty()) return;
-  if (auto it = index_.find(token); it != index_.end()) release(it->second);
-  uint32_t index = victim();
-  Slot& slot = slots_[index];
-  slot.token.assign(token);
-  slot.identity = std::move(identity);
-  slot.expires_at = expires_at;
-  slot.generation = generation;
-  slot.used = true;
-  slot.referenced = false;
-  index_.emplace(std::string_view(slot.token), index);
+  if (table_.empty()) return;
+  const Digest digest = digestOf(token);
+  size_t i = probe(digest);
+  if (table_[i].empty()) {
+    if (size_ == capacity_) {
+      evictOne();
+      i = probe(digest);  // eviction may have shifted entries
+    }
+    ++size_;
+  }
+  Entry& entry = table_[i];
+  entry.hi = digest.hi;
+  entry.lo = digest.lo;
+  entry.identity = std::move(identity);
+  entry.expires_at = expires_at;
+  entry.generation = generation;
+  entry.referenced = false;
 }
 
 void TokenCache::clear() {
-  for (uint32_t i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].used) release(i);
+  for (Entry& entry : table_) entry = Entry{};
+  size_ = 0;
+}
+
+// Backward-shift deletion (no tombstones): every later entry of the run that
+// may live at `index` moves up, so probes never cross a hole they should not.
+void TokenCache::erase(size_t index) {
+  size_t hole = index;
+  for (size_t j = (hole + 1) & mask_; !table_[j].empty(); j = (j + 1) & mask_) {
+    size_t want = home(table_[j].lo);
+    // Stays when its home lies cyclically in (hole, j].
+    bool stays = hole <= j ? (hole < want && want <= j) : (hole < want || want <= j);
+    if (stays) continue;
+    table_[hole] = std::move(table_[j]);
+    hole = j;
   }
+  table_[hole] = Entry{};
+  --size_;
 }
 
-void TokenCache::release(uint32_t index) {
-  Slot& slot = slots_[index];
-  index_.erase(std::string_view(slot.token));
-  slot.identity.reset();
-  slot.used = false;
-  slot.referenced = false;
-  free_.push_back(index);
-}
-
-// A free slot; when there is none, the first slot the CLOCK hand finds
-// unreferenced since its last pass is evicted. Terminates within two sweeps:
-// the first clears every bit.
-uint32_t TokenCache::victim() {
-  while (free_.empty()) {
-    uint32_t index = hand_;
-    hand_ = (hand_ + 1) % static_cast<uint32_t>(slots_.size());
-    Slot& slot = slots_[index];
-    if (slot.referenced) {
-      slot.referenced = false;
-      continue;
+// The first live entry the CLOCK hand finds unreferenced since its last pass.
+// Terminates within two sweeps: the first clears every bit.
+void TokenCache::evictOne() {
+  for (;;) {
+    Entry& entry = table_[hand_];
+    if (!entry.empty()) {
+      if (!entry.referenced) {
+        erase(hand_);  // an entry shifted into hand_ gets its look on the next call
+        ++evictions_;
+        return;
+      }
+      entry.referenced = false;
     }
-    release(index);
-    ++evictions_;
+    hand_ = (hand_ + 1) & mask_;
   }
-  uint32_t index = free_.back();
-  free_.pop_back();
-  return index;
 }
 
 }  // namespace rampart::auth
