@@ -118,7 +118,9 @@ TEST(TokenCacheTest, AgreesExactlyWithAReferenceWhenNothingIsEvicted) {
     bool live =
         it != reference.end() && now < it->second.expires_at && generation == it->second.generation;
     ASSERT_EQ(hit != nullptr, live) << token << " at step " << step;
-    if (hit) EXPECT_EQ(hit->principal, it->second.principal);
+    if (hit) {
+      EXPECT_EQ(hit->principal, it->second.principal);
+    }
     if (it != reference.end() && !live) reference.erase(it);  // the cache dropped it
     ASSERT_EQ(cache.size(), reference.size());
   }
