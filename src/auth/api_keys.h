@@ -1,11 +1,15 @@
 // API keys: a set of SHA-256 digests of keys (never the keys themselves),
-// each naming a principal, an account and scopes. Built once per config load
-// from the key file (config/ parses it), then shared read-only by every
-// worker; replaced whole on reload, which is how a key is revoked.
+// each naming a principal, an account and scopes. Built from the key file
+// (config/ parses it), then shared read-only by every worker. The file is
+// watched (ApiKeyFile, ApiKeyWatcher): editing it replaces the whole set
+// within the watch interval, which is how a key is added or revoked.
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +53,44 @@ class ApiKeyStore {
   };
   std::vector<ApiKeyEntry> entries_;
   absl::flat_hash_map<Sha256Digest, uint32_t, DigestHash, DigestEq> index_;
+};
+
+// A key file and the store last read from it. The control thread's watcher
+// re-reads the file when it changes and swaps the store; a file that no
+// longer parses is logged and the last good store keeps serving. Workers read
+// through an ApiKeyView: one acquire load per request, the shared_ptr copied
+// only when the version moved.
+struct ApiKeyFile {
+  using Loader = std::function<std::shared_ptr<const ApiKeyStore>(std::string* error)>;
+
+  std::string path;
+  std::chrono::milliseconds watch_interval{2000};  // 0: read once, at config load
+  Loader load;  // re-reads `path`; null store and `error` ("file:line:col: reason") on failure
+
+  std::atomic<std::shared_ptr<const ApiKeyStore>> store;
+  std::atomic<uint64_t> version{0};  // bumped (release) after each swap of `store`
+  std::atomic<uint64_t> reloads{0};  // successful re-reads, for logs and tests
+  std::atomic<uint64_t> failures{0};
+
+  void replace(std::shared_ptr<const ApiKeyStore> next) {
+    store.store(std::move(next), std::memory_order_release);
+    version.fetch_add(1, std::memory_order_release);
+  }
+};
+
+// A worker's copy of an ApiKeyFile's current store.
+struct ApiKeyView {
+  uint64_t version = ~uint64_t{0};
+  std::shared_ptr<const ApiKeyStore> store;
+
+  const ApiKeyStore* current(const ApiKeyFile& file) {
+    uint64_t now = file.version.load(std::memory_order_acquire);
+    if (now != version) {
+      store = file.store.load(std::memory_order_acquire);
+      version = now;
+    }
+    return store.get();
+  }
 };
 
 }  // namespace rampart::auth

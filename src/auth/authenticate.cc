@@ -155,10 +155,13 @@ bool identityHeaderSafe(const Identity& identity) {
 
 namespace {
 
-AuthResult verifyApiKey(const Provider& provider, std::string_view key) {
+AuthResult verifyApiKey(uint32_t provider_index, const Provider& provider, std::string_view key,
+                        AuthWorkerState& state) {
   AuthResult result;
   result.provider = &provider;
-  const ApiKeyEntry* entry = provider.api_keys->find(key);
+  if (state.api_keys.size() <= provider_index) state.api_keys.resize(provider_index + 1);
+  const ApiKeyStore* store = state.api_keys[provider_index].current(*provider.api_keys);
+  const ApiKeyEntry* entry = store == nullptr ? nullptr : store->find(key);
   if (entry == nullptr) {
     result.outcome = AuthOutcome::kInvalid;
     result.reason = "unknown API key";
@@ -201,7 +204,7 @@ AuthResult authenticate(const RouteRequirement& route, const std::vector<Provide
     }
     result = provider.kind == Provider::Kind::kJwt
                  ? verifyJwt(index, provider, credential, input, state)
-                 : verifyApiKey(provider, credential);
+                 : verifyApiKey(index, provider, credential, state);
     if (result.outcome == AuthOutcome::kAuthenticated &&
         !hasAllScopes(*result.identity, route.required_scopes)) {
       result.outcome = AuthOutcome::kInsufficientScope;

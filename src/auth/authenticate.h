@@ -35,8 +35,8 @@ struct Provider {
   std::string name;
   Kind kind = Kind::kJwt;
   CredentialSource from;
-  std::shared_ptr<Authenticator> jwt;           // kJwt
-  std::shared_ptr<const ApiKeyStore> api_keys;  // kApiKey
+  std::shared_ptr<Authenticator> jwt;    // kJwt
+  std::shared_ptr<ApiKeyFile> api_keys;  // kApiKey
   // Bumped (release) after any key set of this provider is replaced, so
   // cached tokens verified under the old keys stop counting at once.
   // Shared so that a JWKS refresher and the snapshot see the same counter.
@@ -75,6 +75,7 @@ struct AuthResult {
 struct AuthWorkerState {
   explicit AuthWorkerState(size_t cache_entries) : cache(cache_entries) {}
   TokenCache cache;
+  std::vector<ApiKeyView> api_keys;  // by provider index, grown on first use
   VerifyScratch scratch;
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;

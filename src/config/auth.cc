@@ -306,19 +306,23 @@ void readApiKey(yaml::Reader& reader, const YAML::Node& node,
 
 // The key file: `keys:` with one entry per key. Read with its own reader, so
 // its problems are reported at its own lines.
-std::shared_ptr<const auth::ApiKeyStore> readApiKeyFile(yaml::Reader& reader,
-                                                        const YAML::Node& node,
-                                                        const std::string& base_dir) {
-  std::optional<std::string> path = reader.string(node, "file");
-  if (!path) return nullptr;
-  std::string full = resolvePath(base_dir, *path);
+// Reads and parses one API-key file; problems go to `file_reader` (whose
+// file is `full`), except an unreadable file, which goes to `*unreadable`
+// when given (the config then points at its own `file:` line). Null when
+// there is any problem.
+std::shared_ptr<const auth::ApiKeyStore> loadApiKeyFile(const std::string& full,
+                                                        yaml::Reader& file_reader,
+                                                        std::string* unreadable) {
   std::string problem;
   std::optional<std::string> text = readWholeFile(full, &problem);
   if (!text) {
-    reader.error(node, "file: " + problem);
+    if (unreadable != nullptr) {
+      *unreadable = problem;
+    } else {
+      file_reader.error(yaml::Position{}, problem);
+    }
     return nullptr;
   }
-  yaml::Reader file_reader(full);
   std::vector<auth::ApiKeyEntry> entries;
   try {
     YAML::Node root = YAML::Load(*text);
@@ -334,22 +338,54 @@ std::shared_ptr<const auth::ApiKeyStore> readApiKeyFile(yaml::Reader& reader,
   } catch (const YAML::Exception& e) {
     file_reader.error(yaml::positionOf(e.mark), "YAML syntax error: " + e.msg);
   }
-  bool failed = file_reader.hasErrors();
-  reader.absorb(file_reader);
-  if (failed) return nullptr;
+  if (file_reader.hasErrors()) return nullptr;
   return std::make_shared<const auth::ApiKeyStore>(std::move(entries));
+}
+
+// The watcher's loader: the same parse, its first problem as one line.
+auth::ApiKeyFile::Loader reloaderFor(std::string full) {
+  return [full = std::move(full)](std::string* error) -> std::shared_ptr<const auth::ApiKeyStore> {
+    yaml::Reader file_reader(full);
+    std::shared_ptr<const auth::ApiKeyStore> store = loadApiKeyFile(full, file_reader, nullptr);
+    if (store == nullptr && error != nullptr) {
+      std::vector<Diagnostic> errors = file_reader.takeErrors();
+      *error = errors.empty() ? full + ": unreadable" : format(errors.front());
+      if (errors.size() > 1) *error += " (and " + std::to_string(errors.size() - 1) + " more)";
+    }
+    return store;
+  };
+}
+
+std::shared_ptr<auth::ApiKeyFile> readApiKeyFile(yaml::Reader& reader, const yaml::Map& map,
+                                                 const YAML::Node& node,
+                                                 const std::string& base_dir) {
+  std::optional<std::string> path = reader.string(node, "file");
+  if (!path) return nullptr;
+  auto file = std::make_shared<auth::ApiKeyFile>();
+  file->path = resolvePath(base_dir, *path);
+  reader.readDuration(map, "watch_interval", &file->watch_interval);
+  yaml::Reader file_reader(file->path);
+  std::string unreadable;
+  std::shared_ptr<const auth::ApiKeyStore> store =
+      loadApiKeyFile(file->path, file_reader, &unreadable);
+  if (!unreadable.empty()) reader.error(node, "file: " + unreadable);
+  reader.absorb(file_reader);
+  if (store == nullptr) return nullptr;
+  file->store.store(std::move(store));
+  file->load = reloaderFor(file->path);
+  return file;
 }
 
 void readApiKeyProvider(yaml::Reader& reader, const YAML::Node& node, const std::string& base_dir,
                         auth::Provider* provider) {
-  std::optional<yaml::Map> map = reader.map(node, "api_keys", {"from", "file"});
+  std::optional<yaml::Map> map = reader.map(node, "api_keys", {"from", "file", "watch_interval"});
   if (!map) return;
   provider->kind = auth::Provider::Kind::kApiKey;
   provider->from.name = "x-api-key";  // the documented default
   provider->from.scheme.clear();
   if (const YAML::Node* from = map->find("from")) readSource(reader, *from, &provider->from);
   if (const YAML::Node* file = reader.require(*map, "file", "api_keys")) {
-    provider->api_keys = readApiKeyFile(reader, *file, base_dir);
+    provider->api_keys = readApiKeyFile(reader, *map, *file, base_dir);
   }
   provider->challenge = "ApiKey realm=\"rampart\"";
 }

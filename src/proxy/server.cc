@@ -29,6 +29,8 @@ bool Server::start() {
   // Keys first, so the first requests find them.
   jwks_ = std::make_unique<auth::JwksRefresher>(snapshot_->auth.providers);
   jwks_->start();
+  api_keys_ = std::make_unique<auth::ApiKeyWatcher>(snapshot_->auth.providers);
+  api_keys_->start();
   uint32_t count = resolveWorkerCount(snapshot_->workers);
   for (uint32_t i = 0; i < count; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, snapshot_, &open_connections_));
@@ -123,6 +125,7 @@ void Server::drainAndStop() {
   for (auto& thread : threads_) thread.join();
   threads_.clear();
   if (jwks_) jwks_->stop();
+  if (api_keys_) api_keys_->stop();
   std::vector<const observe::WorkerStats*> shards;
   for (const auto& worker : workers_) shards.push_back(&worker->stats());
   spdlog::info("stopped: {}", observe::summarize(shards));

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/api_key_watch.h"
 #include "auth/jwks_refresh.h"
 #include "config/config.h"
 #include "proxy/worker.h"
@@ -36,6 +37,7 @@ class Server {
   std::vector<std::thread> threads_;
   // The control thread's work so far: JWKS URLs kept fresh.
   std::unique_ptr<auth::JwksRefresher> jwks_;
+  std::unique_ptr<auth::ApiKeyWatcher> api_keys_;  // key files re-read when edited
 };
 
 // The number of workers for `configured` (0 = one per core).

@@ -3,6 +3,7 @@ edge, identities passed upstream in Rampart's own headers, forged identity
 headers never reaching an upstream, refusals as problem+json with
 WWW-Authenticate."""
 import hashlib
+import time
 
 import pytest
 
@@ -223,3 +224,61 @@ def test_config_refuses_unknown_provider_and_alg_none(stack, tmp_path):
     for line in (result.stdout + result.stderr).splitlines():
         if "never be accepted" in line or "undefined provider" in line:
             assert line.startswith(str(path) + ":"), line
+
+
+def key_file(*entries):
+    lines = ["keys:"]
+    for key, principal in entries:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        lines += [f"  - name: {principal}", f"    sha256: {digest}",
+                  f"    principal: {principal}", "    account: acme"]
+    return "\n".join(lines) + "\n"
+
+
+def wait_status(port, key, want, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        status = get(port, "/orders", headers=[("X-Api-Key", key)]).status
+        if status == want or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
+
+
+def test_editing_the_key_file_revokes_and_adds_keys_without_a_reload(stack):
+    """The key file is watched: a key removed from it is refused, a key added
+    works, within the watch interval; a broken edit is reported with its
+    file:line and the last good keys keep serving."""
+    upstream = stack.upstream("app")
+    port = helpers.free_port()
+    stack.write("keys.yaml", key_file(("key-alpha-0001", "alpha"), ("key-beta-0001", "beta")))
+    authentication = {
+        "identity_headers": {"principal": "x-auth-subject"},
+        "providers": [{"name": "partners",
+                       "api_keys": {"file": "keys.yaml", "watch_interval": "200ms"}}]}
+    routes = [{"name": "orders", "match": {"prefix": "/"}, "cluster": "app",
+               "auth": {"providers": ["partners"]}}]
+    conf = helpers.config(port, [helpers.cluster("app", [upstream.address])],
+                          [{"name": "api", "domains": ["*"], "routes": routes}],
+                          authentication=authentication)
+    rampart = stack.rampart(conf, port)
+    assert wait_status(port, "key-alpha-0001", 200, timeout=0) == 200
+    assert wait_status(port, "key-gamma-0001", 401, timeout=0) == 401
+
+    # Revoke alpha, add gamma.
+    stack.write("keys.yaml", key_file(("key-beta-0001", "beta"), ("key-gamma-0001", "gamma")))
+    assert wait_status(port, "key-alpha-0001", 401) == 401
+    response = get(port, "/orders", headers=[("X-Api-Key", "key-gamma-0001")])
+    assert response.status == 200, response
+    assert echo_header(response.json(), "x-auth-subject") == ["gamma"]
+    assert wait_status(port, "key-beta-0001", 200, timeout=0) == 200
+
+    # A broken edit: logged with where and why; the last good keys go on.
+    stack.write("keys.yaml", "keys:\n  - name: x\n    sha256: not-a-digest\n    principal: x\n")
+    deadline = time.monotonic() + 5
+    while "keys.yaml:3:" not in rampart.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = rampart.stderr()
+    assert "not reloaded, keeping the last good keys" in log, log
+    assert "keys.yaml:3:" in log, log
+    assert wait_status(port, "key-gamma-0001", 200, timeout=0) == 200
+    assert wait_status(port, "key-alpha-0001", 401, timeout=0) == 401

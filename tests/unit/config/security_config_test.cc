@@ -86,7 +86,7 @@ virtual_hosts:
   const Snapshot& s = *result.snapshot;
   ASSERT_EQ(s.auth.providers.size(), 2u);
   EXPECT_EQ(s.auth.providers[0].kind, auth::Provider::Kind::kJwt);
-  EXPECT_EQ(s.auth.providers[1].api_keys->size(), 1u);
+  EXPECT_EQ(s.auth.providers[1].api_keys->store.load()->size(), 1u);
   ASSERT_EQ(s.auth.routes.size(), 2u);
   EXPECT_EQ(s.auth.routes[0].providers, (std::vector<uint32_t>{0, 1}));
   EXPECT_TRUE(s.auth.routes[1].providers.empty());
