@@ -275,7 +275,8 @@ CheckResult checkOptions(const Options& o, Plan* plan, std::string* error) {
   if (p.target.port() == 0) return bad("--target: port 0");
   // Source addresses in 127.0.0.0/8 can only reach an IPv4 loopback target.
   if (p.remote || !p.target.isV4()) {
-    if (p.flood_sources > 1 || p.legit_sources > 1) {
+    // The default (one legitimate address per client) quietly becomes no bind.
+    if (p.flood_sources > 1 || o.legit_sources > 1) {
       return bad("--flood-sources and --legit-sources above 1 need an IPv4 loopback target");
     }
     p.flood_sources = 0;
