@@ -55,8 +55,9 @@ def usage():
                                       unless NO_GEN=1)
   BASELINE=10s DURATION=10s WARMUP=1s the drill's phases (baseline, then attack)
   QUICK=1             smoke test: BASELINE=2s DURATION=3s WARMUP=1s unless set
-  LIMITS=1            0: every target without limits (Rampart keeps JWT auth); use it
-                      until the shield's config keys have landed in the binary
+  LIMITS=1            0: every target without limits (Rampart keeps JWT auth); or the
+                      targets that get limits, e.g. LIMITS="nginx haproxy" until the
+                      shield's config keys have landed in the binary
   LEGIT=50 LEGIT_RATE=20              legitimate clients and requests/s each
   FLOOD_CONNS=1000  DIST_RATE=50      flood connections; per-address rate of scenario b
   SLOWLORIS=5000  SLOWLORIS_SOURCES=1000
@@ -82,7 +83,13 @@ class Settings:
         self.duration = env.get("DURATION", "3s" if self.quick else "10s")
         self.warmup = env.get("WARMUP", "1s")
         self.run_s = seconds(self.baseline) + seconds(self.duration) + seconds(self.warmup)
-        self.limits = env.get("LIMITS", "1") not in ("", "0")
+        # "1" (all), "0" (none) or the targets that get limits, e.g. "nginx haproxy".
+        limits = env.get("LIMITS", "1").split()
+        self.limited = (set(ALL_TARGETS) if limits == ["1"] else set() if limits in ([], ["0"])
+                        else set(limits))
+        if self.limited - set(ALL_TARGETS):
+            raise ValueError(f"LIMITS: 1, 0 or targets from {ALL_TARGETS}")
+        self.limits = bool(self.limited)
         self.targets = [t for t in ALL_TARGETS if t in env.get("TARGETS", " ".join(ALL_TARGETS)).split()]
         wanted = env.get("SCENARIOS", " ".join(ALL_SCENARIOS)).split()
         unknown = [s for s in wanted if s not in ALL_SCENARIOS]
@@ -178,7 +185,7 @@ class Bench:
         if name == "rampart":
             conf = os.path.join(self.tmp, "rampart.yaml")
             with open(conf, "w") as f:
-                f.write(configs.rampart_conf(port, self.origin_port, self.pool, s.limits,
+                f.write(configs.rampart_conf(port, self.origin_port, self.pool, name in s.limited,
                                              ISSUER, AUDIENCE))
             p = subprocess.run([s.rampart_bin, "validate", "-c", conf], capture_output=True,
                                text=True, timeout=30)
@@ -189,14 +196,14 @@ class Bench:
         elif name == "nginx":
             conf = os.path.join(self.tmp, "nginx.conf")
             with open(conf, "w") as f:
-                f.write(configs.nginx_conf(self.tmp, port, self.origin_port, s.limits))
+                f.write(configs.nginx_conf(self.tmp, port, self.origin_port, name in s.limited))
             os.makedirs(os.path.join(self.tmp, "nginx-temp"), exist_ok=True)
             argv = ["nginx", "-p", self.tmp, "-e", os.path.join(self.tmp, "nginx-error.log"),
                     "-c", conf, "-g", "daemon off;"]
         else:
             conf = os.path.join(self.tmp, "haproxy.cfg")
             with open(conf, "w") as f:
-                f.write(configs.haproxy_conf(port, self.origin_port, s.limits))
+                f.write(configs.haproxy_conf(port, self.origin_port, name in s.limited))
             argv = ["haproxy", "-f", conf, "-db"]
         logpath = os.path.join(self.tmp, f"{name}.log")
         proc = self.procs.start(name, argv, logpath)
@@ -333,9 +340,10 @@ def render(bench):
     out.append(f"# rampart drill: Rampart vs nginx vs HAProxy under flood ({bench.started:%Y-%m-%d %H:%M})\n")
     if quick:
         out.append("**Smoke test (phases under 10 s): not a result.**\n")
-    if not s.limits:
-        out.append("**LIMITS=0: every target without limits** (Rampart keeps JWT auth): "
-                   "this measures the flood, not a defence.\n")
+    unlimited = [t for t in s.targets if t not in s.limited]
+    if unlimited:
+        out.append(f"**Without limits: {', '.join(unlimited)}** (LIMITS; Rampart keeps JWT "
+                   "auth): those rows measure the flood, not a defence.\n")
     out.append(f"Each cell: one drill, baseline {s.baseline} then attack {s.duration} (warm-up "
                f"{s.warmup} not counted), {s.legit} legitimate clients x {s.legit_rate} req/s, each "
                "with its own JWT and source address, latency from the scheduled send time. "
