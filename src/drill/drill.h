@@ -36,6 +36,7 @@ struct Options {
 
   int legit = 10;
   std::string legit_rate = "10/s";  // per client
+  int legit_connections = 4;        // per client, opened only when the others are busy
   std::vector<std::string> legit_headers;
   std::string legit_tokens;  // file: one bearer token per line, one per client
   int legit_sources = -1;    // -1: one address per client; 0: no bind
@@ -71,7 +72,8 @@ struct Plan {
   bool json = false;
 
   int legit = 0;
-  double legit_rate = 0;                   // per client
+  double legit_rate = 0;  // per client
+  int legit_connections = 1;
   std::vector<std::string> legit_headers;  // "Name: value", checked
   std::vector<std::string> legit_tokens;   // one per line of --legit-tokens
   int legit_sources = 0;

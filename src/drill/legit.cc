@@ -1,6 +1,7 @@
-// The legitimate clients: each one keep-alive connection from its own source
-// address, sending on an open-loop schedule (all clients interleaved on one
-// pacer), latency measured from the scheduled send time.
+// The legitimate clients: each a few keep-alive connections (as a browser
+// keeps several) from its own source address, sending on an open-loop
+// schedule (all clients interleaved on one pacer), latency measured from the
+// scheduled send time.
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -65,11 +66,13 @@ class LegitSide::Client : public ConnOwner {
   static constexpr size_t kMaxQueued = 4096;
 
   Client(LegitSide* side, std::string request, std::optional<net::SocketAddress> source)
-      : side_(side),
-        request_(std::move(request)),
-        source_(source),
-        conn_(side->loop_, this, 4096, side->plan_.timeout_ns / 1000000),
-        queue_(kMaxQueued) {}
+      : side_(side), request_(std::move(request)), source_(source), queue_(kMaxQueued) {
+    for (int i = 0; i < side->plan_.legit_connections; ++i) {
+      slots_.push_back(
+          {std::make_unique<Conn>(side->loop_, this, 4096, side->plan_.timeout_ns / 1000000), 0,
+           false});
+    }
+  }
 
   void permit(int64_t scheduled_ns) {
     LegitPhase* phase = side_->phaseOf(scheduled_ns);
@@ -87,82 +90,123 @@ class LegitSide::Client : public ConnOwner {
 
   void onConnected(Conn*) override { pump(); }
 
-  void onResponse(Conn*, uint16_t status) override {
-    int64_t scheduled = front();
-    int64_t latency = nowNs() - scheduled;
-    if (LegitPhase* phase = side_->phaseOf(scheduled)) {
+  void onResponse(Conn* conn, uint16_t status) override {
+    Slot& slot = slotOf(conn);
+    if (!slot.busy) return;
+    slot.busy = false;
+    int64_t latency = std::max<int64_t>(nowNs() - slot.scheduled, 0);
+    if (LegitPhase* phase = side_->phaseOf(slot.scheduled)) {
       phase->status.count(status);
-      phase->all_latency.record(static_cast<uint64_t>(std::max<int64_t>(latency, 0)));
-      if (status >= 200 && status < 300) {
-        phase->latency.record(static_cast<uint64_t>(std::max<int64_t>(latency, 0)));
-      }
+      phase->all_latency.record(static_cast<uint64_t>(latency));
+      if (status >= 200 && status < 300) phase->latency.record(static_cast<uint64_t>(latency));
     }
-    pop();
-    if (conn_.connected()) pump();
+    side_->settled();
+    pump();
   }
 
-  void onClosed(Conn*, CloseReason reason) override {
+  void onClosed(Conn* conn, CloseReason reason) override {
+    Slot& slot = slotOf(conn);
     bool connect_error = reason == CloseReason::kConnectRefused ||
                          reason == CloseReason::kConnectFailed ||
                          reason == CloseReason::kConnectTimeout;
-    if (size_ > 0 && (sent_ || connect_error)) {
-      if (LegitPhase* phase = side_->phaseOf(front())) {
-        if (connect_error) {
-          ++phase->connect_failed;
-        } else if (reason == CloseReason::kTimeout) {
+    if (slot.busy) {
+      slot.busy = false;
+      if (LegitPhase* phase = side_->phaseOf(slot.scheduled)) {
+        if (reason == CloseReason::kTimeout) {
           ++phase->timeouts;
         } else {
           ++phase->closed;
         }
       }
+      side_->settled();
+    } else if (connect_error && size_ > 0) {
+      // The next queued send fails with the connect; the next permit retries,
+      // so a dead target costs no busy loop.
+      if (LegitPhase* phase = side_->phaseOf(front())) ++phase->connect_failed;
       pop();
+      return;
     }
-    sent_ = false;
-    // Reconnect at once for what is still queued, but not after a failed
-    // connect: the next permit retries, so a dead target costs no busy loop.
     if (!connect_error) pump();
   }
 
   // Counts every request still queued or in flight as unfinished.
   void finish() {
+    for (Slot& slot : slots_) {
+      if (slot.busy) {
+        if (LegitPhase* phase = side_->phaseOf(slot.scheduled)) ++phase->unfinished;
+        slot.busy = false;
+      }
+      slot.conn->close();
+    }
     while (size_ > 0) {
       if (LegitPhase* phase = side_->phaseOf(front())) ++phase->unfinished;
       pop();
     }
-    conn_.close();
   }
 
  private:
+  struct Slot {
+    std::unique_ptr<Conn> conn;
+    int64_t scheduled;  // of the request in flight
+    bool busy;
+  };
+
+  Slot& slotOf(Conn* conn) {
+    for (Slot& slot : slots_) {
+      if (slot.conn.get() == conn) return slot;
+    }
+    return slots_.front();  // unreachable: every Conn belongs to a slot
+  }
   int64_t front() const { return queue_[head_]; }
   void pop() {
     head_ = (head_ + 1) % kMaxQueued;
     --size_;
-    sent_ = false;
     side_->settled();
   }
 
+  // Sends the oldest queued request on an idle connection; opens another
+  // connection (up to --legit-connections) only when every open one is busy.
   void pump() {
-    if (size_ == 0 || conn_.inFlight()) return;
-    if (!conn_.isOpen()) {
-      if (!conn_.open(side_->plan_.target, source_ ? &*source_ : nullptr)) {
+    while (size_ > 0) {
+      Slot* idle = nullptr;
+      Slot* closed = nullptr;
+      bool connecting = false;
+      for (Slot& slot : slots_) {
+        if (slot.busy) continue;
+        if (slot.conn->connected()) {
+          idle = &slot;
+          break;
+        }
+        if (slot.conn->isOpen()) {
+          connecting = true;
+        } else if (closed == nullptr) {
+          closed = &slot;
+        }
+      }
+      if (idle != nullptr) {
+        idle->busy = true;
+        idle->scheduled = front();
+        head_ = (head_ + 1) % kMaxQueued;  // moved to the slot: still outstanding
+        --size_;
+        idle->conn->send(request_);
+        continue;
+      }
+      if (connecting || closed == nullptr) return;  // onConnected / onResponse pump again
+      if (!closed->conn->open(side_->plan_.target, source_ ? &*source_ : nullptr)) {
         if (LegitPhase* phase = side_->phaseOf(front())) ++phase->connect_failed;
         pop();
       }
-      return;  // onConnected pumps
+      return;
     }
-    if (!conn_.connected()) return;
-    sent_ = true;
-    conn_.send(request_);
   }
 
   LegitSide* side_;
   std::string request_;
   std::optional<net::SocketAddress> source_;
-  Conn conn_;
-  std::vector<int64_t> queue_;  // ring of scheduled send times
+  std::vector<Slot> slots_;
+  std::vector<int64_t> queue_;  // ring of scheduled send times not yet sent
   size_t head_ = 0;
   size_t size_ = 0;
-  bool sent_ = false;  // the front request is on the wire
 };
 
 // ------------------------------------------------------------ the side

@@ -144,7 +144,7 @@ bool isLoopback(const net::SocketAddress& address) {
 uint64_t Plan::descriptorsNeeded() const {
   // Open-and-reset connections in flight: at most one timeout's worth.
   double in_flight = connection_flood * (static_cast<double>(timeout_ns) / 1e9);
-  return static_cast<uint64_t>(legit) + flood_connections + slowloris +
+  return static_cast<uint64_t>(legit) * legit_connections + flood_connections + slowloris +
          static_cast<uint64_t>(std::min(in_flight, 20000.0)) + 64;
 }
 
@@ -190,6 +190,10 @@ CheckResult checkOptions(const Options& o, Plan* plan, std::string* error) {
 
   if (o.legit < 0 || o.legit > 10000) return bad("--legit: 0 to 10000 clients");
   p.legit = o.legit;
+  if (o.legit_connections < 1 || o.legit_connections > 64) {
+    return bad("--legit-connections: 1 to 64 per client");
+  }
+  p.legit_connections = o.legit_connections;
   if (!parseRate(o.legit_rate, &p.legit_rate)) {
     return bad("--legit-rate: '" + o.legit_rate + "' is not a rate (e.g. 20/s)");
   }
@@ -318,7 +322,9 @@ DrillCommand::DrillCommand(CLI::App* app) {
   c->add_flag("--allow-remote", o.allow_remote, "allow a target outside loopback");
   c->add_option("--format", o.format, "table or json")->capture_default_str();
 
-  c->add_option("--legit", o.legit, "legitimate clients (one keep-alive connection each)")
+  c->add_option("--legit", o.legit, "legitimate clients")->capture_default_str();
+  c->add_option("--legit-connections", o.legit_connections,
+                "keep-alive connections per legitimate client, opened when the others are busy")
       ->capture_default_str();
   c->add_option("--legit-rate", o.legit_rate, "requests per second of each legitimate client")
       ->capture_default_str();

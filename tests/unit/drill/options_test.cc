@@ -49,6 +49,7 @@ TEST(DrillOptionsTest, DefaultsMakeAPlan) {
   EXPECT_EQ(plan.legit, 10);
   EXPECT_DOUBLE_EQ(plan.legit_rate, 10);
   EXPECT_EQ(plan.legit_sources, 10);  // one address per client
+  EXPECT_EQ(plan.legit_connections, 4);
   EXPECT_FALSE(plan.attacking());
   EXPECT_FALSE(plan.json);
   EXPECT_FALSE(plan.remote);
@@ -112,6 +113,7 @@ TEST(DrillOptionsTest, EveryFlagLandsInThePlan) {
   EXPECT_TRUE(plan.json);
   EXPECT_EQ(plan.legit, 50);
   EXPECT_DOUBLE_EQ(plan.legit_rate, 20);
+  EXPECT_EQ(plan.legit_connections, 2);
   ASSERT_EQ(plan.legit_headers.size(), 1u);
   EXPECT_EQ(plan.legit_headers[0], "X-Tenant: acme");
   EXPECT_EQ(plan.legit_sources, 5);
@@ -125,7 +127,7 @@ TEST(DrillOptionsTest, EveryFlagLandsInThePlan) {
   EXPECT_DOUBLE_EQ(plan.connection_flood, 300);
   EXPECT_EQ(plan.attack_nice, 5);
   EXPECT_TRUE(plan.attacking());
-  EXPECT_GE(plan.descriptorsNeeded(), 50u + 1000 + 5000);
+  EXPECT_GE(plan.descriptorsNeeded(), 50u * 2 + 1000 + 5000);
 }
 
 TEST(DrillOptionsTest, TargetIsRequiredByTheParser) {
@@ -146,6 +148,7 @@ TEST(DrillOptionsTest, BadValuesAreRefusedNamingTheFlag) {
       {{"--legit-rate", "fast"}, "--legit-rate"},
       {{"--legit-rate", "5/d"}, "--legit-rate"},
       {{"--legit", "-1"}, "--legit"},
+      {{"--legit-connections", "0"}, "--legit-connections"},
       {{"--flood-rate", "-3"}, "--flood-rate"},
       {{"--flood-connections", "-5"}, "--flood-connections"},
       {{"--legit-header", "NoColon"}, "--legit-header"},
