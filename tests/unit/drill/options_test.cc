@@ -80,6 +80,8 @@ TEST(DrillOptionsTest, EveryFlagLandsInThePlan) {
                        "50",
                        "--legit-rate",
                        "1200/m",
+                       "--legit-connections",
+                       "2",
                        "--legit-header",
                        "X-Tenant: acme",
                        "--legit-sources",
