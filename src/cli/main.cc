@@ -1,4 +1,4 @@
-// The rampart command: serve (default), validate, proxy, policy impact, version.
+// The rampart command: serve (default), validate, proxy, policy impact, drill, version.
 // The explicit list of what runs at start-up lives here and in proxy/server.
 #include <CLI/CLI.hpp>
 
@@ -10,6 +10,7 @@
 #include "cli/policy_impact.h"
 #include "config/config.h"
 #include "core/log.h"
+#include "drill/drill.h"
 #include "proxy/server.h"
 
 namespace {
@@ -163,6 +164,7 @@ int main(int argc, char** argv) {
   addLogOptions(proxy_cmd, &proxy_logs);
 
   rampart::cli::PolicyCommand policy_cmd(&app);
+  rampart::drill::DrillCommand drill_cmd(&app);
   CLI::App* version_cmd = app.add_subcommand("version", "print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -173,6 +175,7 @@ int main(int argc, char** argv) {
   }
   if (*validate_cmd) return validate(validate_config);
   if (policy_cmd.selected()) return policy_cmd.run();
+  if (drill_cmd.selected()) return drill_cmd.run();
   if (*proxy_cmd) return proxy(listen, to, workers, proxy_logs);
   if (*serve_cmd) return serve(serve_config, serve_logs);
   if (!top_config.empty()) return serve(top_config, top_logs);

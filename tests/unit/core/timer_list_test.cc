@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <vector>
 
 namespace rampart::core {
@@ -67,6 +68,45 @@ TEST(TimersTest, DestroyedTimerUnlinksItself) {
   }
   EXPECT_EQ(timers.expire(100), 0);
   EXPECT_TRUE(fired.empty());
+}
+
+// Regression (found by `rampart drill --slowloris` against a 500 ms
+// head_timeout): a timeout callback that arms a timer with a duration no list
+// has yet appends a list while expire() walks them; a range-for over the
+// reallocated vector crashed the worker.
+class ArmingTimer : public Timer {
+ public:
+  ArmingTimer(Timers* timers, std::vector<Timer*> others, int* fired)
+      : timers_(timers), others_(std::move(others)), fired_(fired) {}
+  void onTimeout() override {
+    ++*fired_;
+    Millis duration = 1000;
+    // One new list each, every one already due: expire() must visit them too.
+    for (Timer* other : others_) timers_->arm(other, duration++, -5000);
+  }
+
+ private:
+  Timers* timers_;
+  std::vector<Timer*> others_;
+  int* fired_;
+};
+
+TEST(TimersTest, CallbackMayArmNewDurationsWhileExpiring) {
+  std::vector<int> log;
+  std::vector<std::unique_ptr<RecordingTimer>> others;
+  std::vector<Timer*> pointers;
+  for (int i = 0; i < 64; ++i) {
+    others.push_back(std::make_unique<RecordingTimer>(&log, i));
+    pointers.push_back(others.back().get());
+  }
+  Timers timers;
+  int fired = 0;
+  ArmingTimer first(&timers, pointers, &fired);
+  timers.arm(&first, 10, 0);
+  EXPECT_EQ(timers.expire(10), 65);
+  EXPECT_EQ(fired, 1);
+  EXPECT_EQ(log.size(), 64u);
+  EXPECT_EQ(timers.nextTimeout(10), -1);
 }
 
 }  // namespace
