@@ -267,3 +267,32 @@ def test_client_leaving_while_its_check_is_out(stack):
     assert rampart.process.poll() is None
     counts = totals(rampart)
     assert counts["abandoned"] == "5", counts
+
+
+def test_ext_authz_example_end_to_end(stack, tmp_path):
+    # examples/ext-authz.yaml as documented, on free ports.
+    import shutil
+    shutil.copytree(helpers.ROOT / "examples" / "keys", tmp_path / "keys")
+    auth = authorizer(stack)
+    upstream = stack.upstream("demo")
+    port = helpers.free_port()
+    text = (helpers.ROOT / "examples" / "ext-authz.yaml").read_text()
+    assert "127.0.0.1:9100" in text and "127.0.0.1:8082" in text and "[127.0.0.1:9000]" in text
+    text = text.replace("127.0.0.1:9100", f"127.0.0.1:{auth.port}")
+    text = text.replace("127.0.0.1:8082", f"127.0.0.1:{port}")
+    text = text.replace("[127.0.0.1:9000]", f"[{upstream.address}]").replace("workers: auto", "workers: 1")
+    rampart = stack.rampart(text, port)
+    key = [("x-api-key", "demo-key-change-me")]
+    response = get(port, "/orders/7", headers=key + [("X-User-Plan", "platinum")])
+    assert response.status == 200
+    assert helpers.echo_header(response.json(), "x-user-plan") == ["gold"]
+    assert_problem(get(port, "/orders/deny", headers=key), 403)
+    assert_problem(get(port, "/orders/7", headers=key, method="DELETE"), 403)  # local deny: no call
+    assert get(port, "/orders/7", headers=key).status == 200  # cached: no call
+    assert len(auth.calls()) == 2
+    assert get(port, "/catalog/1").status == 200  # anonymous, the authorizer alone decides
+    assert auth.header(auth.calls()[-1], "x-auth-subject") == []
+    result = subprocess.run([helpers.rampart_bin(), "validate", "-c",
+                             str(helpers.ROOT / "examples" / "ext-authz.yaml")],
+                            capture_output=True, text=True, timeout=10)
+    assert result.returncode == 0, result.stdout + result.stderr
