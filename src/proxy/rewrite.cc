@@ -242,7 +242,7 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
   appendHeader(out, "x-request-id", info.request_id);
   appendHeader(out, "Via", info.via);
   appendIdentity(out, info);
-  out.append(info.authorizer_lines);
+  if (!info.authorizer_lines.empty()) out.append(info.authorizer_lines);
   if (head.framing == http::BodyFraming::kContentLength) {
     char digits[24];
     auto end = fmt::format_to(digits, "{}", head.content_length);
