@@ -73,19 +73,19 @@ struct AuthorizerSpec {
 
 // A route's use of an authorizer (by index into the snapshot's list).
 struct RouteExtAuthz {
-  int32_t authorizer = -1;  // -1: the route asks no authorizer
+  int32_t authorizer = -1;      // -1: the route asks no authorizer
   bool allow_on_error = false;  // failure_mode: allow (default deny: fail closed)
 };
 
 // Per-worker counters of one authorizer (summed across workers at shutdown).
 struct AuthorizerStats {
-  observe::Counter calls;        // requests sent to the authorizer
-  observe::Counter allowed;      // answers 2xx
-  observe::Counter denied;       // answers 401/403
-  observe::Counter cache_hits;   // fresh cached decisions served without a call
-  observe::Counter stale_uses;   // cached decisions served because the authorizer failed
-  observe::Counter failures;     // timeouts, connect failures, resets, other statuses
-  observe::Counter timeouts;     // of which timeouts
+  observe::Counter calls;       // requests sent to the authorizer
+  observe::Counter allowed;     // answers 2xx
+  observe::Counter denied;      // answers 401/403
+  observe::Counter cache_hits;  // fresh cached decisions served without a call
+  observe::Counter stale_uses;  // cached decisions served because the authorizer failed
+  observe::Counter failures;    // timeouts, connect failures, resets, other statuses
+  observe::Counter timeouts;    // of which timeouts
   observe::Counter circuit_opens;
   observe::Counter short_circuited;  // no call made: circuit open or max_pending reached
   observe::Counter failed_open;      // errors let through by failure_mode: allow

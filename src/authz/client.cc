@@ -120,8 +120,8 @@ class Call final : public core::Timer, public upstream::ConnectionUser {
 
   // Builds the request and starts sending it. False when no socket could be
   // made (nothing is in flight then).
-  bool start(WorkerAuthz::Lane* lane, const CheckInput& input, std::string_view key,
-             Waiter* waiter, uint64_t generation);
+  bool start(WorkerAuthz::Lane* lane, const CheckInput& input, std::string_view key, Waiter* waiter,
+             uint64_t generation);
 
   void cancel() { waiter_ = nullptr; }
   uint64_t generation() const { return generation_; }
@@ -458,7 +458,9 @@ WorkerAuthz::~WorkerAuthz() {
   calls_.clear();
 }
 
-AuthorizerStats& WorkerAuthz::stats(uint32_t authorizer) { return lanes_[authorizer]->stats; }
+AuthorizerStats& WorkerAuthz::stats(uint32_t authorizer) {
+  return lanes_[authorizer]->stats;
+}
 const AuthorizerStats& WorkerAuthz::stats(uint32_t authorizer) const {
   return lanes_[authorizer]->stats;
 }
@@ -476,7 +478,9 @@ Call* WorkerAuthz::takeCall() {
   return calls_.back().get();
 }
 
-void WorkerAuthz::finished(Call* call) { free_calls_.push_back(call); }
+void WorkerAuthz::finished(Call* call) {
+  free_calls_.push_back(call);
+}
 
 void WorkerAuthz::answerError(Lane& lane, std::string_view key, std::string_view why,
                               Answer* answer) {
@@ -491,8 +495,8 @@ void WorkerAuthz::answerError(Lane& lane, std::string_view key, std::string_view
   }
 }
 
-WorkerAuthz::Start WorkerAuthz::check(uint32_t authorizer, const CheckInput& input,
-                                      Waiter* waiter, CallHandle* handle, Answer* answer) {
+WorkerAuthz::Start WorkerAuthz::check(uint32_t authorizer, const CheckInput& input, Waiter* waiter,
+                                      CallHandle* handle, Answer* answer) {
   Lane& lane = *lanes_[authorizer];
   core::Millis now = loop_->now();
   *handle = CallHandle{};

@@ -15,19 +15,30 @@ constexpr uint64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
 
 // Headers Rampart writes on the check request itself, or that only mean
 // something to one connection: a client cannot have them forwarded.
-constexpr std::string_view kNotSendable[] = {
-    "host",          "content-length",    "transfer-encoding", "connection", "keep-alive",
-    "te",            "trailer",           "upgrade",           "expect",     "proxy-connection",
-    "x-request-id",  "x-rampart-route",   "x-forwarded-for",   "x-forwarded-host",
-    "x-forwarded-proto", "x-forwarded-method", "x-forwarded-uri"};
+constexpr std::string_view kNotSendable[] = {"host",
+                                             "content-length",
+                                             "transfer-encoding",
+                                             "connection",
+                                             "keep-alive",
+                                             "te",
+                                             "trailer",
+                                             "upgrade",
+                                             "expect",
+                                             "proxy-connection",
+                                             "x-request-id",
+                                             "x-rampart-route",
+                                             "x-forwarded-for",
+                                             "x-forwarded-host",
+                                             "x-forwarded-proto",
+                                             "x-forwarded-method",
+                                             "x-forwarded-uri"};
 
 // Headers Rampart sets on the upstream request itself: an authorizer
 // cannot replace them.
 constexpr std::string_view kNotCopyable[] = {
-    "host",         "content-length",  "transfer-encoding", "connection",
-    "keep-alive",   "te",              "trailer",           "upgrade",
-    "expect",       "proxy-connection", "via",              "x-request-id",
-    "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"};
+    "host", "content-length", "transfer-encoding", "connection",       "keep-alive",
+    "te",   "trailer",        "upgrade",           "expect",           "proxy-connection",
+    "via",  "x-request-id",   "x-forwarded-for",   "x-forwarded-host", "x-forwarded-proto"};
 
 bool isIdentityName(const IdentityHeaders& names, std::string_view name) {
   return name == names.principal || name == names.account || name == names.scopes ||
@@ -49,7 +60,8 @@ std::vector<std::string> readHeaderNames(yaml::Reader& reader, const YAML::Node&
     std::optional<std::string> text = reader.string(item, key);
     if (!text) continue;
     if (!isToken(*text)) {
-      reader.error(item, std::string(key) + ": expected a header name, got " + yaml::describe(item));
+      reader.error(item,
+                   std::string(key) + ": expected a header name, got " + yaml::describe(item));
       continue;
     }
     std::string name = lowercase(*text);
@@ -201,7 +213,8 @@ void readAuthorizer(yaml::Reader& reader, const YAML::Node& node, const Identity
   if (const YAML::Node* copy = map->find("upstream_headers")) {
     spec.upstream_headers =
         readHeaderNames(reader, *copy, "upstream_headers", [&](const std::string& n) {
-          if (among(kNotCopyable, n)) return std::string("is set by Rampart on the upstream request");
+          if (among(kNotCopyable, n))
+            return std::string("is set by Rampart on the upstream request");
           if (isIdentityName(identity, n)) {
             return std::string("is an identity header: only phase 5 writes those");
           }
@@ -255,10 +268,10 @@ void readRouteExtAuthz(yaml::Reader& reader, const std::vector<RouteExtras>& rou
         if (it == all.end()) {
           std::string known;
           for (const auto& a : all) known += (known.empty() ? "" : ", ") + a.name;
-          reader.error(*name, "authorizer: undefined authorizer '" + *text + "' (" +
-                                  (known.empty() ? "no authorizers are defined"
-                                                 : "defined: " + known) +
-                                  ")");
+          reader.error(*name,
+                       "authorizer: undefined authorizer '" + *text + "' (" +
+                           (known.empty() ? "no authorizers are defined" : "defined: " + known) +
+                           ")");
         } else {
           route.authorizer = static_cast<int32_t>(it - all.begin());
         }

@@ -158,16 +158,16 @@ Verdict authorize(RequestContext& ctx) {
   }
   const config::RoutePolicy& route = settings.routes[ctx.route->index];
   if (route.is_public) return Verdict::proceed();
-  // No policy but an external authorizer: it alone decides (next phase step).
-  if (route.external && route.enforced == config::RoutePolicy::kNone &&
-      route.rollout == config::RoutePolicy::kNone) {
-    return Verdict::proceed();
-  }
   bool ambiguous = false;
   std::string_view method = effectiveMethod(ctx, &ambiguous);
   if (ambiguous) {
     return Verdict::respond(Phase::kAuthorize,
                             {400, "Bad Request", "more than one method override header", true});
+  }
+  // No policy but an external authorizer: it alone decides (next phase step).
+  if (route.external && route.enforced == config::RoutePolicy::kNone &&
+      route.rollout == config::RoutePolicy::kNone) {
+    return Verdict::proceed();
   }
   const auth::Identity* identity = ctx.auth.identity.get();
   int32_t enforced = route.enforced;
@@ -259,8 +259,8 @@ Verdict limit(RequestContext&) {
 
 using PhaseFn = Verdict (*)(RequestContext&);
 // THE order of the request path's decisions.
-constexpr PhaseFn kPhases[] = {canonicalize, shield,            route, authenticate,
-                               authorize,    externalAuthorize, limit};
+constexpr PhaseFn kPhases[] = {canonicalize,      shield, route, authenticate, authorize,
+                               externalAuthorize, limit};
 
 Verdict runPhasesFrom(RequestContext& ctx, uint32_t first) {
   for (uint32_t i = first; i < std::size(kPhases); ++i) {
@@ -273,8 +273,12 @@ Verdict runPhasesFrom(RequestContext& ctx, uint32_t first) {
 
 }  // namespace
 
-Verdict runRequestPhases(RequestContext& ctx) { return runPhasesFrom(ctx, 0); }
+Verdict runRequestPhases(RequestContext& ctx) {
+  return runPhasesFrom(ctx, 0);
+}
 
-Verdict resumeRequestPhases(RequestContext& ctx) { return runPhasesFrom(ctx, ctx.resume_phase); }
+Verdict resumeRequestPhases(RequestContext& ctx) {
+  return runPhasesFrom(ctx, ctx.resume_phase);
+}
 
 }  // namespace rampart::proxy

@@ -94,15 +94,15 @@ struct RequestContext {
   uint32_t listener = 0;           // index of the listener the request came through
 
   // The external authorizer (kAuthorize, after the local policy allows).
-  authz::WorkerAuthz* authz = nullptr;         // the worker's calls, caches and breakers
-  authz::Waiter* authz_waiter = nullptr;       // told the answer of a call that goes out
-  std::string_view client_ip;                  // sent to the authorizer
-  std::string_view request_id;                 // sent to the authorizer
-  authz::CallHandle authz_call;                // the call out, while the session waits
-  authz::Answer authz_answer;                  // set by the session before resuming
-  bool authz_answered = false;                 // authz_answer holds the answer
-  std::string_view authz_upstream_headers;     // header lines an allow adds upstream
-  uint32_t resume_phase = 0;                   // kWait: the phase to run again
+  authz::WorkerAuthz* authz = nullptr;      // the worker's calls, caches and breakers
+  authz::Waiter* authz_waiter = nullptr;    // told the answer of a call that goes out
+  std::string_view client_ip;               // sent to the authorizer
+  std::string_view request_id;              // sent to the authorizer
+  authz::CallHandle authz_call;             // the call out, while the session waits
+  authz::Answer authz_answer;               // set by the session before resuming
+  bool authz_answered = false;              // authz_answer holds the answer
+  std::string_view authz_upstream_headers;  // header lines an allow adds upstream
+  uint32_t resume_phase = 0;                // kWait: the phase to run again
 };
 
 // Runs phases 2-7 in order. Returns the first verdict that does not proceed,

@@ -359,8 +359,9 @@ void Session::onAuthzAnswer(const authz::Answer& answer) {
   state_ = State::kReadingHead;  // finishRequestPhases moves it on
   Verdict verdict = resumeRequestPhases(waiting_);
   if (verdict.waits()) {  // never: the answer is in; fail closed rather than hang
-    verdict = Verdict::respond(Phase::kAuthorize, {503, "Service Unavailable",
-                                                   "the authorization service is unavailable", false});
+    verdict = Verdict::respond(
+        Phase::kAuthorize,
+        {503, "Service Unavailable", "the authorization service is unavailable", false});
   }
   finishRequestPhases(waiting_, verdict);
   drive();

@@ -52,11 +52,11 @@ class Session final : public core::EventHandler,
 
  private:
   enum class State : uint8_t {
-    kReadingHead,  // waiting for (the rest of) a request head
+    kReadingHead,    // waiting for (the rest of) a request head
     kAwaitingAuthz,  // phases paused on an external authorizer's answer (nothing read meanwhile)
-    kProxying,     // request going upstream and/or response coming back
-    kReplying,     // flushing a local reply
-    kLingering,    // response sent, write side shut; discarding input before close
+    kProxying,       // request going upstream and/or response coming back
+    kReplying,       // flushing a local reply
+    kLingering,      // response sent, write side shut; discarding input before close
     kClosed,
   };
   enum class UpstreamFailure : uint8_t {
@@ -145,7 +145,7 @@ class Session final : public core::EventHandler,
   RequestContext waiting_;
   bool has_waiting_ = false;
   std::string_view authz_headers_;  // an authorizer's header lines for the upstream request
-  size_t head_bytes_ = 0;  // length of the current head at the front of in_
+  size_t head_bytes_ = 0;           // length of the current head at the front of in_
   char request_id_[64] = {};
   size_t request_id_length_ = 0;
   bool is_head_request_ = false;

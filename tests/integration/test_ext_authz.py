@@ -296,3 +296,18 @@ def test_ext_authz_example_end_to_end(stack, tmp_path):
                              str(helpers.ROOT / "examples" / "ext-authz.yaml")],
                             capture_output=True, text=True, timeout=10)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_authorizer_restart_on_the_same_port_costs_no_failure(stack):
+    # The pooled connection dies with the old process; the next check must
+    # go out on a fresh one, not fail.
+    auth = authorizer(stack)
+    rampart, upstream = start(stack, auth.port)
+    assert get(rampart.port, "/orders/1").status == 200
+    auth.stop()
+    again = Authorizer(stack.workdir, port=auth.port)
+    stack.processes.append(again)
+    for i in range(3):
+        assert get(rampart.port, f"/orders/{i}").status == 200
+    assert len(again.calls()) == 3
+    assert totals(rampart)["failures"] == "0"

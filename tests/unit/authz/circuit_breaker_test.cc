@@ -52,7 +52,7 @@ TEST(CircuitBreakerTest, FailedProbeOpensAgainForAFullPeriod) {
 TEST(CircuitBreakerTest, LateOutcomesWhileOpenChangeNothing) {
   CircuitBreaker breaker(1, 1000);
   EXPECT_TRUE(breaker.onFailure(0));
-  breaker.onSuccess();                 // a call from before it opened
+  breaker.onSuccess();                  // a call from before it opened
   EXPECT_FALSE(breaker.onFailure(10));  // likewise: no second open, no new period
   EXPECT_EQ(breaker.state(), State::kOpen);
   EXPECT_TRUE(breaker.allow(1000));

@@ -16,11 +16,11 @@ TEST(DecisionCacheTest, FreshUntilTtlThenUsableOnlyUntilStaleEnds) {
   ASSERT_NE(fresh, nullptr);
   EXPECT_TRUE(fresh->allowed);
   EXPECT_EQ(fresh->upstream_headers, "X-Plan: gold\r\n");
-  EXPECT_EQ(cache.findFresh("alice", 11'000), nullptr);  // exactly ttl old: no longer fresh
+  EXPECT_EQ(cache.findFresh("alice", 11'000), nullptr);   // exactly ttl old: no longer fresh
   ASSERT_NE(cache.findUsable("alice", 11'000), nullptr);  // but usable when the service fails
   ASSERT_NE(cache.findUsable("alice", 15'999), nullptr);
   EXPECT_EQ(cache.findUsable("alice", 16'000), nullptr);  // ttl + stale_if_error: gone
-  EXPECT_EQ(cache.size(), 0u);                             // and its slot freed
+  EXPECT_EQ(cache.size(), 0u);                            // and its slot freed
 }
 
 TEST(DecisionCacheTest, NoStaleWindowMeansNothingPastTtl) {
