@@ -91,6 +91,7 @@ struct AuthorizerStats {
   observe::Counter failed_open;      // errors let through by failure_mode: allow
   observe::Counter failed_closed;    // errors answered 503
   observe::Counter abandoned;        // the client left while its call was out
+  observe::Counter coalesced;        // misses that joined a call already out for the same key
 };
 
 // The request as the authorizer sees it. Views, valid for the call to check().
@@ -135,6 +136,7 @@ class Call;
 struct CallHandle {
   Call* call = nullptr;
   uint64_t generation = 0;
+  uint32_t waiter = 0;  // which of the call's waiters
   bool pending() const { return call != nullptr; }
 };
 
@@ -146,9 +148,9 @@ class WorkerAuthz {
   WorkerAuthz& operator=(const WorkerAuthz&) = delete;
 
   // Decides from the cache when it can (a fresh decision: *answer is set and
-  // kAnswered returned, no allocation); otherwise starts a call and returns
-  // kWaiting: `waiter` is told the answer exactly once, later, unless the
-  // call is cancelled. When no call can start (circuit open, max_pending
+  // kAnswered returned, no allocation); otherwise starts a call, or joins
+  // the one already out for the same cache key, and returns kWaiting:
+  // `waiter` is told the answer exactly once, later, unless cancelled. When no call can start (circuit open, max_pending
   // reached, no socket) the error is answered at once, from a stale cached
   // decision when one is young enough.
   enum class Start : uint8_t { kAnswered, kWaiting };
@@ -180,6 +182,9 @@ class WorkerAuthz {
   std::vector<std::unique_ptr<Call>> calls_;  // every call object ever made, reused
   std::vector<Call*> free_calls_;
   std::string key_scratch_;  // the cache key of the current check, capacity kept
+  // Calls out per cache key (the key views the call's own copy), so that
+  // concurrent misses for one key cost one call. Per authorizer.
+  std::vector<absl::flat_hash_map<std::string_view, Call*>> in_flight_;
   uint64_t next_generation_ = 1;
 };
 

@@ -123,7 +123,13 @@ class Call final : public core::Timer, public upstream::ConnectionUser {
   bool start(WorkerAuthz::Lane* lane, const CheckInput& input, std::string_view key, Waiter* waiter,
              uint64_t generation);
 
-  void cancel() { waiter_ = nullptr; }
+  void cancel(uint32_t slot) {
+    if (slot < waiters_.size()) waiters_[slot] = nullptr;
+  }
+  uint32_t join(Waiter* waiter) {
+    waiters_.push_back(waiter);
+    return static_cast<uint32_t>(waiters_.size() - 1);
+  }
   uint64_t generation() const { return generation_; }
 
   void onUpstreamEvents(uint32_t events) override;
@@ -148,7 +154,9 @@ class Call final : public core::Timer, public upstream::ConnectionUser {
 
   WorkerAuthz* owner_;
   WorkerAuthz::Lane* lane_ = nullptr;
-  Waiter* waiter_ = nullptr;
+  uint32_t authorizer_ = 0;
+  std::vector<Waiter*> waiters_;  // the first started it; others joined (null: cancelled)
+  bool in_flight_ = false;         // listed in WorkerAuthz::in_flight_ under key_
   uint64_t generation_ = 0;
   bool active_ = false;
   std::string key_;
@@ -200,7 +208,8 @@ void Call::buildRequest(const CheckInput& input) {
 bool Call::start(WorkerAuthz::Lane* lane, const CheckInput& input, std::string_view key,
                  Waiter* waiter, uint64_t generation) {
   lane_ = lane;
-  waiter_ = waiter;
+  waiters_.clear();
+  waiters_.push_back(waiter);
   generation_ = generation;
   key_.assign(key);
   retried_ = false;
@@ -425,18 +434,28 @@ void Call::finish(Decision decision, std::string_view why, bool reusable, bool t
     answer.decision = decision;
     answer.upstream_headers = headers_;
   }
-  Waiter* waiter = waiter_;
-  waiter_ = nullptr;
+  if (in_flight_) {
+    owner_->in_flight_[authorizer_].erase(std::string_view(key_));
+    in_flight_ = false;
+  }
   if (starting_) {
+    waiters_.clear();
     sync_answer_ = answer;  // check() answers it and recycles the call
     return;
   }
-  if (waiter != nullptr) {
-    waiter->onAuthzAnswer(answer);
-  } else {
-    lane.stats.abandoned.inc();
+  // A waiter's callback may start other checks (a pipelined request): they
+  // get other calls, as this one is not free until the loop ends.
+  for (size_t i = 0; i < waiters_.size(); ++i) {
+    Waiter* waiter = waiters_[i];
+    waiters_[i] = nullptr;
+    if (waiter != nullptr) {
+      waiter->onAuthzAnswer(answer);
+    } else {
+      lane.stats.abandoned.inc();
+    }
   }
-  owner_->finished(this);  // after the callback: the answer views headers_
+  waiters_.clear();
+  owner_->finished(this);  // after the callbacks: the answer views headers_
 }
 
 // ---------------------------------------------------------------------------
@@ -447,11 +466,12 @@ WorkerAuthz::WorkerAuthz(const std::vector<AuthorizerSpec>* specs, core::EventLo
   for (const AuthorizerSpec& spec : *specs_) {
     lanes_.push_back(std::make_unique<Lane>(&spec, loop_, seed++));
   }
+  in_flight_.resize(lanes_.size());
 }
 
 WorkerAuthz::~WorkerAuthz() {
   for (auto& call : calls_) {
-    call->waiter_ = nullptr;
+    call->waiters_.clear();
     loop_->timers().cancel(call.get());
     call->releaseConnection(false);
   }
@@ -511,6 +531,13 @@ WorkerAuthz::Start WorkerAuthz::check(uint32_t authorizer, const CheckInput& inp
       answer->upstream_headers = fresh->upstream_headers;
       return Start::kAnswered;
     }
+    auto joined = in_flight_[authorizer].find(key_scratch_);
+    if (joined != in_flight_[authorizer].end()) {
+      Call* call = joined->second;
+      lane.stats.coalesced.inc();
+      *handle = CallHandle{call, call->generation(), call->join(waiter)};
+      return Start::kWaiting;
+    }
   }
   // max_pending before the breaker: a half-open probe, once admitted, must
   // really go out, or the circuit would wait for it forever.
@@ -526,6 +553,7 @@ WorkerAuthz::Start WorkerAuthz::check(uint32_t authorizer, const CheckInput& inp
     return Start::kAnswered;
   }
   Call* call = takeCall();
+  call->authorizer_ = authorizer;
   uint64_t generation = next_generation_++;
   if (!call->start(&lane, input, key_scratch_, waiter, generation)) {
     finished(call);
@@ -541,14 +569,18 @@ WorkerAuthz::Start WorkerAuthz::check(uint32_t authorizer, const CheckInput& inp
     finished(call);
     return Start::kAnswered;
   }
-  *handle = CallHandle{call, generation};
+  if (lane.spec->cache.enabled) {
+    in_flight_[authorizer].emplace(std::string_view(call->key_), call);
+    call->in_flight_ = true;
+  }
+  *handle = CallHandle{call, generation, 0};
   return Start::kWaiting;
 }
 
 void WorkerAuthz::cancel(CallHandle* handle) {
   if (handle->call != nullptr && handle->call->active_ &&
       handle->call->generation() == handle->generation) {
-    handle->call->cancel();
+    handle->call->cancel(handle->waiter);
   }
   *handle = CallHandle{};
 }

@@ -173,13 +173,45 @@ void readBreaker(yaml::Reader& reader, const YAML::Node& node, authz::Authorizer
   reader.readDuration(*map, "open_for", &spec->breaker_open_for);
 }
 
+// `cluster: NAME` (and `path`) instead of `url`: the cluster's endpoints,
+// with its pool settings, in a pool of the authorizer's own.
+void readClusterTarget(yaml::Reader& reader, const yaml::Map& map, const YAML::Node& node,
+                       const std::vector<upstream::ClusterSpec>& clusters,
+                       authz::AuthorizerSpec* spec) {
+  std::optional<std::string> name = reader.string(node, "cluster");
+  if (!name) return;
+  auto it = std::find_if(clusters.begin(), clusters.end(),
+                         [&](const upstream::ClusterSpec& c) { return c.name == *name; });
+  if (it == clusters.end()) {
+    reader.error(node, "cluster: undefined cluster '" + *name + "'");
+    return;
+  }
+  spec->cluster = *it;
+  spec->url = "cluster " + *name;
+  spec->host_header = it->endpoint_names.empty() ? *name : it->endpoint_names.front();
+  spec->path = "/";
+  if (const YAML::Node* path = map.find("path")) {
+    if (auto text = reader.string(*path, "path")) {
+      bool clean = !text->empty() && text->front() == '/' &&
+                   std::none_of(text->begin(), text->end(), [](char c) {
+                     return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '#';
+                   });
+      if (!clean) {
+        reader.error(*path, "path: expected a path like /check, without spaces or a fragment");
+      } else {
+        spec->path = *text;
+      }
+    }
+  }
+}
+
 void readAuthorizer(yaml::Reader& reader, const YAML::Node& node, const IdentityHeaders& identity,
-                    ExtAuthzSettings* out) {
+                    const std::vector<upstream::ClusterSpec>& clusters, ExtAuthzSettings* out) {
   std::string label = labelOf(node, "authorizer");
   std::optional<yaml::Map> map =
       reader.map(node, label,
-                 {"name", "url", "timeout", "send_headers", "upstream_headers", "cache",
-                  "circuit_breaker", "max_pending", "max_idle", "idle_timeout"});
+                 {"name", "url", "cluster", "path", "timeout", "send_headers", "upstream_headers",
+                  "cache", "circuit_breaker", "max_pending", "max_idle", "idle_timeout"});
   if (!map) return;
   authz::AuthorizerSpec spec;
   if (const YAML::Node* name = reader.require(*map, "name", label)) {
@@ -194,7 +226,17 @@ void readAuthorizer(yaml::Reader& reader, const YAML::Node& node, const Identity
       spec.name = *text;
     }
   }
-  if (const YAML::Node* url = reader.require(*map, "url", label)) readUrl(reader, *url, &spec);
+  const YAML::Node* url = map->find("url");
+  const YAML::Node* cluster = map->find("cluster");
+  if ((url == nullptr) == (cluster == nullptr)) {
+    reader.error(map->position(), label + ": needs exactly one of url, cluster");
+  } else if (url != nullptr) {
+    readUrl(reader, *url, &spec);
+    if (map->find("path"))
+      reader.error(map->keyPosition("path"), "path: goes with cluster; a url has its own path");
+  } else {
+    readClusterTarget(reader, *map, *cluster, clusters, &spec);
+  }
   reader.readDuration(*map, "timeout", &spec.timeout);
   if (spec.timeout.count() == 0) {
     reader.error(map->keyPosition("timeout"), "timeout: must be more than 0");
@@ -228,8 +270,8 @@ void readAuthorizer(yaml::Reader& reader, const YAML::Node& node, const Identity
   uint32_t max_pending = 1000;
   reader.readInteger(*map, "max_pending", 1, kMaxU32, &max_pending);
   spec.cluster.name = "authorizer:" + spec.name;
+  spec.cluster.connect_timeout = std::min(spec.cluster.connect_timeout, spec.timeout);
   spec.cluster.max_requests = max_pending;
-  spec.cluster.connect_timeout = spec.timeout;
   spec.cluster.response_timeout = spec.timeout;
   reader.readInteger(*map, "max_idle", 0, kMaxU32, &spec.cluster.max_idle_per_endpoint);
   reader.readDuration(*map, "idle_timeout", &spec.cluster.idle_timeout);
@@ -245,10 +287,10 @@ void readAuthorizer(yaml::Reader& reader, const YAML::Node& node, const Identity
 }  // namespace
 
 void readAuthorizers(yaml::Reader& reader, const yaml::Map& top, const IdentityHeaders& identity,
-                     ExtAuthzSettings* out) {
+                     const std::vector<upstream::ClusterSpec>& clusters, ExtAuthzSettings* out) {
   const YAML::Node* node = top.find("authorizers");
   if (node == nullptr || !reader.sequence(*node, "authorizers")) return;
-  for (const YAML::Node& item : *node) readAuthorizer(reader, item, identity, out);
+  for (const YAML::Node& item : *node) readAuthorizer(reader, item, identity, clusters, out);
 }
 
 void readRouteExtAuthz(yaml::Reader& reader, const std::vector<RouteExtras>& routes,

@@ -227,10 +227,10 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
   }
   detail::readPolicies(reader, top, base_dir, &out->authorization);
   detail::readListenerShadows(reader, top, out->authorization, &out->listeners);
-  detail::readAuthorizers(reader, top, out->auth.identity_headers, &out->ext_authz);
   if (const YAML::Node* clusters = top.find("clusters")) {
     detail::readClusters(reader, *clusters, &out->clusters);
   }
+  detail::readAuthorizers(reader, top, out->auth.identity_headers, out->clusters, &out->ext_authz);
   std::vector<routing::VirtualHostSpec> hosts;
   const YAML::Node* node = top.find("virtual_hosts");
   if (node == nullptr || (node->IsSequence() && node->size() == 0)) {

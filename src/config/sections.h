@@ -75,8 +75,9 @@ void readRoutePolicies(yaml::Reader& reader, const std::vector<RouteExtras>& rou
 
 // Reads `authorizers:` (external authorization services). The identity
 // header names are copied in: the check request carries the identity.
+// `cluster:` authorizers copy the named cluster from `clusters`.
 void readAuthorizers(yaml::Reader& reader, const yaml::Map& top, const IdentityHeaders& identity,
-                     ExtAuthzSettings* out);
+                     const std::vector<upstream::ClusterSpec>& clusters, ExtAuthzSettings* out);
 
 // Each route's `ext_authz`, resolved against the authorizers by name.
 void readRouteExtAuthz(yaml::Reader& reader, const std::vector<RouteExtras>& routes,

@@ -151,6 +151,7 @@ void Server::logAuthorizerTotals() const {
         {"failed_open", &authz::AuthorizerStats::failed_open},
         {"failed_closed", &authz::AuthorizerStats::failed_closed},
         {"abandoned", &authz::AuthorizerStats::abandoned},
+        {"coalesced", &authz::AuthorizerStats::coalesced},
     };
     std::string line;
     for (const Field& field : kFields) {

@@ -311,3 +311,38 @@ def test_authorizer_restart_on_the_same_port_costs_no_failure(stack):
         assert get(rampart.port, f"/orders/{i}").status == 200
     assert len(again.calls()) == 3
     assert totals(rampart)["failures"] == "0"
+
+
+def test_concurrent_misses_for_one_key_cost_one_call(stack):
+    auth = authorizer(stack)
+    rampart, upstream = start(stack, auth.port, timeout="3s",
+                              cache={"key": ["principal", "route"], "ttl": "30s"})
+    clients = [Client(rampart.port, timeout=10) for _ in range(5)]
+    for client in clients:  # the authorizer takes 2 s over /slow: all five wait together
+        client.send(helpers.build_request("GET", "/orders/slow", bearer("alice")))
+    clients[4].close()  # one leaves; the others are still answered
+    for client in clients[:4]:
+        assert client.read_response().status == 200
+        client.close()
+    assert len(auth.calls()) == 1
+    assert len(upstream.targets()) == 4
+    counts = totals(rampart)
+    assert counts["coalesced"] == "4" and counts["abandoned"] == "1", counts
+
+
+def test_a_cluster_can_be_the_authorizer(stack):
+    auth = authorizer(stack)
+    stack.write("jwks.json", jose.jwks(KEY))
+    upstream = stack.upstream("app")
+    port = helpers.free_port()
+    spec = authorizer_spec(auth.port)
+    del spec["url"]
+    spec.update({"cluster": "checks", "path": "/v1/allow?strict=1"})
+    text = helpers.config(port, [helpers.cluster("app", [upstream.address]),
+                                 helpers.cluster("checks", [f"127.0.0.1:{auth.port}"])],
+                          [{"name": "api", "domains": ["*"], "routes": routes()}],
+                          authentication=AUTHENTICATION, policies=POLICIES, authorizers=[spec])
+    rampart = stack.rampart(text, port)
+    assert get(rampart.port, "/orders/1").status == 200
+    assert_problem(get(rampart.port, "/orders/deny"), 403)
+    assert [c["target"] for c in auth.calls()] == ["/v1/allow?strict=1"] * 2

@@ -126,6 +126,35 @@ TEST(AuthorizersConfigTest, CacheWithoutKeyOrWithUnkeyedSentHeader) {
                                                "not in cache.key"));
 }
 
+TEST(AuthorizersConfigTest, AClusterCanBeTheAuthorizer) {
+  LoadResult good = load(R"(authorizers:
+  - {name: opa, cluster: app, path: /v1/data/allow, timeout: 100ms, max_pending: 7}
+)");
+  ASSERT_TRUE(good.ok()) << all(good.errors);
+  const authz::AuthorizerSpec& a = good.snapshot->ext_authz.authorizers[0];
+  EXPECT_EQ(a.path, "/v1/data/allow");
+  EXPECT_EQ(a.host_header, "127.0.0.1:9000");
+  ASSERT_EQ(a.cluster.endpoints.size(), 1u);
+  EXPECT_EQ(a.cluster.max_requests, 7u);
+  EXPECT_EQ(a.cluster.connect_timeout.count(), 100);
+  LoadResult bad = load(R"(authorizers:
+  - {name: a, cluster: nope}
+  - {name: b, url: "http://127.0.0.1:1/", cluster: app}
+  - {name: c}
+  - {name: d, cluster: app, path: "no slash"}
+  - {name: e, url: "http://127.0.0.1:1/", path: /x}
+)");
+  ASSERT_FALSE(bad.ok());
+  std::string errors = all(bad.errors);
+  EXPECT_THAT(errors, HasSubstr("rampart.yaml:5:24: cluster: undefined cluster 'nope'"));
+  EXPECT_THAT(errors,
+              HasSubstr("rampart.yaml:6:5: authorizer 'b': needs exactly one of url, cluster"));
+  EXPECT_THAT(errors,
+              HasSubstr("rampart.yaml:7:5: authorizer 'c': needs exactly one of url, cluster"));
+  EXPECT_THAT(errors, HasSubstr("rampart.yaml:8:35: path: expected a path like /check"));
+  EXPECT_THAT(errors, HasSubstr("path: goes with cluster"));
+}
+
 TEST(AuthorizersConfigTest, ListenerShadowPolicyIsResolvedByName) {
   LoadResult good = loadString(R"(listeners:
   - {name: a, address: "127.0.0.1:8080", shadow_policy: p}
