@@ -150,9 +150,9 @@ class WorkerAuthz {
   // Decides from the cache when it can (a fresh decision: *answer is set and
   // kAnswered returned, no allocation); otherwise starts a call, or joins
   // the one already out for the same cache key, and returns kWaiting:
-  // `waiter` is told the answer exactly once, later, unless cancelled. When no call can start (circuit open, max_pending
-  // reached, no socket) the error is answered at once, from a stale cached
-  // decision when one is young enough.
+  // `waiter` is told the answer exactly once, later, unless cancelled. When no call can start
+  // (circuit open, max_pending reached, no socket) the error is answered at once, from a stale
+  // cached decision when one is young enough.
   enum class Start : uint8_t { kAnswered, kWaiting };
   Start check(uint32_t authorizer, const CheckInput& input, Waiter* waiter, CallHandle* handle,
               Answer* answer);

@@ -2,6 +2,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "authz/authorizer.h"
@@ -48,6 +49,43 @@ bool listed(const std::vector<std::string>& lowercase_names, std::string_view na
     if (http::equalsIgnoreCase(known, name)) return true;
   }
   return false;
+}
+
+// What the authorizer's Cache-Control says about keeping its answer:
+// -2: not at all (no-store, no-cache), -1: nothing (the config's ttl), else
+// max-age in ms. Only those two directives are read; the config's ttl is
+// always the ceiling.
+core::Millis answerTtl(const std::vector<http::Header>& headers) {
+  core::Millis ttl = -1;
+  for (const http::Header& header : headers) {
+    if (!http::equalsIgnoreCase(header.name, "cache-control")) continue;
+    std::string_view rest = header.value;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (http::equalsIgnoreCase(item, "no-store") || http::equalsIgnoreCase(item, "no-cache")) {
+        return -2;
+      }
+      if (item.size() > 8 && http::equalsIgnoreCase(item.substr(0, 8), "max-age=")) {
+        uint64_t seconds = 0;
+        bool digits = true;
+        for (char c : item.substr(8)) {
+          if (c < '0' || c > '9') {
+            digits = false;
+            break;
+          }
+          seconds = std::min<uint64_t>(seconds * 10 + static_cast<uint64_t>(c - '0'), 1u << 30);
+        }
+        if (!digits) return -2;  // a malformed directive: do not guess
+        core::Millis ms = static_cast<core::Millis>(seconds) * 1000;
+        ttl = ttl < 0 ? ms : std::min(ttl, ms);
+      }
+    }
+  }
+  return ttl;
 }
 
 }  // namespace
@@ -156,7 +194,7 @@ class Call final : public core::Timer, public upstream::ConnectionUser {
   WorkerAuthz::Lane* lane_ = nullptr;
   uint32_t authorizer_ = 0;
   std::vector<Waiter*> waiters_;  // the first started it; others joined (null: cancelled)
-  bool in_flight_ = false;         // listed in WorkerAuthz::in_flight_ under key_
+  bool in_flight_ = false;        // listed in WorkerAuthz::in_flight_ under key_
   uint64_t generation_ = 0;
   bool active_ = false;
   std::string key_;
@@ -171,7 +209,8 @@ class Call final : public core::Timer, public upstream::ConnectionUser {
   bool starting_ = false;  // inside start(): an outcome is kept, never told
   Answer sync_answer_;     // the outcome reached inside start()
   http::ResponseHead response_;
-  std::string headers_;  // the upstream header lines of an allow
+  std::string headers_;           // the upstream header lines of an allow
+  core::Millis answer_ttl_ = -1;  // from the answer's Cache-Control (answerTtl)
 };
 
 void Call::buildRequest(const CheckInput& input) {
@@ -232,6 +271,7 @@ bool Call::attach(bool allow_retry) {
   if (connection_ == nullptr) return false;
   sent_ = 0;
   readable_ = eof_ = got_bytes_ = false;
+  answer_ttl_ = -1;
   writable_ = connection_->reused();
   response_.clear();
   headers_.clear();
@@ -393,6 +433,7 @@ bool Call::parse() {
     }
     bool reusable = complete && exact && response_.keep_alive && !eof_;
     uint16_t status = response_.status;
+    answer_ttl_ = answerTtl(response_.headers);
     if (status >= 200 && status < 300) {
       for (const http::Header& header : response_.headers) {
         if (!listed(lane_->spec->upstream_headers, header.name)) continue;
@@ -430,7 +471,9 @@ void Call::finish(Decision decision, std::string_view why, bool reusable, bool t
     lane.breaker.onSuccess();
     bool allowed = decision == Decision::kAllow;
     (allowed ? lane.stats.allowed : lane.stats.denied).inc();
-    if (lane.spec->cache.enabled) lane.cache.insert(key_, allowed, headers_, now);
+    if (lane.spec->cache.enabled && answer_ttl_ != -2) {
+      lane.cache.insert(key_, allowed, headers_, now, answer_ttl_);
+    }
     answer.decision = decision;
     answer.upstream_headers = headers_;
   }

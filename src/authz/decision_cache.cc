@@ -3,39 +3,37 @@
 namespace rampart::authz {
 
 DecisionCache::DecisionCache(size_t capacity, core::Millis ttl, core::Millis stale_if_error)
-    : ttl_(ttl), usable_for_(ttl + stale_if_error), slots_(capacity) {
+    : ttl_(ttl), stale_if_error_(stale_if_error), slots_(capacity) {
   index_.reserve(capacity);
   free_.reserve(capacity);
   for (size_t i = capacity; i > 0; --i) free_.push_back(static_cast<uint32_t>(i - 1));
 }
 
-DecisionCache::Slot* DecisionCache::find(std::string_view key, core::Millis now,
-                                         core::Millis max_age) {
+DecisionCache::Slot* DecisionCache::find(std::string_view key, core::Millis now, bool fresh_only) {
   auto it = index_.find(key);
   if (it == index_.end()) return nullptr;
   Slot& slot = slots_[it->second];
-  core::Millis age = now - slot.decided_at;
-  if (age >= usable_for_) {
+  if (now >= slot.usable_until) {
     release(it->second);  // past any use: free the slot now
     return nullptr;
   }
-  if (age >= max_age) return nullptr;
+  if (fresh_only && now >= slot.fresh_until) return nullptr;
   slot.referenced = true;
   return &slot;
 }
 
 const DecisionCache::Decision* DecisionCache::findFresh(std::string_view key, core::Millis now) {
-  Slot* slot = find(key, now, ttl_);
+  Slot* slot = find(key, now, true);
   return slot ? &slot->decision : nullptr;
 }
 
 const DecisionCache::Decision* DecisionCache::findUsable(std::string_view key, core::Millis now) {
-  Slot* slot = find(key, now, usable_for_);
+  Slot* slot = find(key, now, false);
   return slot ? &slot->decision : nullptr;
 }
 
 void DecisionCache::insert(std::string_view key, bool allowed, std::string_view upstream_headers,
-                           core::Millis now) {
+                           core::Millis now, core::Millis ttl) {
   if (slots_.empty()) return;
   uint32_t index;
   if (auto it = index_.find(key); it != index_.end()) {
@@ -51,7 +49,9 @@ void DecisionCache::insert(std::string_view key, bool allowed, std::string_view 
   slot.headers.assign(upstream_headers);
   slot.decision.allowed = allowed;
   slot.decision.upstream_headers = slot.headers;
-  slot.decided_at = now;
+  core::Millis fresh_for = ttl >= 0 && ttl < ttl_ ? ttl : ttl_;
+  slot.fresh_until = now + fresh_for;
+  slot.usable_until = now + fresh_for + stale_if_error_;
   slot.referenced = false;
 }
 

@@ -36,10 +36,12 @@ class DecisionCache {
   // failed; serving it is a "stale use"), or null.
   const Decision* findUsable(std::string_view key, core::Millis now);
 
-  // Remembers a decision made at `now`, replacing any older one for `key`.
+  // Remembers a decision made at `now`, replacing any older one for `key`,
+  // fresh for the cache's ttl or for `ttl` when that is shorter (the
+  // authorizer's own max-age; -1: none), then usable for stale_if_error.
   // Slot strings keep their capacity, so a warm cache rarely allocates.
   void insert(std::string_view key, bool allowed, std::string_view upstream_headers,
-              core::Millis now);
+              core::Millis now, core::Millis ttl = -1);
 
   size_t size() const { return index_.size(); }
   size_t capacity() const { return slots_.size(); }
@@ -50,17 +52,18 @@ class DecisionCache {
     std::string key;  // the index's key views this string
     std::string headers;
     Decision decision;
-    core::Millis decided_at = 0;
+    core::Millis fresh_until = 0;   // served without a call before this
+    core::Millis usable_until = 0;  // served when the authorizer fails before this
     bool used = false;
     bool referenced = false;  // CLOCK bit: set on hit, cleared as the hand passes
   };
 
-  Slot* find(std::string_view key, core::Millis now, core::Millis max_age);
+  Slot* find(std::string_view key, core::Millis now, bool fresh_only);
   void release(uint32_t slot);
   uint32_t victim();
 
   core::Millis ttl_;
-  core::Millis usable_for_;  // ttl + stale_if_error
+  core::Millis stale_if_error_;
   std::vector<Slot> slots_;
   absl::flat_hash_map<std::string_view, uint32_t> index_;
   std::vector<uint32_t> free_;

@@ -8,6 +8,7 @@ from X-Forwarded-Uri, so one server serves every case:
   contains /deny   -> 403        contains /unauth -> 401
   contains /boom   -> 500        contains /slow   -> waits 2 s, then 200
   anything else    -> 200 with X-User-Plan: gold and X-Authz-Subject: <x-auth-subject or ->
+  and, on any answer: /nostore adds Cache-Control: no-store, /maxage1 Cache-Control: max-age=1
 
 Usage: authorizer_server.py --port 0 --log FILE. Prints "PORT <n>" once listening.
 """
@@ -55,6 +56,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("X-User-Plan", "gold")
             self.send_header("X-Authz-Subject", self.headers.get("x-auth-subject", "-"))
             self.send_header("X-Not-Copied", "1")
+        if "/nostore" in uri:
+            self.send_header("Cache-Control", "no-store")
+        if "/maxage1" in uri:
+            self.send_header("Cache-Control", "private, max-age=1")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

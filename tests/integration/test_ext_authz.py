@@ -346,3 +346,18 @@ def test_a_cluster_can_be_the_authorizer(stack):
     assert get(rampart.port, "/orders/1").status == 200
     assert_problem(get(rampart.port, "/orders/deny"), 403)
     assert [c["target"] for c in auth.calls()] == ["/v1/allow?strict=1"] * 2
+
+
+def test_the_authorizers_cache_control_can_shorten_or_forbid_caching(stack):
+    auth = authorizer(stack)
+    rampart, upstream = start(stack, auth.port,
+                              cache={"key": ["principal", "path"], "ttl": "30s"})
+    for _ in range(2):
+        assert get(rampart.port, "/orders/nostore").status == 200
+    assert len(auth.calls()) == 2  # no-store: asked every time
+    for _ in range(2):
+        assert get(rampart.port, "/orders/maxage1").status == 200
+    assert len(auth.calls()) == 3  # max-age=1: cached...
+    time.sleep(1.2)
+    assert get(rampart.port, "/orders/maxage1").status == 200
+    assert len(auth.calls()) == 4  # ...for one second, not the config's 30

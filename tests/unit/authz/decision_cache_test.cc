@@ -31,6 +31,20 @@ TEST(DecisionCacheTest, NoStaleWindowMeansNothingPastTtl) {
   EXPECT_EQ(cache.findUsable("k", 500), nullptr);
 }
 
+TEST(DecisionCacheTest, AnAnswerMaxAgeShortensTheTtlButNeverLengthensIt) {
+  DecisionCache cache(4, /*ttl=*/1000, /*stale_if_error=*/500);
+  cache.insert("short", true, "", 0, /*ttl=*/200);
+  cache.insert("long", true, "", 0, /*ttl=*/60'000);
+  cache.insert("zero", true, "", 0, /*ttl=*/0);
+  EXPECT_NE(cache.findFresh("short", 199), nullptr);
+  EXPECT_EQ(cache.findFresh("short", 200), nullptr);
+  EXPECT_NE(cache.findUsable("short", 699), nullptr);  // stale window after its own ttl
+  EXPECT_EQ(cache.findUsable("short", 700), nullptr);
+  EXPECT_EQ(cache.findFresh("long", 1000), nullptr);  // the config's ttl is the ceiling
+  EXPECT_EQ(cache.findFresh("zero", 0), nullptr);
+  EXPECT_NE(cache.findUsable("zero", 499), nullptr);
+}
+
 TEST(DecisionCacheTest, ReinsertReplacesTheDecisionAndRestartsItsClock) {
   DecisionCache cache(4, 1000, 0);
   cache.insert("k", true, "A: 1\r\n", 0);
