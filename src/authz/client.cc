@@ -226,7 +226,11 @@ void Call::buildRequest(const CheckInput& input) {
   appendHeader(request_, "X-Forwarded-Proto", "http");
   appendHeader(request_, "X-Forwarded-For", input.client_ip);
   appendHeader(request_, "X-Request-Id", input.request_id);
-  appendHeader(request_, "X-Rampart-Route", input.route);
+  // Route names come from the config, which does not restrict them.
+  bool printable = std::none_of(input.route.begin(), input.route.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  if (printable) appendHeader(request_, "X-Rampart-Route", input.route);
   const auth::Identity* identity = input.identity;
   if (identity != nullptr && identity->authenticated()) {
     const IdentityNames& names = spec.identity;

@@ -78,6 +78,13 @@ std::vector<std::string> readHeaderNames(yaml::Reader& reader, const YAML::Node&
   return out;
 }
 
+// A request target written into the check request line as is.
+bool cleanPath(std::string_view path) {
+  return !path.empty() && path.front() == '/' && std::none_of(path.begin(), path.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '#';
+  });
+}
+
 void readUrl(yaml::Reader& reader, const YAML::Node& node, authz::AuthorizerSpec* spec) {
   std::optional<std::string> url = reader.string(node, "url");
   if (!url) return;
@@ -85,6 +92,10 @@ void readUrl(yaml::Reader& reader, const YAML::Node& node, authz::AuthorizerSpec
   std::string problem;
   if (!http::parseFetchUrl(*url, &parsed, &problem)) {
     reader.error(node, "url: " + problem + " (expected like http://127.0.0.1:9001/check)");
+    return;
+  }
+  if (!cleanPath(parsed.path)) {
+    reader.error(node, "url: the path must not contain spaces or control characters");
     return;
   }
   bool v6 = parsed.host.find(':') != std::string::npos;
@@ -192,10 +203,7 @@ void readClusterTarget(yaml::Reader& reader, const yaml::Map& map, const YAML::N
   spec->path = "/";
   if (const YAML::Node* path = map.find("path")) {
     if (auto text = reader.string(*path, "path")) {
-      bool clean = !text->empty() && text->front() == '/' &&
-                   std::none_of(text->begin(), text->end(), [](char c) {
-                     return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '#';
-                   });
+      bool clean = cleanPath(*text);
       if (!clean) {
         reader.error(*path, "path: expected a path like /check, without spaces or a fragment");
       } else {

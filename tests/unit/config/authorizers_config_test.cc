@@ -143,6 +143,7 @@ TEST(AuthorizersConfigTest, AClusterCanBeTheAuthorizer) {
   - {name: c}
   - {name: d, cluster: app, path: "no slash"}
   - {name: e, url: "http://127.0.0.1:1/", path: /x}
+  - {name: f, url: "http://127.0.0.1:1/a b"}
 )");
   ASSERT_FALSE(bad.ok());
   std::string errors = all(bad.errors);
@@ -153,6 +154,7 @@ TEST(AuthorizersConfigTest, AClusterCanBeTheAuthorizer) {
               HasSubstr("rampart.yaml:7:5: authorizer 'c': needs exactly one of url, cluster"));
   EXPECT_THAT(errors, HasSubstr("rampart.yaml:8:35: path: expected a path like /check"));
   EXPECT_THAT(errors, HasSubstr("path: goes with cluster"));
+  EXPECT_THAT(errors, HasSubstr("rampart.yaml:10:20: url: the path must not contain spaces"));
 }
 
 TEST(AuthorizersConfigTest, ListenerShadowPolicyIsResolvedByName) {
