@@ -361,3 +361,19 @@ def test_the_authorizers_cache_control_can_shorten_or_forbid_caching(stack):
     time.sleep(1.2)
     assert get(rampart.port, "/orders/maxage1").status == 200
     assert len(auth.calls()) == 4  # ...for one second, not the config's 30
+
+
+def test_max_pending_bounds_the_checks_in_flight(stack):
+    auth = authorizer(stack)
+    rampart, upstream = start(stack, auth.port, timeout="3s", max_pending=1)
+    first = Client(rampart.port, timeout=10)
+    first.send(helpers.build_request("GET", "/orders/slow"))
+    time.sleep(0.2)  # its check is out for 2 s
+    began = time.monotonic()
+    assert_problem(get(rampart.port, "/orders/other"), 503)  # no slot: failed closed at once
+    assert time.monotonic() - began < 0.5
+    assert get(rampart.port, "/lenient/other").status == 200  # failure_mode: allow
+    assert first.read_response().status == 200
+    first.close()
+    assert len(auth.calls()) == 1
+    assert totals(rampart)["short_circuited"] == "2"
