@@ -74,7 +74,8 @@ void Session::armTimer(TimerPurpose purpose, int64_t millis) {
 }
 
 void Session::onEvents(uint32_t events) {
-  if (state_ == State::kAwaitingAuthz && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hangup_ = true;
+  if (state_ == State::kAwaitingAuthz && client_hangup_) {
     // The client left (or half-closed, which HTTP/1.1 clients waiting for
     // an answer do not do) while its check was out: nobody to answer.
     closeNow();
@@ -342,6 +343,11 @@ void Session::startRequest() {
   if (verdict.waits()) {
     // The views in request_ stay valid: nothing is read from the client
     // until the answer comes (the check's own timer bounds the wait).
+    if (client_hangup_) {  // its FIN came with the request: it has left already
+      worker_->authz().cancel(&ctx.authz_call);
+      closeNow();
+      return;
+    }
     waiting_ = std::move(ctx);
     has_waiting_ = true;
     state_ = State::kAwaitingAuthz;

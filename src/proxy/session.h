@@ -129,6 +129,7 @@ class Session final : public core::EventHandler,
   bool client_readable_ = false;
   bool client_writable_ = true;
   bool client_eof_ = false;
+  bool client_hangup_ = false;  // epoll reported the client's FIN, reset or error
   bool draining_ = false;
   bool close_after_response_ = false;
   bool head_timer_started_ = false;
