@@ -72,7 +72,8 @@ int validate(const std::string& path) {
   printDiagnostics(result);
   if (!result.ok()) return 1;
   // Every route must reach its upstream only through an authorization
-  // decision: a policy, or an explicit `public: true`. List both kinds.
+  // decision: a policy, an external authorizer (ext_authz), or an explicit
+  // `public: true`. List the public ones.
   const rampart::config::Snapshot& snapshot = *result.snapshot;
   std::vector<std::string> uncovered;
   std::vector<std::string> open;
@@ -80,7 +81,7 @@ int validate(const std::string& path) {
     const rampart::config::RoutePolicy& route = snapshot.authorization.routes[i];
     if (route.is_public) {
       open.push_back(snapshot.route_names[i]);
-    } else if (route.enforced == rampart::config::RoutePolicy::kNone) {
+    } else if (route.enforced == rampart::config::RoutePolicy::kNone && !route.external) {
       uncovered.push_back(snapshot.route_names[i]);
     }
   }

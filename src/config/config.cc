@@ -164,7 +164,7 @@ void readListenerAddress(Reader& reader, const YAML::Node& node, ListenerSeen* s
 void readListener(Reader& reader, const YAML::Node& node, size_t index, ListenerSeen* seen,
                   std::vector<ListenerSpec>* out) {
   std::string label = detail::labelOf(node, "listener");
-  std::optional<Map> map = reader.map(node, label, {"name", "address"});
+  std::optional<Map> map = reader.map(node, label, {"name", "address", "shadow_policy"});
   if (!map) return;
   ListenerSpec spec;
   spec.name = "listener-" + std::to_string(index + 1);
@@ -226,9 +226,11 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
     detail::readAuthentication(reader, *auth, base_dir, &out->auth);
   }
   detail::readPolicies(reader, top, base_dir, &out->authorization);
+  detail::readListenerShadows(reader, top, out->authorization, &out->listeners);
   if (const YAML::Node* clusters = top.find("clusters")) {
     detail::readClusters(reader, *clusters, &out->clusters);
   }
+  detail::readAuthorizers(reader, top, out->auth.identity_headers, out->clusters, &out->ext_authz);
   std::vector<routing::VirtualHostSpec> hosts;
   const YAML::Node* node = top.find("virtual_hosts");
   if (node == nullptr || (node->IsSequence() && node->size() == 0)) {
@@ -241,6 +243,7 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
     detail::readVirtualHosts(reader, *node, out->clusters, defaults, &hosts, &extras);
     detail::readRouteAuth(reader, extras, &out->auth);
     detail::readRoutePolicies(reader, extras, &out->authorization);
+    detail::readRouteExtAuthz(reader, extras, &out->ext_authz);
   }
   if (!reader.hasErrors()) compileRoutes(reader, top, hosts, out);
 }
@@ -251,7 +254,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
       reader.map(root, "the top level",
                  {"workers", "log_format", "log_level", "drain_timeout", "max_connections", "via",
                   "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts",
-                  "authentication", "policies", "policy_files", "authorization"});
+                  "authentication", "policies", "policy_files", "authorization", "authorizers"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "auth/authenticate.h"
+#include "authz/authorizer.h"
 #include "http/canonical.h"
 #include "http/message.h"
 #include "net/address.h"
@@ -25,6 +26,9 @@ struct ListenerSpec {
   std::string name;
   net::SocketAddress address;
   std::string address_text;  // as written, for logs
+  // A shadow policy for every route served here that has none of its own
+  // (index into AuthorizationSettings::policies; -1: none).
+  int32_t shadow_policy = -1;
 };
 
 enum class LogFormat : uint8_t { kText, kJson };
@@ -65,6 +69,8 @@ struct RoutePolicy {
   int32_t shadow = kNone;    // evaluated beside the enforced one, counted, never enforced
   int32_t rollout = kNone;   // enforced instead of `enforced` for rollout_percent of accounts
   uint32_t rollout_percent = 0;
+  bool external = false;  // the route asks an external authorizer (ext_authz): with no
+                          // policy, that authorizer alone decides
 };
 
 struct AuthorizationSettings {
@@ -74,6 +80,15 @@ struct AuthorizationSettings {
   std::vector<RoutePolicy> routes;        // by routing::Route::index
   uint64_t rollout_seed = 0;              // which accounts a percentage selects (stable)
   uint32_t shadow_log_per_second = 10;    // per worker; disagreements beyond are counted only
+};
+
+// External authorizers and each route's use of one (`authorizers:`, route `ext_authz`).
+struct ExtAuthzSettings {
+  std::vector<authz::AuthorizerSpec> authorizers;
+  std::vector<authz::RouteExtAuthz> routes;  // by routing::Route::index
+  // Every authorizer's upstream_headers, lowercase: removed from every
+  // client request on every route, so only an authorizer's answer sets them.
+  std::vector<std::string> upstream_header_names;
 };
 
 struct Snapshot {
@@ -96,6 +111,7 @@ struct Snapshot {
   std::vector<std::string> route_hosts;         // by Route::index: the virtual host's name
   AuthSettings auth;
   AuthorizationSettings authorization;
+  ExtAuthzSettings ext_authz;
 };
 
 // One problem in a config file. Printed as "file:line:col: message".

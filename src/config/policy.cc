@@ -274,17 +274,34 @@ void readRoutePolicies(yaml::Reader& reader, const std::vector<RouteExtras>& rou
       route.shadow = findPolicy(reader, *extras.shadow_policy, "shadow_policy", *settings);
     }
     if (extras.rollout) readRollout(reader, *extras.rollout, *settings, &route);
+    route.external = extras.ext_authz.has_value();
     if (route.is_public && (extras.policy || extras.rollout)) {
       reader.error(extras.at, label + ": public: true and a policy contradict each other");
+    } else if (route.is_public && route.external) {
+      reader.error(extras.at, label +
+                                  ": public: true and ext_authz contradict each other (a route "
+                                  "with ext_authz and no policy is decided by its authorizer)");
     } else if (extras.rollout && !extras.policy) {
       reader.error(extras.at, label + ": rollout needs a policy for the accounts outside it");
     } else if (route.is_public) {
       reader.warning(extras.at, label + " is public: every caller reaches its upstream");
-    } else if (!extras.policy) {
+    } else if (!extras.policy && !route.external) {
       reader.warning(extras.at, label +
                                     " has no policy: every request to it is denied (403); give "
                                     "it `policy: NAME` or say `public: true`");
     }
+  }
+}
+
+void readListenerShadows(yaml::Reader& reader, const yaml::Map& top,
+                         const AuthorizationSettings& settings, std::vector<ListenerSpec>* out) {
+  const YAML::Node* node = top.find("listeners");
+  if (node == nullptr || !node->IsSequence()) return;
+  size_t index = 0;
+  for (const YAML::Node& item : *node) {
+    size_t at = index++;
+    if (!item.IsMap() || at >= out->size() || !item["shadow_policy"]) continue;
+    (*out)[at].shadow_policy = findPolicy(reader, item["shadow_policy"], "shadow_policy", settings);
   }
 }
 

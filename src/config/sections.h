@@ -27,6 +27,7 @@ struct RouteExtras {
   std::optional<YAML::Node> shadow_policy;
   std::optional<YAML::Node> rollout;
   std::optional<YAML::Node> is_public;
+  std::optional<YAML::Node> ext_authz;
 };
 
 // Reads `clusters:`, resolving every endpoint. A cluster with a valid name is
@@ -71,6 +72,20 @@ void readPolicies(yaml::Reader& reader, const yaml::Map& top, const std::string&
 // `rampart validate` fails on it) and denied at run time.
 void readRoutePolicies(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
                        AuthorizationSettings* settings);
+
+// Reads `authorizers:` (external authorization services). The identity
+// header names are copied in: the check request carries the identity.
+// `cluster:` authorizers copy the named cluster from `clusters`.
+void readAuthorizers(yaml::Reader& reader, const yaml::Map& top, const IdentityHeaders& identity,
+                     const std::vector<upstream::ClusterSpec>& clusters, ExtAuthzSettings* out);
+
+// Each route's `ext_authz`, resolved against the authorizers by name.
+void readRouteExtAuthz(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
+                       ExtAuthzSettings* settings);
+
+// Each listener's `shadow_policy`, resolved by name (after the policies).
+void readListenerShadows(yaml::Reader& reader, const yaml::Map& top,
+                         const AuthorizationSettings& settings, std::vector<ListenerSpec>* out);
 
 // An HTTP token (RFC 9110 5.6.2): what method and header names are made of.
 bool isToken(std::string_view text);

@@ -1,5 +1,7 @@
 #include "proxy/phases.h"
 
+#include <iterator>
+
 #include "http/canonical.h"
 
 namespace rampart::proxy {
@@ -162,6 +164,11 @@ Verdict authorize(RequestContext& ctx) {
     return Verdict::respond(Phase::kAuthorize,
                             {400, "Bad Request", "more than one method override header", true});
   }
+  // No policy but an external authorizer: it alone decides (next phase step).
+  if (route.external && route.enforced == config::RoutePolicy::kNone &&
+      route.rollout == config::RoutePolicy::kNone) {
+    return Verdict::proceed();
+  }
   const auth::Identity* identity = ctx.auth.identity.get();
   int32_t enforced = route.enforced;
   int32_t shadow = route.shadow;
@@ -173,6 +180,10 @@ Verdict authorize(RequestContext& ctx) {
     int32_t other = selected ? route.enforced : route.rollout;
     if (selected) enforced = route.rollout;
     if (shadow == config::RoutePolicy::kNone) shadow = other;
+  }
+  // The listener's shadow watches every route that has none of its own.
+  if (shadow == config::RoutePolicy::kNone && ctx.listener < ctx.snapshot->listeners.size()) {
+    shadow = ctx.snapshot->listeners[ctx.listener].shadow_policy;
   }
   ctx.enforced_policy = enforced;
   ctx.shadow_policy = shadow;
@@ -192,22 +203,82 @@ Verdict authorize(RequestContext& ctx) {
   if (!verdict.allowed) return Verdict::respond(Phase::kAuthorize, denied);
   return Verdict::proceed();
 }
+// Phase 6, second step: the route's external authorizer, once the local
+// policy allowed (a local deny never costs a call). A fresh cached decision
+// answers at once; otherwise the call goes out and the session waits (kWait)
+// and runs this phase again with the answer. An authorizer that cannot
+// answer is a 503 (fail closed) unless the route says failure_mode: allow.
+Verdict externalAuthorize(RequestContext& ctx) {
+  const config::ExtAuthzSettings& settings = ctx.snapshot->ext_authz;
+  if (ctx.route->index >= settings.routes.size()) return Verdict::proceed();
+  const authz::RouteExtAuthz& route = settings.routes[ctx.route->index];
+  if (route.authorizer < 0 || ctx.authz == nullptr) return Verdict::proceed();
+  auto authorizer = static_cast<uint32_t>(route.authorizer);
+  if (!ctx.authz_answered) {
+    bool ambiguous = false;
+    authz::CheckInput input;
+    input.method = effectiveMethod(ctx, &ambiguous);  // one override at most: phase 6 checked
+    input.target = ctx.target->text;
+    input.path = ctx.target->path();
+    input.host =
+        ctx.target->authority.empty() ? ctx.head->host : std::string_view(ctx.target->authority);
+    input.route = ctx.route->name;
+    input.client_ip = ctx.client_ip;
+    input.request_id = ctx.request_id;
+    input.identity = ctx.auth.identity.get();
+    input.headers = &ctx.head->headers;
+    if (ctx.authz->check(authorizer, input, ctx.authz_waiter, &ctx.authz_call, &ctx.authz_answer) ==
+        authz::WorkerAuthz::Start::kWaiting) {
+      return Verdict::wait(Phase::kAuthorize);
+    }
+    ctx.authz_answered = true;
+  }
+  const authz::Answer& answer = ctx.authz_answer;
+  switch (answer.decision) {
+    case authz::Decision::kAllow:
+      ctx.authz_upstream_headers = answer.upstream_headers;
+      return Verdict::proceed();
+    case authz::Decision::kDeny:
+      return Verdict::respond(Phase::kAuthorize,
+                              {403, "Forbidden", "the authorizer denied this request", false});
+    case authz::Decision::kError:
+      break;
+  }
+  if (route.allow_on_error) {
+    ctx.authz->stats(authorizer).failed_open.inc();
+    return Verdict::proceed();
+  }
+  ctx.authz->stats(authorizer).failed_closed.inc();
+  return Verdict::respond(Phase::kAuthorize, {503, "Service Unavailable",
+                                              "the authorization service is unavailable", false});
+}
+
 Verdict limit(RequestContext&) {
+  return Verdict::proceed();
+}
+
+using PhaseFn = Verdict (*)(RequestContext&);
+// THE order of the request path's decisions.
+constexpr PhaseFn kPhases[] = {canonicalize,      shield, route, authenticate, authorize,
+                               externalAuthorize, limit};
+
+Verdict runPhasesFrom(RequestContext& ctx, uint32_t first) {
+  for (uint32_t i = first; i < std::size(kPhases); ++i) {
+    Verdict verdict = kPhases[i](ctx);
+    if (verdict.waits()) ctx.resume_phase = i;  // run again with the answer
+    if (!verdict.proceeds()) return verdict;
+  }
   return Verdict::proceed();
 }
 
 }  // namespace
 
 Verdict runRequestPhases(RequestContext& ctx) {
-  using PhaseFn = Verdict (*)(RequestContext&);
-  // THE order of the request path's decisions.
-  static constexpr PhaseFn kPhases[] = {canonicalize, shield,    route,
-                                        authenticate, authorize, limit};
-  for (PhaseFn phase : kPhases) {
-    Verdict verdict = phase(ctx);
-    if (!verdict.proceeds()) return verdict;
-  }
-  return Verdict::proceed();
+  return runPhasesFrom(ctx, 0);
+}
+
+Verdict resumeRequestPhases(RequestContext& ctx) {
+  return runPhasesFrom(ctx, ctx.resume_phase);
 }
 
 }  // namespace rampart::proxy

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "auth/authenticate.h"
+#include "authz/authorizer.h"
 #include "config/config.h"
 #include "http/canonical.h"
 #include "http/message.h"
@@ -56,6 +57,9 @@ struct Verdict {
   enum class Kind : uint8_t {
     kContinue,  // go on to the next phase
     kRespond,   // stop and send `reply` (a deny, a 404, a 429...)
+    kWait,      // the phase started an asynchronous call (an external authorizer):
+                // the session waits, then resumeRequestPhases() runs that phase again
+                // with the answer in the context and goes on from there
   };
   Kind kind = Kind::kContinue;
   Phase phase = Phase::kAdmit;  // who decided
@@ -63,6 +67,8 @@ struct Verdict {
 
   static Verdict proceed() { return {}; }
   static Verdict respond(Phase phase, LocalReply reply) { return {Kind::kRespond, phase, reply}; }
+  static Verdict wait(Phase phase) { return {Kind::kWait, phase, {}}; }
+  bool waits() const { return kind == Kind::kWait; }
   bool proceeds() const { return kind == Kind::kContinue; }
 };
 
@@ -85,10 +91,25 @@ struct RequestContext {
   int32_t enforced_policy = -1;   // index into AuthorizationSettings::policies
   int32_t shadow_policy = -1;
   std::string_view deciding_rule;  // the enforced policy's deciding rule name
+  uint32_t listener = 0;           // index of the listener the request came through
+
+  // The external authorizer (kAuthorize, after the local policy allows).
+  authz::WorkerAuthz* authz = nullptr;      // the worker's calls, caches and breakers
+  authz::Waiter* authz_waiter = nullptr;    // told the answer of a call that goes out
+  std::string_view client_ip;               // sent to the authorizer
+  std::string_view request_id;              // sent to the authorizer
+  authz::CallHandle authz_call;             // the call out, while the session waits
+  authz::Answer authz_answer;               // set by the session before resuming
+  bool authz_answered = false;              // authz_answer holds the answer
+  std::string_view authz_upstream_headers;  // header lines an allow adds upstream
+  uint32_t resume_phase = 0;                // kWait: the phase to run again
 };
 
 // Runs phases 2-7 in order. Returns the first verdict that does not proceed,
 // or proceed() when the request may be forwarded (ctx.route is then set).
+// kWait when a phase waits for an asynchronous answer: the session keeps
+// `ctx`, sets the answer in it and calls resumeRequestPhases().
 Verdict runRequestPhases(RequestContext& ctx);
+Verdict resumeRequestPhases(RequestContext& ctx);
 
 }  // namespace rampart::proxy

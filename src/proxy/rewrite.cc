@@ -158,6 +158,14 @@ bool isIdentityHeader(const UpstreamRequestInfo& info, std::string_view name) {
          equalsIgnoreCase(name, names->issuer);
 }
 
+bool isAuthorizerHeader(const UpstreamRequestInfo& info, std::string_view name) {
+  if (info.authorizer_headers == nullptr) return false;
+  for (const std::string& known : *info.authorizer_headers) {
+    if (equalsIgnoreCase(name, known)) return true;
+  }
+  return false;
+}
+
 void appendJoined(core::Buffer& out, std::string_view name, const std::vector<std::string>& items) {
   if (items.empty()) return;
   out.append(name);
@@ -198,7 +206,10 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
     HeaderClass cls = classify(header.name);
     switch (cls) {
       case HeaderClass::kEndToEnd:
-        if (named.contains(header.name) || isIdentityHeader(info, header.name)) continue;
+        if (named.contains(header.name) || isIdentityHeader(info, header.name) ||
+            isAuthorizerHeader(info, header.name)) {
+          continue;
+        }
         appendHeader(out, header.name, header.value);
         break;
       case HeaderClass::kForwardedFor:
@@ -231,6 +242,7 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
   appendHeader(out, "x-request-id", info.request_id);
   appendHeader(out, "Via", info.via);
   appendIdentity(out, info);
+  if (!info.authorizer_lines.empty()) out.append(info.authorizer_lines);
   if (head.framing == http::BodyFraming::kContentLength) {
     char digits[24];
     auto end = fmt::format_to(digits, "{}", head.content_length);

@@ -29,6 +29,11 @@ struct UpstreamRequestInfo {
   // X-Original-URL and X-Rewrite-URL always: an upstream must never act on a
   // method or path that Rampart did not check.
   bool method_override = false;
+  // Headers an external authorizer may set (lowercase): incoming ones are
+  // always dropped, so a client can never forge them; `authorizer_lines`
+  // ("Name: value\r\n" from the authorizer's answer) is appended instead.
+  const std::vector<std::string>* authorizer_headers = nullptr;
+  std::string_view authorizer_lines;
 };
 
 // Appends the upstream request head: "METHOD canonical HTTP/1.1", end-to-end

@@ -130,6 +130,40 @@ void Server::drainAndStop() {
   for (const auto& worker : workers_) shards.push_back(&worker->stats());
   spdlog::info("stopped: {}", observe::summarize(shards));
   logShadowTotals();
+  logAuthorizerTotals();
+}
+
+// Per external authorizer, summed over the workers (metrics come later).
+void Server::logAuthorizerTotals() const {
+  const auto& specs = snapshot_->ext_authz.authorizers;
+  for (uint32_t i = 0; i < specs.size(); ++i) {
+    struct Field {
+      const char* name;
+      observe::Counter authz::AuthorizerStats::*member;
+    };
+    static const Field kFields[] = {
+        {"calls", &authz::AuthorizerStats::calls},
+        {"allowed", &authz::AuthorizerStats::allowed},
+        {"denied", &authz::AuthorizerStats::denied},
+        {"cache_hits", &authz::AuthorizerStats::cache_hits},
+        {"stale_uses", &authz::AuthorizerStats::stale_uses},
+        {"failures", &authz::AuthorizerStats::failures},
+        {"timeouts", &authz::AuthorizerStats::timeouts},
+        {"circuit_opens", &authz::AuthorizerStats::circuit_opens},
+        {"short_circuited", &authz::AuthorizerStats::short_circuited},
+        {"failed_open", &authz::AuthorizerStats::failed_open},
+        {"failed_closed", &authz::AuthorizerStats::failed_closed},
+        {"abandoned", &authz::AuthorizerStats::abandoned},
+        {"coalesced", &authz::AuthorizerStats::coalesced},
+    };
+    std::string line;
+    for (const Field& field : kFields) {
+      uint64_t sum = 0;
+      for (const auto& worker : workers_) sum += (worker->authz().stats(i).*field.member).get();
+      line += fmt::format(" {}={}", field.name, sum);
+    }
+    spdlog::info("authorizer '{}':{}", specs[i].name, line);
+  }
 }
 
 }  // namespace rampart::proxy

@@ -30,6 +30,7 @@ class Server {
   void drainAndStop();
   bool allFinished() const;
   void logShadowTotals() const;
+  void logAuthorizerTotals() const;
 
   std::shared_ptr<const config::Snapshot> snapshot_;
   std::atomic<uint32_t> open_connections_{0};

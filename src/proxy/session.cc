@@ -31,10 +31,11 @@ bool isTokenChar(char c) {
 
 }  // namespace
 
-Session::Session(Worker* worker, int fd, const net::SocketAddress& peer)
+Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_t listener)
     : worker_(worker),
       fd_(fd),
       peer_(peer),
+      listener_(listener),
       in_(kInitialInputBytes),
       out_(kInitialOutputBytes),
       upstream_out_(1024) {
@@ -46,6 +47,7 @@ Session::Session(Worker* worker, int fd, const net::SocketAddress& peer)
 }
 
 Session::~Session() {
+  if (waiting_.authz_call.pending()) worker_->authz().cancel(&waiting_.authz_call);
   if (fd_ >= 0) close(fd_);
 }
 
@@ -72,6 +74,13 @@ void Session::armTimer(TimerPurpose purpose, int64_t millis) {
 }
 
 void Session::onEvents(uint32_t events) {
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hangup_ = true;
+  if (state_ == State::kAwaitingAuthz && client_hangup_) {
+    // The client left (or half-closed, which HTTP/1.1 clients waiting for
+    // an answer do not do) while its check was out: nobody to answer.
+    closeNow();
+    return;
+  }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
   drive();
@@ -173,6 +182,8 @@ void Session::drive() {
       case State::kReplying:
         progress = stepReplying();
         break;
+      case State::kAwaitingAuthz:
+        return;  // the authorizer's answer (or its timeout) resumes the session
       case State::kLingering:
         progress = stepLingering();
         break;
@@ -323,7 +334,46 @@ void Session::startRequest() {
   ctx.auth_state = &worker_->auth();
   ctx.now = core::unixSeconds();
   ctx.reply_headers = &reply_headers_;
+  ctx.listener = listener_;
+  ctx.authz = &worker_->authz();
+  ctx.authz_waiter = this;
+  ctx.client_ip = std::string_view(peer_ip_, peer_ip_length_);
+  ctx.request_id = requestId();
   Verdict verdict = runRequestPhases(ctx);
+  if (verdict.waits()) {
+    // The views in request_ stay valid: nothing is read from the client
+    // until the answer comes (the check's own timer bounds the wait).
+    if (client_hangup_) {  // its FIN came with the request: it has left already
+      worker_->authz().cancel(&ctx.authz_call);
+      closeNow();
+      return;
+    }
+    waiting_ = std::move(ctx);
+    has_waiting_ = true;
+    state_ = State::kAwaitingAuthz;
+    armTimer(TimerPurpose::kNone, 0);
+    return;
+  }
+  finishRequestPhases(ctx, verdict);
+}
+
+void Session::onAuthzAnswer(const authz::Answer& answer) {
+  if (state_ != State::kAwaitingAuthz) return;
+  waiting_.authz_call = {};
+  waiting_.authz_answer = answer;
+  waiting_.authz_answered = true;
+  state_ = State::kReadingHead;  // finishRequestPhases moves it on
+  Verdict verdict = resumeRequestPhases(waiting_);
+  if (verdict.waits()) {  // never: the answer is in; fail closed rather than hang
+    verdict = Verdict::respond(
+        Phase::kAuthorize,
+        {503, "Service Unavailable", "the authorization service is unavailable", false});
+  }
+  finishRequestPhases(waiting_, verdict);
+  drive();
+}
+
+void Session::finishRequestPhases(RequestContext& ctx, const Verdict& verdict) {
   reportShadow(ctx);
   bool has_body =
       request_.framing == http::BodyFraming::kChunked ||
@@ -343,6 +393,7 @@ void Session::startRequest() {
   }
   route_ = ctx.route;
   identity_ = std::move(ctx.auth.identity);
+  authz_headers_ = ctx.authz_upstream_headers;
   startForwarding(has_body);
 }
 
@@ -394,6 +445,8 @@ void Session::startForwarding(bool has_body) {
   info.identity_headers = &snapshot.auth.identity_headers;
   info.identity = identity_.get();
   info.method_override = route_->method_override;
+  info.authorizer_headers = &snapshot.ext_authz.upstream_header_names;
+  info.authorizer_lines = authz_headers_;
   appendUpstreamRequestHead(upstream_out_, info);
 
   request_framing_ = request_.framing;
@@ -853,6 +906,11 @@ void Session::afterResponse() {
 
 void Session::resetRequest() {
   route_ = nullptr;
+  authz_headers_ = {};
+  if (has_waiting_) {
+    waiting_ = RequestContext{};  // drops the identity it held
+    has_waiting_ = false;
+  }
   identity_.reset();
   request_id_length_ = 0;
   is_head_request_ = false;
@@ -902,6 +960,7 @@ void Session::closeNow() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   armTimer(TimerPurpose::kNone, 0);
+  if (waiting_.authz_call.pending()) worker_->authz().cancel(&waiting_.authz_call);
   releaseUpstream(false);
   endClusterRequest();
   worker_->loop().remove(fd_);

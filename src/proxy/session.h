@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "authz/authorizer.h"
 #include "core/buffer.h"
 #include "core/event_loop.h"
 #include "http/canonical.h"
@@ -25,9 +26,10 @@ class Worker;
 class Session final : public core::EventHandler,
                       public core::Timer,
                       public core::Deferred,
-                      public upstream::ConnectionUser {
+                      public upstream::ConnectionUser,
+                      public authz::Waiter {
  public:
-  Session(Worker* worker, int fd, const net::SocketAddress& peer);
+  Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_t listener = 0);
   ~Session() override;
 
   // Registers with the loop and starts reading the first request.
@@ -40,6 +42,7 @@ class Session final : public core::EventHandler,
   void onEvents(uint32_t events) override;
   void onUpstreamEvents(uint32_t events) override;
   void onUpstreamTimeout() override;
+  void onAuthzAnswer(const authz::Answer& answer) override;
 
   Session* prev = nullptr;  // the worker's intrusive list of live sessions
   Session* next = nullptr;
@@ -49,10 +52,11 @@ class Session final : public core::EventHandler,
 
  private:
   enum class State : uint8_t {
-    kReadingHead,  // waiting for (the rest of) a request head
-    kProxying,     // request going upstream and/or response coming back
-    kReplying,     // flushing a local reply
-    kLingering,    // response sent, write side shut; discarding input before close
+    kReadingHead,    // waiting for (the rest of) a request head
+    kAwaitingAuthz,  // phases paused on an external authorizer's answer (nothing read meanwhile)
+    kProxying,       // request going upstream and/or response coming back
+    kReplying,       // flushing a local reply
+    kLingering,      // response sent, write side shut; discarding input before close
     kClosed,
   };
   enum class UpstreamFailure : uint8_t {
@@ -75,6 +79,8 @@ class Session final : public core::EventHandler,
   // Phases 1-7.
   bool tryParseHead();
   void startRequest();
+  // After phases 2-7 (at once, or when an authorizer's answer resumed them).
+  void finishRequestPhases(RequestContext& ctx, const Verdict& verdict);
   std::string_view makeRequestId();
   std::string_view requestId() const { return {request_id_, request_id_length_}; }
 
@@ -112,6 +118,7 @@ class Session final : public core::EventHandler,
   Worker* worker_;
   int fd_;
   net::SocketAddress peer_;
+  uint32_t listener_ = 0;  // index of the listener that accepted it
   char peer_ip_[64] = {};
   size_t peer_ip_length_ = 0;
   bool peer_trusted_ = false;
@@ -122,6 +129,7 @@ class Session final : public core::EventHandler,
   bool client_readable_ = false;
   bool client_writable_ = true;
   bool client_eof_ = false;
+  bool client_hangup_ = false;  // epoll reported the client's FIN, reset or error
   bool draining_ = false;
   bool close_after_response_ = false;
   bool head_timer_started_ = false;
@@ -134,7 +142,11 @@ class Session final : public core::EventHandler,
   std::shared_ptr<const auth::Identity> identity_;  // phase 5's verdict; null: anonymous
   std::string reply_headers_;  // extra local-reply headers (WWW-Authenticate), reused
   const routing::Route* route_ = nullptr;
-  size_t head_bytes_ = 0;  // length of the current head at the front of in_
+  // kAwaitingAuthz: the phases' context, kept until the answer resumes them.
+  RequestContext waiting_;
+  bool has_waiting_ = false;
+  std::string_view authz_headers_;  // an authorizer's header lines for the upstream request
+  size_t head_bytes_ = 0;           // length of the current head at the front of in_
   char request_id_[64] = {};
   size_t request_id_length_ = 0;
   bool is_head_request_ = false;

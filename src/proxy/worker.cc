@@ -21,16 +21,17 @@ constexpr int kMaxAcceptsPerEvent = 64;
 
 class Worker::Listener final : public core::EventHandler {
  public:
-  Listener(Worker* worker, int fd) : worker_(worker), fd_(fd) {}
+  Listener(Worker* worker, int fd, uint32_t index) : worker_(worker), fd_(fd), index_(index) {}
   ~Listener() override {
     if (fd_ >= 0) close(fd_);
   }
-  void onEvents(uint32_t) override { worker_->acceptFrom(fd_); }
+  void onEvents(uint32_t) override { worker_->acceptFrom(fd_, index_); }
   int fd() const { return fd_; }
 
  private:
   Worker* worker_;
   int fd_;
+  uint32_t index_;  // into Snapshot::listeners
 };
 
 Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
@@ -46,6 +47,7 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
   for (const upstream::ClusterSpec& cluster : snapshot_->clusters) {
     pools_.push_back(std::make_unique<upstream::ClusterPool>(&cluster, &loop_, nextRandom()));
   }
+  authz_ = std::make_unique<authz::WorkerAuthz>(&snapshot_->ext_authz.authorizers, &loop_);
 }
 
 Worker::~Worker() {
@@ -55,6 +57,7 @@ Worker::~Worker() {
     delete session;
   }
   listeners_.clear();
+  authz_.reset();
   pools_.clear();
 }
 
@@ -62,7 +65,8 @@ bool Worker::openListeners(std::string* error) {
   for (const config::ListenerSpec& spec : snapshot_->listeners) {
     int fd = net::listenReusePort(spec.address, kListenBacklog, error);
     if (fd < 0) return false;
-    listeners_.push_back(std::make_unique<Listener>(this, fd));
+    listeners_.push_back(
+        std::make_unique<Listener>(this, fd, static_cast<uint32_t>(listeners_.size())));
     loop_.addLevelTriggeredInput(fd, listeners_.back().get());
   }
   return true;
@@ -92,7 +96,7 @@ void Worker::run() {
 }
 
 // Phase "admit" (L4): decided before a single byte is read.
-void Worker::acceptFrom(int listen_fd) {
+void Worker::acceptFrom(int listen_fd, uint32_t listener) {
   for (int i = 0; i < kMaxAcceptsPerEvent && !draining_; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
@@ -115,7 +119,7 @@ void Worker::acceptFrom(int listen_fd) {
     stats_.connections_accepted.inc();
     net::setNoDelay(fd);
     auto* session =
-        new Session(this, fd, net::SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
+        new Session(this, fd, net::SocketAddress(reinterpret_cast<sockaddr*>(&ss), len), listener);
     session->next = sessions_;
     if (sessions_ != nullptr) sessions_->prev = session;
     sessions_ = session;

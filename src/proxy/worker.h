@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "auth/authenticate.h"
+#include "authz/authorizer.h"
 #include "config/config.h"
 #include "core/event_loop.h"
 #include "observe/stats.h"
@@ -46,6 +47,8 @@ class Worker {
   const observe::WorkerStats& stats() const { return stats_; }
   upstream::ClusterPool& pool(uint32_t cluster) { return *pools_[cluster]; }
   auth::AuthWorkerState& auth() { return auth_; }
+  authz::WorkerAuthz& authz() { return *authz_; }
+  const authz::WorkerAuthz& authz() const { return *authz_; }
   // Shadow-policy disagreements of one route (read at shutdown, later by metrics).
   struct ShadowCounts {
     observe::Counter would_allow;
@@ -57,7 +60,7 @@ class Worker {
   bool takeShadowLogToken();
   uint64_t nextRandom();
   void sessionClosed(Session* session);
-  void acceptFrom(int listen_fd);
+  void acceptFrom(int listen_fd, uint32_t listener = 0);
   uint32_t index() const { return index_; }
 
  private:
@@ -74,6 +77,7 @@ class Worker {
   std::vector<std::unique_ptr<upstream::ClusterPool>> pools_;
   auth::AuthWorkerState auth_;                 // token cache and verifier scratch of phase 5
   std::vector<ShadowCounts> shadow_by_route_;  // by routing::Route::index
+  std::unique_ptr<authz::WorkerAuthz> authz_;  // external authorizers: calls, caches, breakers
   int64_t shadow_log_second_ = 0;
   uint32_t shadow_logs_this_second_ = 0;
   std::vector<std::unique_ptr<Listener>> listeners_;

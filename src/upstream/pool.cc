@@ -1,8 +1,11 @@
 #include "upstream/pool.h"
 
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "net/socket.h"
 
@@ -25,9 +28,18 @@ void Connection::onEvents(uint32_t events) {
     user_->onUpstreamEvents(events);
     return;
   }
-  // Idle in the pool: any event means the upstream closed it or sent
-  // something unsolicited; either way it can no longer be trusted.
-  if (fd_ >= 0) pool_->removeIdle(this);
+  // Idle in the pool: the upstream closed it or sent something unsolicited,
+  // and either way it can no longer be trusted. But an edge raised while it
+  // was still lent (bytes that arrived after epoll_wait returned, read by
+  // the user before it released the connection) is reported only now: when
+  // nothing is there to read, that is all it was.
+  if (fd_ < 0) return;
+  if (!(events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))) {
+    char byte;
+    ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  }
+  pool_->removeIdle(this);
 }
 
 void Connection::onTimeout() {

@@ -259,7 +259,8 @@ def route(name, cluster_name, **match):
 def public_unless_governed(vhosts):
     """Routes are denied unless they name a policy or say `public: true`
     (deny by default). Tests about other things make their routes public;
-    a route that names a policy, or sets `public` itself, is left alone.
+    a route that names a policy or an authorizer (ext_authz), or sets
+    `public` itself, is left alone.
     Pass `_deny_by_default=True` in a route to leave it uncovered."""
     out = []
     for vhost in vhosts:
@@ -268,7 +269,8 @@ def public_unless_governed(vhosts):
         for route in vhost.get("routes", []):
             route = dict(route)
             uncovered = route.pop("_deny_by_default", False)
-            if not uncovered and "policy" not in route and "public" not in route:
+            governed = "policy" in route or "public" in route or "ext_authz" in route
+            if not uncovered and not governed:
                 route["public"] = True
             routes.append(route)
         vhost["routes"] = routes

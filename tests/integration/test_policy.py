@@ -192,6 +192,38 @@ def test_shadow_policy_counts_and_logs_disagreements_at_a_bounded_rate(stack):
     assert f"shadow_logs_dropped={40 - len(lines)}" in log
 
 
+def test_listener_shadow_policy_watches_routes_without_their_own(stack):
+    # Two listeners on one route table: only the one with a shadow_policy
+    # counts disagreements, and a route's own shadow_policy takes precedence.
+    stack.write("jwks.json", jose.jwks(KEY))
+    upstream = stack.upstream("app")
+    port, other = helpers.free_port(), helpers.free_port()
+    routes = [{"name": "own", "match": {"prefix": "/own"}, "cluster": "app",
+               "auth": {"providers": ["users"]}, "policy": "signed-in", "shadow_policy": "items"},
+              {"name": "orders", "match": {"prefix": "/"}, "cluster": "app",
+               "auth": {"providers": ["users"]}, "policy": "signed-in"}]
+    text = helpers.config(port, [helpers.cluster("app", [upstream.address])],
+                          [{"name": "api", "domains": ["*"], "routes": routes}],
+                          authentication=AUTHENTICATION, policies=POLICIES)
+    listeners = (f'listeners:\n  - name: main\n    address: 127.0.0.1:{port}\n'
+                 f'    shadow_policy: admin-only\n  - name: inside\n    address: 127.0.0.1:{other}\n')
+    text = text.replace(f'listeners:\n  - name: main\n    address: 127.0.0.1:{port}\n', listeners)
+    assert "shadow_policy: admin-only" in text
+    rampart = stack.rampart(text, port)
+    helpers.wait_port(other)
+    user = bearer(token(subject="bob"))
+    for i in range(3):
+        assert get(rampart.port, f"/o/{i}", headers=user).status == 200  # enforced: allowed
+        assert get(other, f"/o/{i}", headers=user).status == 200
+    # `items` allows GET for anyone signed in: the route's own shadow agrees.
+    assert get(rampart.port, "/own/1", headers=user).status == 200
+    assert rampart.stop() == 0
+    log = rampart.stderr()
+    assert "shadow route 'orders': would_allow=0 would_deny=3" in log, log[-2000:]
+    assert "shadow route 'own'" not in log
+    assert "shadow_would_deny=3" in log
+
+
 def test_percentage_rollout_is_stable_per_account(stack):
     routes = [{"name": "orders", "match": {"prefix": "/"}, "cluster": "app",
                "auth": {"providers": ["users"]}, "policy": "signed-in",
