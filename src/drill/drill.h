@@ -110,7 +110,7 @@ bool parseDuration(const std::string& text, int64_t* ns);
 // "20", "20/s", "600/m", "1.5/s" -> per second; false on anything else or < 0.
 bool parseRate(const std::string& text, double* per_second);
 
-// Runs the plan; prints nothing. The report as text or JSON.
+// A finished run's report (drill/report.h, from runDrill) as a table or as one JSON object.
 struct Report;
 std::string formatTable(const Report& report);
 std::string formatJson(const Report& report);
