@@ -42,28 +42,12 @@ ApiKeyWatcher::~ApiKeyWatcher() {
 }
 
 void ApiKeyWatcher::start() {
-  if (files_.empty() || thread_.joinable()) return;
-  thread_ = std::thread([this] { run(); });
+  if (files_.empty()) return;
+  thread_.start(kTick, [this] { pollOnce(Clock::now()); });
 }
 
 void ApiKeyWatcher::stop() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void ApiKeyWatcher::run() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!stopping_) {
-    wake_.wait_for(lock, kTick, [this] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    pollOnce(Clock::now());
-    lock.lock();
-  }
+  thread_.stop();
 }
 
 void ApiKeyWatcher::pollOnce(Clock::time_point now) {

@@ -11,14 +11,12 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "auth/api_keys.h"
+#include "core/periodic_thread.h"
 
 namespace rampart::auth {
 
@@ -61,13 +59,9 @@ class ApiKeyWatcher {
 
   static bool stampOf(const std::string& path, Stamp* out);
   void check(Watched& watched);
-  void run();
 
   std::vector<Watched> files_;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  core::PeriodicThread thread_;
 };
 
 }  // namespace rampart::auth

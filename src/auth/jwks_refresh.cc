@@ -43,27 +43,11 @@ void JwksRefresher::start() {
   if (sources_.empty()) return;
   Clock::time_point now = Clock::now();
   for (Tracked& tracked : sources_) refresh(tracked, now);
-  thread_ = std::thread([this] { run(); });
+  thread_.start(kTick, [this] { pollOnce(Clock::now()); });
 }
 
 void JwksRefresher::stop() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void JwksRefresher::run() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!stopping_) {
-    wake_.wait_for(lock, kTick, [this] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    pollOnce(Clock::now());
-    lock.lock();
-  }
+  thread_.stop();
 }
 
 void JwksRefresher::pollOnce(Clock::time_point now) {

@@ -8,14 +8,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "core/periodic_thread.h"
 #include "http/fetch.h"
 
 namespace rampart::auth {
@@ -82,16 +80,12 @@ class JwksRefresher {
     std::string kids;        // the key ids last installed, to log changes
   };
 
-  void run();
   void pollOnce(Clock::time_point now);
   void refresh(Tracked& tracked, Clock::time_point now);
   void onFailure(Tracked& tracked, Clock::time_point now, const std::string& why);
 
   std::vector<Tracked> sources_;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  core::PeriodicThread thread_;
 };
 
 }  // namespace rampart::auth
