@@ -164,7 +164,7 @@ void readListenerAddress(Reader& reader, const YAML::Node& node, ListenerSeen* s
 void readListener(Reader& reader, const YAML::Node& node, size_t index, ListenerSeen* seen,
                   std::vector<ListenerSpec>* out) {
   std::string label = detail::labelOf(node, "listener");
-  std::optional<Map> map = reader.map(node, label, {"name", "address"});
+  std::optional<Map> map = reader.map(node, label, {"name", "address", "limits"});
   if (!map) return;
   ListenerSpec spec;
   spec.name = "listener-" + std::to_string(index + 1);
@@ -241,6 +241,7 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
     detail::readVirtualHosts(reader, *node, out->clusters, defaults, &hosts, &extras);
     detail::readRouteAuth(reader, extras, &out->auth);
     detail::readRoutePolicies(reader, extras, &out->authorization);
+    detail::readRouteLimits(reader, extras, &out->shield);
   }
   if (!reader.hasErrors()) compileRoutes(reader, top, hosts, out);
 }
@@ -251,7 +252,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
       reader.map(root, "the top level",
                  {"workers", "log_format", "log_level", "drain_timeout", "max_connections", "via",
                   "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts",
-                  "authentication", "policies", "policy_files", "authorization"});
+                  "authentication", "policies", "policy_files", "authorization", "shield"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());
@@ -264,7 +265,9 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
   if (const YAML::Node* canonical = top->find("canonical")) {
     readCanonical(reader, *canonical, &snapshot->canonical);
   }
+  detail::readShield(reader, *top, snapshot.get());
   readListeners(reader, *top, snapshot.get());
+  detail::readListenerLimits(reader, *top, snapshot.get());
   readRoutes(reader, *top, base_dir, snapshot.get());
   if (reader.hasErrors()) return nullptr;
   return snapshot;

@@ -17,6 +17,7 @@
 #include "net/address.h"
 #include "policy/policy.h"
 #include "routing/router.h"
+#include "shield/settings.h"
 #include "upstream/cluster.h"
 
 namespace rampart::config {
@@ -96,6 +97,7 @@ struct Snapshot {
   std::vector<std::string> route_hosts;         // by Route::index: the virtual host's name
   AuthSettings auth;
   AuthorizationSettings authorization;
+  shield::ShieldSettings shield;  // limits, admission, escalation (config/shield.cc)
 };
 
 // One problem in a config file. Printed as "file:line:col: message".

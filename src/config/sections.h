@@ -27,6 +27,7 @@ struct RouteExtras {
   std::optional<YAML::Node> shadow_policy;
   std::optional<YAML::Node> rollout;
   std::optional<YAML::Node> is_public;
+  std::optional<YAML::Node> limits;
 };
 
 // Reads `clusters:`, resolving every endpoint. A cluster with a valid name is
@@ -71,6 +72,16 @@ void readPolicies(yaml::Reader& reader, const yaml::Map& top, const std::string&
 // `rampart validate` fails on it) and denied at run time.
 void readRoutePolicies(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
                        AuthorizationSettings* settings);
+
+// Reads `shield:` (shield.cc): admission, escalation, auth-failure budget,
+// slow-client timeouts (into `snapshot->http`) and trusted proxies (added to
+// `snapshot->trusted_proxies`). Runs after the top-level keys and `http`.
+void readShield(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
+// Each listener's `limits:` (after the listeners are read).
+void readListenerLimits(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
+// Each route's `limits:`, by route index.
+void readRouteLimits(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
+                     shield::ShieldSettings* out);
 
 // An HTTP token (RFC 9110 5.6.2): what method and header names are made of.
 bool isToken(std::string_view text);

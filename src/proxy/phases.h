@@ -14,6 +14,7 @@
 #include "http/message.h"
 #include "net/address.h"
 #include "routing/router.h"
+#include "shield/worker_shield.h"
 
 namespace rampart::proxy {
 
@@ -56,6 +57,7 @@ struct Verdict {
   enum class Kind : uint8_t {
     kContinue,  // go on to the next phase
     kRespond,   // stop and send `reply` (a deny, a 404, a 429...)
+    kDrop,      // stop and close the connection without a response (a limit's `action: drop`)
   };
   Kind kind = Kind::kContinue;
   Phase phase = Phase::kAdmit;  // who decided
@@ -63,6 +65,7 @@ struct Verdict {
 
   static Verdict proceed() { return {}; }
   static Verdict respond(Phase phase, LocalReply reply) { return {Kind::kRespond, phase, reply}; }
+  static Verdict drop(Phase phase) { return {Kind::kDrop, phase, {}}; }
   bool proceeds() const { return kind == Kind::kContinue; }
 };
 
@@ -85,6 +88,15 @@ struct RequestContext {
   int32_t enforced_policy = -1;   // index into AuthorizationSettings::policies
   int32_t shadow_policy = -1;
   std::string_view deciding_rule;  // the enforced policy's deciding rule name
+
+  // The shield (phases 3, 5 and 7; proxy/shield_phase.h). Null: no shield.
+  shield::WorkerShield* shield = nullptr;  // the worker's tables
+  uint32_t listener = 0;                   // index of the listener that accepted the connection
+  int64_t mono_nanos = 0;                  // monotonic time of this event-loop iteration
+  // Filled by kShield: the client the limits judge (the peer, or the
+  // X-Forwarded-For hop a trusted proxy names; see shield/client_address.h).
+  const net::SocketAddress* client = nullptr;
+  net::SocketAddress forwarded_client;  // storage when the client came from X-Forwarded-For
 };
 
 // Runs phases 2-7 in order. Returns the first verdict that does not proceed,

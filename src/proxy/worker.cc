@@ -17,20 +17,30 @@ constexpr int kListenBacklog = 4096;
 // Accepts per readiness event: bounded so one listener cannot starve the
 // connections already being served.
 constexpr int kMaxAcceptsPerEvent = 64;
+
+// A connection refused at accept: closed before a byte is read. SO_LINGER 0
+// makes the close a reset, so the refused socket does not sit in TIME_WAIT
+// (or FIN_WAIT, if the client never closes) holding kernel memory under a flood.
+void closeUnread(int fd) {
+  linger hard{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+  close(fd);
+}
 }  // namespace
 
 class Worker::Listener final : public core::EventHandler {
  public:
-  Listener(Worker* worker, int fd) : worker_(worker), fd_(fd) {}
+  Listener(Worker* worker, int fd, uint32_t index) : worker_(worker), fd_(fd), index_(index) {}
   ~Listener() override {
     if (fd_ >= 0) close(fd_);
   }
-  void onEvents(uint32_t) override { worker_->acceptFrom(fd_); }
+  void onEvents(uint32_t) override { worker_->acceptFrom(fd_, index_); }
   int fd() const { return fd_; }
 
  private:
   Worker* worker_;
   int fd_;
+  uint32_t index_;  // into Snapshot::listeners
 };
 
 Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
@@ -39,6 +49,7 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
       snapshot_(std::move(snapshot)),
       open_connections_(open_connections),
       auth_(snapshot_->auth.token_cache_entries),
+      shield_(snapshot_->shield, shield::randomSeed()),
       shadow_by_route_(snapshot_->route_names.size()) {
   std::random_device device;
   random_state_ = (static_cast<uint64_t>(device()) << 32 | device()) ^ (index + 1);
@@ -62,7 +73,8 @@ bool Worker::openListeners(std::string* error) {
   for (const config::ListenerSpec& spec : snapshot_->listeners) {
     int fd = net::listenReusePort(spec.address, kListenBacklog, error);
     if (fd < 0) return false;
-    listeners_.push_back(std::make_unique<Listener>(this, fd));
+    listeners_.push_back(
+        std::make_unique<Listener>(this, fd, static_cast<uint32_t>(listeners_.size())));
     loop_.addLevelTriggeredInput(fd, listeners_.back().get());
   }
   return true;
@@ -92,7 +104,7 @@ void Worker::run() {
 }
 
 // Phase "admit" (L4): decided before a single byte is read.
-void Worker::acceptFrom(int listen_fd) {
+void Worker::acceptFrom(int listen_fd, uint32_t listener) {
   for (int i = 0; i < kMaxAcceptsPerEvent && !draining_; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
@@ -106,16 +118,28 @@ void Worker::acceptFrom(int listen_fd) {
       }
       return;
     }
+    const net::SocketAddress peer(reinterpret_cast<sockaddr*>(&ss), len);
+    // The shield's gate: deny list, escalation blocks, per-address caps.
+    shield::GateTicket ticket;
+    if (shield_.gateEnabled()) {
+      ticket = shield_.admit(peer, loop_.now() * 1'000'000);
+      if (ticket.verdict != shield::Admission::kAdmitted) {
+        stats_.connections_refused.inc();
+        stats_.shield_refused_at_accept.inc();
+        closeUnread(fd);
+        continue;
+      }
+    }
     if (open_connections_->fetch_add(1, std::memory_order_relaxed) >= snapshot_->max_connections) {
       open_connections_->fetch_sub(1, std::memory_order_relaxed);
+      shield_.release(ticket);
       stats_.connections_refused.inc();
-      close(fd);
+      closeUnread(fd);
       continue;
     }
     stats_.connections_accepted.inc();
     net::setNoDelay(fd);
-    auto* session =
-        new Session(this, fd, net::SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
+    auto* session = new Session(this, fd, peer, listener, ticket);
     session->next = sessions_;
     if (sessions_ != nullptr) sessions_->prev = session;
     sessions_ = session;
@@ -134,6 +158,7 @@ void Worker::sessionClosed(Session* session) {
   session->prev = session->next = nullptr;
   --session_count_;
   open_connections_->fetch_sub(1, std::memory_order_relaxed);
+  shield_.release(session->gateTicket());
   loop_.deferDelete(session);
   stopIfIdle();
 }

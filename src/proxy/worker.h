@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "core/event_loop.h"
 #include "observe/stats.h"
+#include "shield/worker_shield.h"
 #include "upstream/pool.h"
 
 namespace rampart::proxy {
@@ -46,6 +47,8 @@ class Worker {
   const observe::WorkerStats& stats() const { return stats_; }
   upstream::ClusterPool& pool(uint32_t cluster) { return *pools_[cluster]; }
   auth::AuthWorkerState& auth() { return auth_; }
+  shield::WorkerShield& shield() { return shield_; }
+  const shield::WorkerShield& shield() const { return shield_; }
   // Shadow-policy disagreements of one route (read at shutdown, later by metrics).
   struct ShadowCounts {
     observe::Counter would_allow;
@@ -57,7 +60,7 @@ class Worker {
   bool takeShadowLogToken();
   uint64_t nextRandom();
   void sessionClosed(Session* session);
-  void acceptFrom(int listen_fd);
+  void acceptFrom(int listen_fd, uint32_t listener);
   uint32_t index() const { return index_; }
 
  private:
@@ -73,6 +76,7 @@ class Worker {
   observe::WorkerStats stats_;
   std::vector<std::unique_ptr<upstream::ClusterPool>> pools_;
   auth::AuthWorkerState auth_;                 // token cache and verifier scratch of phase 5
+  shield::WorkerShield shield_;                // accept gate and limiter tables (bounded)
   std::vector<ShadowCounts> shadow_by_route_;  // by routing::Route::index
   int64_t shadow_log_second_ = 0;
   uint32_t shadow_logs_this_second_ = 0;
