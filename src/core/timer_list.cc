@@ -62,7 +62,10 @@ void Timers::arm(Timer* timer, Millis duration, Millis now) {
 
 int Timers::expire(Millis now) {
   int fired = 0;
-  for (TimerList* list : lists_) {
+  // By index, not by iterator: a callback that arms a timer with a duration
+  // not seen before appends a list, and may reallocate lists_ under us.
+  for (size_t i = 0; i < lists_.size(); ++i) {
+    TimerList* list = lists_[i];
     // A callback may arm or cancel other timers, including in this list:
     // re-read the head every time.
     while (Timer* head = list->head()) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <vector>
 
 namespace rampart::core {
@@ -67,6 +68,42 @@ TEST(TimersTest, DestroyedTimerUnlinksItself) {
   }
   EXPECT_EQ(timers.expire(100), 0);
   EXPECT_TRUE(fired.empty());
+}
+
+// Regression (found by the shield's slowloris test): a callback arming a
+// timer with a duration never used before adds a list while expire() walks
+// the lists; that must not invalidate the walk (it crashed with SIGBUS).
+class ArmingTimer : public Timer {
+ public:
+  ArmingTimer(Timers* timers, std::vector<std::unique_ptr<RecordingTimer>>* targets, Millis now)
+      : timers_(timers), targets_(targets), now_(now) {}
+  void onTimeout() override {
+    for (size_t i = 0; i < targets_->size(); ++i) {
+      timers_->arm((*targets_)[i].get(), static_cast<Millis>(1000 + i), now_);
+    }
+  }
+
+ private:
+  Timers* timers_;
+  std::vector<std::unique_ptr<RecordingTimer>>* targets_;
+  Millis now_;
+};
+
+TEST(TimersTest, ACallbackMayArmTimersWithNewDurations) {
+  Timers timers;
+  std::vector<int> fired;
+  std::vector<std::unique_ptr<RecordingTimer>> targets;
+  for (int i = 0; i < 64; ++i) targets.push_back(std::make_unique<RecordingTimer>(&fired, i));
+  ArmingTimer first(&timers, &targets, 10);
+  RecordingTimer same_list(&fired, 100);
+  RecordingTimer next_list(&fired, 200);  // a second list, walked after the callback
+  timers.arm(&first, 10, 0);
+  timers.arm(&same_list, 10, 0);
+  timers.arm(&next_list, 5, 5);
+  EXPECT_EQ(timers.expire(10), 3);  // 64 new lists appended mid-walk
+  EXPECT_EQ(fired, (std::vector<int>{100, 200}));
+  EXPECT_EQ(timers.expire(10 + 1000 + 63), 64);
+  EXPECT_EQ(fired.size(), 66u);
 }
 
 }  // namespace
