@@ -31,7 +31,8 @@ listeners:
     address: "127.0.0.1:8080"
 )";
   if (limits) {
-    text += "    limits:\n      - {name: per-ip, key: address, rate: 1000000000/s, burst: 1000000}\n";
+    text +=
+        "    limits:\n      - {name: per-ip, key: address, rate: 1000000000/s, burst: 1000000}\n";
   }
   text += R"(clusters: [{name: app, endpoints: ["127.0.0.1:9000"]}]
 virtual_hosts:
@@ -43,10 +44,11 @@ virtual_hosts:
         public: true
 )";
   if (limits) {
-    text += "        limits:\n"
-            "          - {name: per-prefix, key: prefix, rate: 1000000000/s, burst: 1000000}\n"
-            "          - {name: per-tenant, key: \"header:x-tenant\", rate: 1000000000/s, burst: "
-            "1000000}\n";
+    text +=
+        "        limits:\n"
+        "          - {name: per-prefix, key: prefix, rate: 1000000000/s, burst: 1000000}\n"
+        "          - {name: per-tenant, key: \"header:x-tenant\", rate: 1000000000/s, burst: "
+        "1000000}\n";
   }
   return text;
 }
@@ -62,9 +64,10 @@ struct Fixture {
     snapshot = result.snapshot;
     shield = std::make_unique<shield::WorkerShield>(snapshot->shield, shield::Seed{3, 4});
     auth = std::make_unique<auth::AuthWorkerState>(16);
-    raw = "GET /api/orders?id=7 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: bench\r\n"
-          "Accept: */*\r\nx-tenant: acme\r\n" +
-          extra + "\r\n";
+    raw =
+        "GET /api/orders?id=7 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: bench\r\n"
+        "Accept: */*\r\nx-tenant: acme\r\n" +
+        extra + "\r\n";
     head.headers.reserve(32);
     http::parseRequestHead(raw, snapshot->http.limits, head);
     peer = *net::SocketAddress::parseNumeric(peer_text);

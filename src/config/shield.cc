@@ -89,9 +89,9 @@ bool readKey(yaml::Reader& reader, const YAML::Node& node, RequestLimit* limit) 
   std::optional<std::string> text = reader.string(node, "key");
   if (!text) return false;
   static constexpr std::pair<std::string_view, LimitKey> kKeys[] = {
-      {"address", LimitKey::kAddress},     {"prefix", LimitKey::kPrefix},
-      {"api_key", LimitKey::kApiKey},      {"principal", LimitKey::kPrincipal},
-      {"account", LimitKey::kAccount},     {"route", LimitKey::kRoute},
+      {"address", LimitKey::kAddress}, {"prefix", LimitKey::kPrefix},
+      {"api_key", LimitKey::kApiKey},  {"principal", LimitKey::kPrincipal},
+      {"account", LimitKey::kAccount}, {"route", LimitKey::kRoute},
   };
   for (const auto& [name, key] : kKeys) {
     if (*text == name) {
@@ -102,8 +102,8 @@ bool readKey(yaml::Reader& reader, const YAML::Node& node, RequestLimit* limit) 
   if (text->starts_with("header:")) {
     std::string header = text->substr(7);
     if (!isToken(header)) {
-      reader.error(node, "key: expected a header name after 'header:', got " +
-                             yaml::describe(node));
+      reader.error(node,
+                   "key: expected a header name after 'header:', got " + yaml::describe(node));
       return false;
     }
     limit->key = LimitKey::kHeader;
@@ -149,11 +149,10 @@ struct Scope {
 };
 
 void readLimit(yaml::Reader& reader, const YAML::Node& node, const Scope& scope,
-               std::map<std::string, int>* names, uint64_t space,
-               std::vector<RequestLimit>* out) {
+               std::map<std::string, int>* names, uint64_t space, std::vector<RequestLimit>* out) {
   std::string label = labelOf(node, "limit");
-  std::optional<yaml::Map> map = reader.map(
-      node, label, {"name", "key", "rate", "burst", "action", "prefix_v4", "prefix_v6"});
+  std::optional<yaml::Map> map =
+      reader.map(node, label, {"name", "key", "rate", "burst", "action", "prefix_v4", "prefix_v6"});
   if (!map) return;
   RequestLimit limit("", LimitKey::kAddress, shield::Limit{});
   bool ok = true;
@@ -209,8 +208,7 @@ void readLimit(yaml::Reader& reader, const YAML::Node& node, const Scope& scope,
     const YAML::Node* value = map->find(key);
     if (value == nullptr) continue;
     if (limit.key != LimitKey::kPrefix) {
-      reader.error(map->keyPosition(key),
-                   std::string(key) + ": only for `key: prefix` limits");
+      reader.error(map->keyPosition(key), std::string(key) + ": only for `key: prefix` limits");
       ok = false;
       continue;
     }
@@ -276,17 +274,15 @@ shield::Nanos toNanos(std::chrono::milliseconds millis) {
 
 void readAdmission(yaml::Reader& reader, const YAML::Node& node, const Map& top,
                    Snapshot* snapshot) {
-  std::optional<yaml::Map> map = reader.map(
-      node, "admission",
-      {"max_connections", "max_connections_per_address", "accept_rate_per_address", "allow",
-       "deny"});
+  std::optional<yaml::Map> map = reader.map(node, "admission",
+                                            {"max_connections", "max_connections_per_address",
+                                             "accept_rate_per_address", "allow", "deny"});
   if (!map) return;
   shield::GateConfig& gate = snapshot->shield.gate;
   if (const YAML::Node* max = map->find("max_connections")) {
     if (auto value = reader.integer(*max, "max_connections", 1, kMaxU32)) {
       const YAML::Node* outer = top.find("max_connections");
-      if (outer != nullptr && outer->IsScalar() &&
-          yaml::parseUnsigned(outer->Scalar()) != value) {
+      if (outer != nullptr && outer->IsScalar() && yaml::parseUnsigned(outer->Scalar()) != value) {
         reader.warning(yaml::positionOf(*max),
                        "max_connections: also set at the top level (line " +
                            std::to_string(top.keyPosition("max_connections").line) +
@@ -376,10 +372,9 @@ void readShield(yaml::Reader& reader, const Map& top, Snapshot* snapshot) {
   shield::ShieldSettings& out = snapshot->shield;
   const YAML::Node* node = top.find("shield");
   if (node != nullptr) {
-    std::optional<yaml::Map> map =
-        reader.map(*node, "shield",
-                   {"trusted_proxies", "max_tracked_keys", "admission", "escalation",
-                    "auth_failures", "slow_clients"});
+    std::optional<yaml::Map> map = reader.map(*node, "shield",
+                                              {"trusted_proxies", "max_tracked_keys", "admission",
+                                               "escalation", "auth_failures", "slow_clients"});
     if (map) {
       if (const YAML::Node* proxies = map->find("trusted_proxies")) {
         if (reader.sequence(*proxies, "trusted_proxies")) {

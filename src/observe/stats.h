@@ -42,11 +42,13 @@ struct WorkerStats {
   Counter shadow_would_allow;   // the shadow policy allows what the enforced one denied
   Counter shadow_would_deny;    // the shadow policy denies what the enforced one allowed
   Counter shadow_logs_dropped;  // disagreements over the log rate, counted but not logged
+  Counter bytes_in;             // from clients
+  Counter bytes_out;            // to clients
+
+  // The shield (docs/shield.md).
   Counter shield_refused_at_accept;  // deny-listed, blocked or over a per-address cap
   Counter shield_limited;            // 429 from the shield (limits, blocks, auth failures)
   Counter shield_dropped;            // closed without a response by a limit's `action: drop`
-  Counter bytes_in;             // from clients
-  Counter bytes_out;            // to clients
 
   void countStatus(uint16_t status);
 };

@@ -52,7 +52,8 @@ std::string_view headerValue(const http::RequestHead& head, std::string_view nam
 std::string_view apiKeyOf(const RequestContext& ctx) {
   const auth::Identity* identity = ctx.auth.identity.get();
   const auth::Provider* provider = ctx.auth.provider;
-  if (identity == nullptr || provider == nullptr || identity->kind != auth::CredentialKind::kApiKey) {
+  if (identity == nullptr || provider == nullptr ||
+      identity->kind != auth::CredentialKind::kApiKey) {
     return {};
   }
   bool ambiguous = false;
@@ -138,8 +139,8 @@ Verdict shieldRequest(RequestContext& ctx) {
   shield::WorkerShield& shield = *ctx.shield;
   if (shield.gateEnabled()) {
     if (ctx.client != ctx.peer && shield.denyListed(*ctx.client)) {
-      return Verdict::respond(Phase::kShield, {403, "Forbidden",
-                                               "requests from this address are not accepted", true});
+      return Verdict::respond(
+          Phase::kShield, {403, "Forbidden", "requests from this address are not accepted", true});
     }
     // Blocked after the connection was accepted, or behind a trusted proxy.
     if (shield::Nanos until = shield.blockedUntil(*ctx.client, ctx.mono_nanos)) {
@@ -147,8 +148,9 @@ Verdict shieldRequest(RequestContext& ctx) {
       std::string& headers = *ctx.reply_headers;
       headers.clear();
       appendRetryAfter(headers, shield::Decision::ceilSeconds(until - ctx.mono_nanos));
-      return Verdict::respond(Phase::kShield, {429, "Too Many Requests",
-                                               "this client is temporarily blocked", true, headers});
+      return Verdict::respond(
+          Phase::kShield,
+          {429, "Too Many Requests", "this client is temporarily blocked", true, headers});
     }
   }
   const auto& by_listener = ctx.snapshot->shield.listener_limits;
@@ -171,9 +173,9 @@ bool authBudgetExhausted(RequestContext& ctx, Verdict* out) {
   std::string& headers = *ctx.reply_headers;
   headers.clear();
   appendRetryAfter(headers, decision.retryAfterSeconds());
-  *out = Verdict::respond(Phase::kAuthenticate,
-                          {429, "Too Many Requests",
-                           "too many failed credentials from this address", false, headers});
+  *out = Verdict::respond(
+      Phase::kAuthenticate,
+      {429, "Too Many Requests", "too many failed credentials from this address", false, headers});
   return true;
 }
 

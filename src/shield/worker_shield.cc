@@ -108,8 +108,9 @@ bool WorkerShield::noteRefusal(const net::SocketAddress& client, Nanos now) {
 Nanos WorkerShield::blockedUntil(const net::SocketAddress& client, Nanos now) {
   if (!gate_ || !settings_.gate.escalate) return 0;
   if (settings_.gate.allow && settings_.gate.allow->contains(client)) return 0;
-  const Key key = settings_.gate.by_prefix ? keys_.prefix(gate_space_, client, settings_.gate.prefix)
-                                           : keys_.address(gate_space_, client);
+  const Key key = settings_.gate.by_prefix
+                      ? keys_.prefix(gate_space_, client, settings_.gate.prefix)
+                      : keys_.address(gate_space_, client);
   return gate_->escalation().blockedUntil(key, now);
 }
 
@@ -117,8 +118,7 @@ bool WorkerShield::denyListed(const net::SocketAddress& client) const {
   return settings_.gate.deny && settings_.gate.deny->contains(client);
 }
 
-bool WorkerShield::authBudgetExhausted(const net::SocketAddress& client, Nanos now,
-                                       Decision* out) {
+bool WorkerShield::authBudgetExhausted(const net::SocketAddress& client, Nanos now, Decision* out) {
   if (!auth_limiter_) return false;
   *out = auth_limiter_->peek(keys_.address(auth_space_, client), *auth_gcra_, now);
   if (out->allowed()) return false;

@@ -172,8 +172,8 @@ TEST_P(ShieldConfigErrorTest, IsRefusedWhereWritten) {
   const BadCase& bad = GetParam();
   LoadResult result = load(bad.yaml);
   ASSERT_FALSE(result.ok()) << bad.name;
-  EXPECT_THAT(all(result.errors), HasSubstr(std::string("shield.yaml:") + bad.where + ": " +
-                                            bad.message))
+  EXPECT_THAT(all(result.errors),
+              HasSubstr(std::string("shield.yaml:") + bad.where + ": " + bad.message))
       << all(result.errors);
 }
 

@@ -227,7 +227,8 @@ TEST_F(ShieldPhaseTest, ATrustedProxysForwardedForNamesTheClient) {
 TEST_F(ShieldPhaseTest, RepeatedRefusalsBlockTheClientThenItIsReleased) {
   load(kConfig);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(run(get("/x")).proceeds());
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(run(get("/x")).reply.detail, "rate limit 'per-ip' exceeded");
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(run(get("/x")).reply.detail, "rate limit 'per-ip' exceeded");
   // The third refusal started a 5 s block: requests on open connections are refused and closed.
   Verdict blocked = run(get("/x"), "192.0.2.10", 1001);
   EXPECT_EQ(blocked.reply.status, 429);

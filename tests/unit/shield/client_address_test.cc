@@ -26,8 +26,8 @@ AddressList trusted(std::vector<std::string> cidrs) {
 }
 
 // Headers in request order; fed last first, as the proxy does.
-std::string resolve(const std::string& peer, const AddressList& list,
-                    std::vector<std::string> xff, bool* forwarded = nullptr) {
+std::string resolve(const std::string& peer, const AddressList& list, std::vector<std::string> xff,
+                    bool* forwarded = nullptr) {
   ClientAddressResolver resolver(ip(peer), list);
   for (auto it = xff.rbegin(); it != xff.rend() && !resolver.done(); ++it) resolver.feed(*it);
   if (forwarded != nullptr) *forwarded = resolver.forwarded();
@@ -50,9 +50,9 @@ TEST(ForwardedAddressTest, ParsesTheFormsProxiesWrite) {
 
 TEST(ForwardedAddressTest, RefusesWhatIsNotAnAddress) {
   net::SocketAddress out;
-  for (const char* bad : {"", "unknown", "_hidden", "192.0.2", "192.0.2.1:port", "[2001:db8::1",
-                          "[2001:db8::1]x", "1.2.3.4.5", "300.1.1.1", "192.0.2.1:123456",
-                          "example.com"}) {
+  for (const char* bad :
+       {"", "unknown", "_hidden", "192.0.2", "192.0.2.1:port", "[2001:db8::1", "[2001:db8::1]x",
+        "1.2.3.4.5", "300.1.1.1", "192.0.2.1:123456", "example.com"}) {
     EXPECT_FALSE(parseForwardedAddress(bad, &out)) << bad;
   }
   EXPECT_FALSE(parseForwardedAddress(std::string(100, '1'), &out));

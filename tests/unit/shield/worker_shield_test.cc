@@ -138,7 +138,7 @@ TEST(WorkerShieldTest, AuthFailuresUseUpABudgetPerAddress) {
   }
   ASSERT_TRUE(shield.authBudgetExhausted(a, now, &decision));
   EXPECT_EQ(decision.retryAfterSeconds(), 1);
-  EXPECT_FALSE(shield.authBudgetExhausted(b, now, &decision));  // per address
+  EXPECT_FALSE(shield.authBudgetExhausted(b, now, &decision));            // per address
   EXPECT_FALSE(shield.authBudgetExhausted(a, now + kSecond, &decision));  // refilled by one
   EXPECT_EQ(shield.stats().auth_failures, 3u);
   EXPECT_EQ(shield.stats().auth_limited, 1u);
