@@ -410,3 +410,53 @@ def poll_ready(socks):
         poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
         by_fd[sock.fileno()] = sock
     return [by_fd[fd] for fd, _ in poller.poll(500)]
+
+
+def test_limiter_memory_stays_bounded_under_many_distinct_clients(stack):
+    # 20,000 distinct clients through a trusted proxy into a 1,000-key table:
+    # the table was allocated at start and the process does not grow with them.
+    # Requests end in a local 404 after the listener limit charged them: no upstream in the loop.
+    routes = [{"name": "only", "match": {"exact": "/only"}, "cluster": "app"}]
+    rampart, _ = start(stack, routes=routes,
+                       shield={"trusted_proxies": ["127.0.0.2/32"], "max_tracked_keys": 1000},
+                       listener_limits=[{"name": "per-ip", "key": "address", "rate": "1/m", "burst": 5}])
+    with Client(rampart.port, source="127.0.0.2") as client:
+        def burst(first, count):
+            client.send(b"".join(build_request("GET", "/m", [("X-Forwarded-For", f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}")])
+                                 for n in range(first, first + count)))
+            for _ in range(count):
+                assert client.read_response().status == 404
+        burst(0, 2000)
+        baseline = rampart.rss_kib()
+        for first in range(2000, 20000, 2000):
+            burst(first, 2000)
+        grown = rampart.rss_kib() - baseline
+        # The limit was live all along: a sixth request from one client is refused.
+        statuses = [client.request("GET", "/m", [("X-Forwarded-For", "192.0.2.99")]).status
+                    for _ in range(6)]
+    assert statuses == [404] * 5 + [429]
+    assert grown < 4096, f"RSS grew by {grown} KiB over 18,000 new clients"
+
+
+def test_the_under_attack_example_works_as_documented(stack, tmp_path):
+    import shutil
+    shutil.copytree(helpers.ROOT / "examples" / "keys", tmp_path / "keys")
+    upstream = stack.upstream("demo")
+    port = helpers.free_port()
+    text = (helpers.ROOT / "examples" / "under-attack.yaml").read_text()
+    text = text.replace("127.0.0.1:8082", f"127.0.0.1:{port}")
+    text = text.replace("[127.0.0.1:9000]", f"[{upstream.address}]")
+    text = text.replace("workers: auto", "workers: 1")
+    rampart = stack.rampart(text, port)
+    key = [("x-api-key", "demo-key-change-me")]
+    assert request(rampart.port, "/orders/1", key, source="127.0.0.30").status == 200
+    assert assert_problem(request(rampart.port, "/orders/1", source="127.0.0.30"), 401)
+    # Anonymous catalog readers: 20 at once per address, then 429.
+    with Client(rampart.port, source="127.0.0.31") as client:
+        statuses = [client.request("GET", f"/catalog/{i}").status for i in range(20)]
+        over = client.request("GET", "/catalog/over")
+    assert statuses == [200] * 20
+    assert assert_problem(over, 429)["detail"] == "rate limit 'catalog-per-ip' exceeded"
+    assert over.header("ratelimit-policy") == '"catalog-per-ip";q=10;w=1'
+    # A known customer is still served.
+    assert request(rampart.port, "/orders/2", key, source="127.0.0.31").status == 200
