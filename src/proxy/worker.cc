@@ -167,6 +167,10 @@ void Worker::requestDrain() {
   loop_.post([this] { beginDrain(); });
 }
 
+void Worker::reloadShieldGate(bool enabled, const shield::GateConfig& gate) {
+  loop_.post([this, enabled, gate] { shield_.reloadGate(enabled, gate); });
+}
+
 void Worker::requestStop() {
   loop_.post([this] {
     draining_ = true;

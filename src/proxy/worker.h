@@ -38,6 +38,9 @@ class Worker {
   void requestDrain();
   // Thread-safe: close everything now (the drain deadline has passed).
   void requestStop();
+  // Thread-safe: take the accept gate (allow/deny lists, per-address caps,
+  // escalation policy) of a reloaded config; per-address state is kept.
+  void reloadShieldGate(bool enabled, const shield::GateConfig& gate);
   bool finished() const { return finished_.load(std::memory_order_acquire); }
 
   // --- Worker-thread only ---

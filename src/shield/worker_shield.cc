@@ -33,6 +33,7 @@ WorkerShield::WorkerShield(const ShieldSettings& settings, Seed seed)
   const size_t capacity = settings.max_tracked_keys;
   if (settings.gate_enabled) {
     gate_ = std::make_unique<AcceptGate>(settings.gate, keys_, gate_space_, capacity);
+    gate_on_ = true;
   }
   if (settings.anyRequestLimit()) limiter_ = std::make_unique<RateLimiter>(capacity);
   if (settings.auth_failures) {
@@ -41,8 +42,18 @@ WorkerShield::WorkerShield(const ShieldSettings& settings, Seed seed)
   }
 }
 
+void WorkerShield::reloadGate(bool enabled, const GateConfig& gate) {
+  gate_on_ = enabled;
+  if (!enabled) return;
+  if (gate_) {
+    gate_->setConfig(gate);
+  } else {
+    gate_ = std::make_unique<AcceptGate>(gate, keys_, gate_space_, settings_.max_tracked_keys);
+  }
+}
+
 GateTicket WorkerShield::admit(const net::SocketAddress& peer, Nanos now) {
-  if (!gate_) return GateTicket{};
+  if (!gate_on_) return GateTicket{};
   return gate_->admit(peer, now);
 }
 
@@ -98,7 +109,7 @@ LimitOutcome WorkerShield::check(const RequestLimit* limits, const Key* keys, si
 }
 
 bool WorkerShield::noteRefusal(const net::SocketAddress& client, Nanos now) {
-  if (!gate_) return false;
+  if (!gate_on_) return false;
   const uint64_t before = gate_->stats().blocks_started;
   const bool blocked = gate_->noteRefusal(client, now);
   if (gate_->stats().blocks_started != before) ++stats_.escalations;
@@ -106,16 +117,19 @@ bool WorkerShield::noteRefusal(const net::SocketAddress& client, Nanos now) {
 }
 
 Nanos WorkerShield::blockedUntil(const net::SocketAddress& client, Nanos now) {
-  if (!gate_ || !settings_.gate.escalate) return 0;
-  if (settings_.gate.allow && settings_.gate.allow->contains(client)) return 0;
-  const Key key = settings_.gate.by_prefix
-                      ? keys_.prefix(gate_space_, client, settings_.gate.prefix)
-                      : keys_.address(gate_space_, client);
+  if (!gate_on_) return 0;
+  const GateConfig& gate = gate_->config();
+  if (!gate.escalate) return 0;
+  if (gate.allow && gate.allow->contains(client)) return 0;
+  const Key key = gate.by_prefix ? keys_.prefix(gate_space_, client, gate.prefix)
+                                 : keys_.address(gate_space_, client);
   return gate_->escalation().blockedUntil(key, now);
 }
 
 bool WorkerShield::denyListed(const net::SocketAddress& client) const {
-  return settings_.gate.deny && settings_.gate.deny->contains(client);
+  if (!gate_on_) return false;
+  const GateConfig& gate = gate_->config();
+  return gate.deny && gate.deny->contains(client);
 }
 
 bool WorkerShield::authBudgetExhausted(const net::SocketAddress& client, Nanos now, Decision* out) {

@@ -42,12 +42,18 @@ class WorkerShield {
   const KeyDeriver& keys() const { return keys_; }
 
   // --- Accept (phase "admit") ---
-  bool gateEnabled() const { return gate_ != nullptr; }
+  bool gateEnabled() const { return gate_on_; }
   // Deny list, allow list, escalation block, per-address caps. Without a
   // gate every connection is admitted.
   GateTicket admit(const net::SocketAddress& peer, Nanos now);
   void release(const GateTicket& ticket);
   const GateStats* gateStats() const { return gate_ ? &gate_->stats() : nullptr; }
+  // A reloaded config's gate (lists, per-address caps, escalation policy):
+  // swapped in, keeping open-connection counts, rate state and blocks. A
+  // gate enabled only now is created here (its tables allocated once, on the
+  // worker thread, never on the request path). Disabled: every connection
+  // is admitted from now on (and a gate kept for the ones still counted).
+  void reloadGate(bool enabled, const GateConfig& gate);
 
   // --- Request path ---
   // The key for `limit` from a client address (kAddress, kPrefix).
@@ -89,6 +95,7 @@ class WorkerShield {
 
  private:
   const ShieldSettings& settings_;
+  bool gate_on_ = false;  // admit() consults the gate (false after a reload turned it off)
   KeyDeriver keys_;
   uint64_t gate_space_;
   uint64_t auth_space_;

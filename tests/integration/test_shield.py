@@ -9,6 +9,7 @@ of 5,000 connections that does not stop a normal client being served.
 Every test runs one worker (helpers.config), so per-worker state is the
 whole state. Client source addresses are spread over 127.0.0.0/8."""
 import hashlib
+import os
 import re
 import resource
 import select
@@ -460,3 +461,40 @@ def test_the_under_attack_example_works_as_documented(stack, tmp_path):
     assert over.header("ratelimit-policy") == '"catalog-per-ip";q=10;w=1'
     # A known customer is still served.
     assert request(rampart.port, "/orders/2", key, source="127.0.0.31").status == 200
+
+
+def test_sighup_reloads_the_deny_list_and_keeps_the_running_config_on_errors(stack):
+    import signal
+    upstream = stack.upstream("app")
+    port = helpers.free_port()
+    routes = [{"name": "all", "match": {"prefix": "/"}, "cluster": "app"}]
+    path = f"rampart-{port}.yaml"
+    write = lambda deny: stack.write(path, shield_config(  # noqa: E731
+        port, upstream, routes, shield={"admission": {"deny": deny}}))
+    write(["192.0.2.0/24"])
+    rampart = stack.rampart_args(["serve", "-c", str(stack.workdir / path)], port)
+    assert request(rampart.port, "/before", source="127.0.0.40").status == 200
+
+    def reload_and_wait(marker):
+        seen = rampart.stderr().count(marker)
+        os.kill(rampart.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while rampart.stderr().count(marker) == seen:
+            assert time.monotonic() < deadline, f"no '{marker}' in the log after SIGHUP"
+            time.sleep(0.02)
+        time.sleep(0.1)  # the workers take the new gate on their next loop iteration
+
+    write(["192.0.2.0/24", "127.0.0.40/32"])
+    reload_and_wait("shield admission reloaded")
+    assert refused_unread(rampart.port, "127.0.0.40")
+    assert request(rampart.port, "/other", source="127.0.0.41").status == 200
+    # A broken file is refused with its errors; the deny list stays as it was.
+    stack.write(path, "shield: {admission: {deny: [not-a-cidr]}}\nlisteners: []\n")
+    reload_and_wait("the running config is kept")
+    assert "deny: expected a CIDR" in rampart.stderr()
+    assert refused_unread(rampart.port, "127.0.0.40")
+    # Taken off the list again: served.
+    write(["192.0.2.0/24"])
+    reload_and_wait("shield admission reloaded")
+    assert request(rampart.port, "/after", source="127.0.0.40").status == 200
+    assert rampart.process.poll() is None

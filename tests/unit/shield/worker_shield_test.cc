@@ -144,5 +144,41 @@ TEST(WorkerShieldTest, AuthFailuresUseUpABudgetPerAddress) {
   EXPECT_EQ(shield.stats().auth_limited, 1u);
 }
 
+TEST(WorkerShieldTest, AReloadedGateKeepsCountsAndBlocks) {
+  ShieldSettings settings;
+  settings.gate_enabled = true;
+  settings.gate.admission.max_concurrent = 1;
+  settings.gate.escalate = true;
+  settings.gate.escalation.refusals = 2;
+  WorkerShield shield(settings, kSeed);
+  const net::SocketAddress a = ip("192.0.2.1");
+  const net::SocketAddress b = ip("192.0.2.2");
+  GateTicket open = shield.admit(a, 0);
+  ASSERT_EQ(open.verdict, Admission::kAdmitted);
+  shield.noteRefusal(b, 0);
+  ASSERT_TRUE(shield.noteRefusal(b, 1));
+  // New lists and a deny for a third address; the open connection and the block survive.
+  GateConfig next = settings.gate;
+  std::string error;
+  next.deny =
+      std::make_shared<const AddressList>(AddressList::compile({"192.0.2.3/32"}, &error).value());
+  shield.reloadGate(true, next);
+  EXPECT_EQ(shield.admit(a, 2).verdict, Admission::kOverConcurrency);
+  EXPECT_EQ(shield.admit(b, 2).verdict, Admission::kBlocked);
+  EXPECT_EQ(shield.admit(ip("192.0.2.3"), 2).verdict, Admission::kDenyListed);
+  EXPECT_TRUE(shield.denyListed(ip("192.0.2.3")));
+  shield.release(open);
+  EXPECT_EQ(shield.admit(a, 3).verdict, Admission::kAdmitted);
+  // Turned off: everyone is admitted; turned on from nothing: a gate is built.
+  shield.reloadGate(false, next);
+  EXPECT_FALSE(shield.gateEnabled());
+  EXPECT_EQ(shield.admit(ip("192.0.2.3"), 4).verdict, Admission::kAdmitted);
+  const ShieldSettings none;  // the shield keeps a reference: it must outlive it
+  WorkerShield fresh(none, kSeed);
+  fresh.reloadGate(true, next);
+  EXPECT_TRUE(fresh.gateEnabled());
+  EXPECT_EQ(fresh.admit(ip("192.0.2.3"), 0).verdict, Admission::kDenyListed);
+}
+
 }  // namespace
 }  // namespace rampart::shield
