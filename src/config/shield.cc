@@ -118,13 +118,19 @@ bool readKey(yaml::Reader& reader, const YAML::Node& node, RequestLimit* limit) 
 }
 
 // The RateLimit-Policy item of the IETF httpapi draft: "name";q=<quota>;w=<window>.
-std::string policyItem(const RequestLimit& limit) {
+std::string quoted(const std::string& name) {
   std::string out = "\"";
-  for (char c : limit.name) {
+  for (char c : name) {
     if (c == '"' || c == '\\') out += '\\';
     out += c;
   }
-  out += "\";q=";
+  out += '"';
+  return out;
+}
+
+std::string policyItem(const RequestLimit& limit) {
+  std::string out = limit.quoted_name;
+  out += ";q=";
   out += std::to_string(limit.gcra.quotaPerWindow());
   out += ";w=";
   out += std::to_string(limit.gcra.windowSeconds());
@@ -226,6 +232,7 @@ void readLimit(yaml::Reader& reader, const YAML::Node& node, const Scope& scope,
   compiled.action = limit.action;
   compiled.space = space;
   compiled.detail = "rate limit '" + compiled.name + "' exceeded";
+  compiled.quoted_name = quoted(compiled.name);
   compiled.policy_item = policyItem(compiled);
   out->push_back(std::move(compiled));
 }

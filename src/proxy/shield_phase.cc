@@ -120,10 +120,9 @@ void appendRateLimitHeaders(std::string& out, const shield::RequestLimit& limit,
   appendRetryAfter(out, wait);
   out += "RateLimit-Policy: ";
   out += limit.policy_item;
-  out += "\r\nRateLimit: \"";
-  // The item's name is the policy's (policy_item starts with the quoted name).
-  out.append(limit.policy_item, 1, limit.policy_item.find("\";") - 1);
-  out += "\";r=";
+  out += "\r\nRateLimit: ";
+  out += limit.quoted_name;  // the same name as the policy's item
+  out += ";r=";
   appendNumber(out, decision.remaining);
   out += ";t=";
   appendNumber(out, wait < 1 ? 1 : wait);

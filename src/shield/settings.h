@@ -57,9 +57,10 @@ struct RequestLimit {
   Gcra gcra;
   LimitAction action = LimitAction::kReject;
   uint64_t space = 0;  // key namespace: unique across the snapshot, so limits never share state
-  // Precomputed reply text: the 429's detail, and the RateLimit-Policy item
-  // ("\"per-ip\";q=100;w=1").
+  // Precomputed reply text: the 429's detail, the name as a quoted
+  // sf-string ("\"per-ip\"") and the RateLimit-Policy item ("\"per-ip\";q=100;w=1").
   std::string detail;
+  std::string quoted_name;
   std::string policy_item;
 };
 

@@ -401,6 +401,20 @@ listeners: [{name: main, address: "127.0.0.1:8080"}]
                                   "also set"));
 }
 
+TEST(ShieldConfigTest, ALimitNameIsQuotedForTheRateLimitHeaders) {
+  LoadResult result = load(R"(
+listeners:
+  - name: main
+    address: "127.0.0.1:8080"
+    limits:
+      - {name: 'odd";name\x', key: address, rate: 5/s, burst: 1}
+)");
+  ASSERT_TRUE(result.ok()) << all(result.errors);
+  const shield::RequestLimit& limit = result.snapshot->shield.listener_limits[0][0];
+  EXPECT_EQ(limit.quoted_name, R"("odd\";name\\x")");
+  EXPECT_EQ(limit.policy_item, R"("odd\";name\\x";q=5;w=1)");
+}
+
 TEST(ShieldConfigTest, TooManyLimitsInOneScopeAreRefused) {
   std::string text = "listeners:\n  - name: main\n    address: \"127.0.0.1:8080\"\n    limits:\n";
   for (int i = 0; i < 17; ++i) {
