@@ -64,6 +64,7 @@ int serve(const std::string& path, const LogOptions& log_options) {
   initLogs(log_options, result.snapshot.get());
   spdlog::info("rampart {} starting with {}", kVersion, path);
   rampart::proxy::Server server(result.snapshot);
+  server.setConfigPath(path);
   return server.run();
 }
 

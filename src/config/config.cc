@@ -164,7 +164,7 @@ void readListenerAddress(Reader& reader, const YAML::Node& node, ListenerSeen* s
 void readListener(Reader& reader, const YAML::Node& node, size_t index, ListenerSeen* seen,
                   std::vector<ListenerSpec>* out) {
   std::string label = detail::labelOf(node, "listener");
-  std::optional<Map> map = reader.map(node, label, {"name", "address", "shadow_policy"});
+  std::optional<Map> map = reader.map(node, label, {"name", "address", "shadow_policy", "limits"});
   if (!map) return;
   ListenerSpec spec;
   spec.name = "listener-" + std::to_string(index + 1);
@@ -244,6 +244,7 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
     detail::readRouteAuth(reader, extras, &out->auth);
     detail::readRoutePolicies(reader, extras, &out->authorization);
     detail::readRouteExtAuthz(reader, extras, &out->ext_authz);
+    detail::readRouteLimits(reader, extras, &out->shield);
   }
   if (!reader.hasErrors()) compileRoutes(reader, top, hosts, out);
 }
@@ -254,7 +255,8 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
       reader.map(root, "the top level",
                  {"workers", "log_format", "log_level", "drain_timeout", "max_connections", "via",
                   "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts",
-                  "authentication", "policies", "policy_files", "authorization", "authorizers"});
+                  "authentication", "policies", "policy_files", "authorization", "authorizers",
+                  "shield"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());
@@ -267,7 +269,9 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
   if (const YAML::Node* canonical = top->find("canonical")) {
     readCanonical(reader, *canonical, &snapshot->canonical);
   }
+  detail::readShield(reader, *top, snapshot.get());
   readListeners(reader, *top, snapshot.get());
+  detail::readListenerLimits(reader, *top, snapshot.get());
   readRoutes(reader, *top, base_dir, snapshot.get());
   if (reader.hasErrors()) return nullptr;
   return snapshot;

@@ -18,6 +18,7 @@
 #include "net/address.h"
 #include "policy/policy.h"
 #include "routing/router.h"
+#include "shield/settings.h"
 #include "upstream/cluster.h"
 
 namespace rampart::config {
@@ -112,6 +113,7 @@ struct Snapshot {
   AuthSettings auth;
   AuthorizationSettings authorization;
   ExtAuthzSettings ext_authz;
+  shield::ShieldSettings shield;  // limits, admission, escalation (config/shield.cc)
 };
 
 // One problem in a config file. Printed as "file:line:col: message".

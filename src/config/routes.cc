@@ -185,7 +185,7 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
   std::optional<yaml::Map> map =
       ctx.reader.map(node, label,
                      {"name", "match", "cluster", "max_body_bytes", "auth", "method_override",
-                      "policy", "shadow_policy", "rollout", "public", "ext_authz"});
+                      "policy", "shadow_policy", "rollout", "public", "ext_authz", "limits"});
   if (!map) return;
   routing::RouteSpec route;
   route.max_body_bytes = ctx.defaults.max_body_bytes;
@@ -208,6 +208,7 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
   take("rollout", &extras.rollout);
   take("public", &extras.is_public);
   take("ext_authz", &extras.ext_authz);
+  take("limits", &extras.limits);
   ctx.extras->push_back(std::move(extras));
   host->routes.push_back(std::move(route));
 }

@@ -28,6 +28,7 @@ struct RouteExtras {
   std::optional<YAML::Node> rollout;
   std::optional<YAML::Node> is_public;
   std::optional<YAML::Node> ext_authz;
+  std::optional<YAML::Node> limits;
 };
 
 // Reads `clusters:`, resolving every endpoint. A cluster with a valid name is
@@ -86,6 +87,15 @@ void readRouteExtAuthz(yaml::Reader& reader, const std::vector<RouteExtras>& rou
 // Each listener's `shadow_policy`, resolved by name (after the policies).
 void readListenerShadows(yaml::Reader& reader, const yaml::Map& top,
                          const AuthorizationSettings& settings, std::vector<ListenerSpec>* out);
+// Reads `shield:` (shield.cc): admission, escalation, auth-failure budget,
+// slow-client timeouts (into `snapshot->http`) and trusted proxies (added to
+// `snapshot->trusted_proxies`). Runs after the top-level keys and `http`.
+void readShield(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
+// Each listener's `limits:` (after the listeners are read).
+void readListenerLimits(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
+// Each route's `limits:`, by route index.
+void readRouteLimits(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
+                     shield::ShieldSettings* out);
 
 // An HTTP token (RFC 9110 5.6.2): what method and header names are made of.
 bool isToken(std::string_view text);

@@ -50,6 +50,9 @@ std::string summarize(const std::vector<const WorkerStats*>& shards) {
       {"shadow_would_allow", &WorkerStats::shadow_would_allow},
       {"shadow_would_deny", &WorkerStats::shadow_would_deny},
       {"shadow_logs_dropped", &WorkerStats::shadow_logs_dropped},
+      {"shield_refused_at_accept", &WorkerStats::shield_refused_at_accept},
+      {"shield_limited", &WorkerStats::shield_limited},
+      {"shield_dropped", &WorkerStats::shield_dropped},
   };
   std::string out;
   for (const Field& field : kFields) {

@@ -45,6 +45,11 @@ struct WorkerStats {
   Counter bytes_in;             // from clients
   Counter bytes_out;            // to clients
 
+  // The shield (docs/shield.md).
+  Counter shield_refused_at_accept;  // deny-listed, blocked or over a per-address cap
+  Counter shield_limited;            // 429 from the shield (limits, blocks, auth failures)
+  Counter shield_dropped;            // closed without a response by a limit's `action: drop`
+
   void countStatus(uint16_t status);
 };
 

@@ -3,6 +3,7 @@
 #include <iterator>
 
 #include "http/canonical.h"
+#include "proxy/shield_phase.h"
 
 namespace rampart::proxy {
 
@@ -51,10 +52,10 @@ Verdict canonicalize(RequestContext& ctx) {
   return Verdict::proceed();
 }
 
-// Phase 3: address-level shield. Connection admission already ran at accept;
-// per-address budgets and overload priority arrive with the shield issue.
-Verdict shield(RequestContext&) {
-  return Verdict::proceed();
+// Phase 3: address-level shield (proxy/shield_phase.cc). Connection
+// admission already ran at accept.
+Verdict shield(RequestContext& ctx) {
+  return shieldRequest(ctx);
 }
 
 // Phase 4: virtual host and route, on the canonical path.
@@ -109,8 +110,16 @@ Verdict authenticate(RequestContext& ctx) {
   if (ctx.route->index >= settings.routes.size()) return Verdict::proceed();
   const auth::RouteRequirement& requirement = settings.routes[ctx.route->index];
   if (requirement.providers.empty()) return Verdict::proceed();  // the route checks nothing
+  // An address over its budget of failed credentials is refused before any
+  // credential is looked at, let alone a signature verified.
+  Verdict over_budget;
+  if (authBudgetExhausted(ctx, &over_budget)) return over_budget;
   auth::AuthInput input{ctx.head, ctx.target->query(), ctx.now};
   ctx.auth = auth::authenticate(requirement, settings.providers, input, *ctx.auth_state);
+  if (ctx.auth.outcome == auth::AuthOutcome::kMissing ||
+      ctx.auth.outcome == auth::AuthOutcome::kInvalid) {
+    noteAuthFailure(ctx);
+  }
   switch (ctx.auth.outcome) {
     case auth::AuthOutcome::kAuthenticated:
     case auth::AuthOutcome::kAnonymous:
@@ -253,8 +262,10 @@ Verdict externalAuthorize(RequestContext& ctx) {
                                               "the authorization service is unavailable", false});
 }
 
-Verdict limit(RequestContext&) {
-  return Verdict::proceed();
+
+// Phase 7: the route's limits (proxy/shield_phase.cc).
+Verdict limit(RequestContext& ctx) {
+  return limitRequest(ctx);
 }
 
 using PhaseFn = Verdict (*)(RequestContext&);

@@ -15,6 +15,7 @@
 #include "http/message.h"
 #include "net/address.h"
 #include "routing/router.h"
+#include "shield/worker_shield.h"
 
 namespace rampart::proxy {
 
@@ -60,6 +61,7 @@ struct Verdict {
     kWait,      // the phase started an asynchronous call (an external authorizer):
                 // the session waits, then resumeRequestPhases() runs that phase again
                 // with the answer in the context and goes on from there
+    kDrop,      // stop and close the connection without a response (a limit's `action: drop`)
   };
   Kind kind = Kind::kContinue;
   Phase phase = Phase::kAdmit;  // who decided
@@ -69,6 +71,7 @@ struct Verdict {
   static Verdict respond(Phase phase, LocalReply reply) { return {Kind::kRespond, phase, reply}; }
   static Verdict wait(Phase phase) { return {Kind::kWait, phase, {}}; }
   bool waits() const { return kind == Kind::kWait; }
+  static Verdict drop(Phase phase) { return {Kind::kDrop, phase, {}}; }
   bool proceeds() const { return kind == Kind::kContinue; }
 };
 
@@ -103,6 +106,14 @@ struct RequestContext {
   bool authz_answered = false;              // authz_answer holds the answer
   std::string_view authz_upstream_headers;  // header lines an allow adds upstream
   uint32_t resume_phase = 0;                // kWait: the phase to run again
+
+  // The shield (phases 3, 5 and 7; proxy/shield_phase.h). Null: no shield.
+  shield::WorkerShield* shield = nullptr;  // the worker's tables
+  int64_t mono_nanos = 0;                  // monotonic time of this event-loop iteration
+  // Filled by kShield: the client the limits judge (the peer, or the
+  // X-Forwarded-For hop a trusted proxy names; see shield/client_address.h).
+  const net::SocketAddress* client = nullptr;
+  net::SocketAddress forwarded_client;  // storage when the client came from X-Forwarded-For
 };
 
 // Runs phases 2-7 in order. Returns the first verdict that does not proceed,

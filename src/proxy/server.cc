@@ -65,6 +65,30 @@ void Server::logShadowTotals() const {
   }
 }
 
+// SIGHUP: only the shield's accept gate is reloaded so far (the lists change
+// most often under attack); the rest of a new config needs a restart.
+void Server::reloadShield() {
+  if (config_path_.empty()) {
+    spdlog::warn("SIGHUP: no config file to reload from; ignoring");
+    return;
+  }
+  config::LoadResult result = config::loadFile(config_path_);
+  if (!result.ok()) {
+    for (const config::Diagnostic& error : result.errors)
+      spdlog::error("{}", config::format(error));
+    spdlog::error("SIGHUP: {} refused ({} errors); the running config is kept", config_path_,
+                  result.errors.size());
+    return;
+  }
+  const shield::ShieldSettings& next = result.snapshot->shield;
+  for (auto& worker : workers_) worker->reloadShieldGate(next.gate_enabled, next.gate);
+  spdlog::info(
+      "SIGHUP: shield admission reloaded from {} (allow: {} ranges, deny: {} ranges); other "
+      "changes take effect on restart",
+      config_path_, next.gate.allow ? next.gate.allow->rangeCount() : 0,
+      next.gate.deny ? next.gate.deny->rangeCount() : 0);
+}
+
 bool Server::allFinished() const {
   for (const auto& worker : workers_) {
     if (!worker->finished()) return false;
@@ -87,7 +111,7 @@ int Server::run() {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      spdlog::warn("SIGHUP: configuration reload is not available in this version; ignoring");
+      reloadShield();
       continue;
     }
     spdlog::info("{}: draining (up to {} ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",

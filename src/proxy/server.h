@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -20,6 +21,11 @@ class Server {
   explicit Server(std::shared_ptr<const config::Snapshot> snapshot);
   ~Server();
 
+  // The file the snapshot came from: SIGHUP reloads the shield's accept gate
+  // (allow/deny lists, per-address caps, escalation) from it. Without one,
+  // SIGHUP is ignored.
+  void setConfigPath(std::string path) { config_path_ = std::move(path); }
+
   // Binds every listener in every worker, runs until SIGTERM/SIGINT, drains
   // (in-flight requests finish within drain_timeout), and returns the exit
   // code: 0 after a drain, 1 when start-up failed.
@@ -31,8 +37,10 @@ class Server {
   bool allFinished() const;
   void logShadowTotals() const;
   void logAuthorizerTotals() const;
+  void reloadShield();
 
   std::shared_ptr<const config::Snapshot> snapshot_;
+  std::string config_path_;
   std::atomic<uint32_t> open_connections_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

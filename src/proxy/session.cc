@@ -31,11 +31,13 @@ bool isTokenChar(char c) {
 
 }  // namespace
 
-Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_t listener)
+Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_t listener,
+                 const shield::GateTicket& ticket)
     : worker_(worker),
       fd_(fd),
       peer_(peer),
       listener_(listener),
+      gate_ticket_(ticket),
       in_(kInitialInputBytes),
       out_(kInitialOutputBytes),
       upstream_out_(1024) {
@@ -339,6 +341,8 @@ void Session::startRequest() {
   ctx.authz_waiter = this;
   ctx.client_ip = std::string_view(peer_ip_, peer_ip_length_);
   ctx.request_id = requestId();
+  ctx.shield = &worker_->shield();
+  ctx.mono_nanos = worker_->loop().now() * 1'000'000;
   Verdict verdict = runRequestPhases(ctx);
   if (verdict.waits()) {
     // The views in request_ stay valid: nothing is read from the client
@@ -378,7 +382,13 @@ void Session::finishRequestPhases(RequestContext& ctx, const Verdict& verdict) {
   bool has_body =
       request_.framing == http::BodyFraming::kChunked ||
       (request_.framing == http::BodyFraming::kContentLength && request_.content_length > 0);
+  if (verdict.kind == Verdict::Kind::kDrop) {
+    worker_->stats().shield_dropped.inc();  // a limit's `action: drop`: no response at all
+    closeNow();
+    return;
+  }
   if (!verdict.proceeds()) {
+    if (verdict.reply.status == 429) worker_->stats().shield_limited.inc();
     in_.consume(head_bytes_);
     LocalReply reply = verdict.reply;
     // The body was not read: the connection cannot carry another request.

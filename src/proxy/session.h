@@ -17,6 +17,7 @@
 #include "net/address.h"
 #include "proxy/phases.h"
 #include "proxy/rewrite.h"
+#include "shield/accept_gate.h"
 #include "upstream/pool.h"
 
 namespace rampart::proxy {
@@ -29,7 +30,10 @@ class Session final : public core::EventHandler,
                       public upstream::ConnectionUser,
                       public authz::Waiter {
  public:
-  Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_t listener = 0);
+  // `listener`: index of the listener that accepted it; `ticket`: what the
+  // accept gate decided, handed back to it at close.
+  Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_t listener = 0,
+          const shield::GateTicket& ticket = {});
   ~Session() override;
 
   // Registers with the loop and starts reading the first request.
@@ -43,6 +47,8 @@ class Session final : public core::EventHandler,
   void onUpstreamEvents(uint32_t events) override;
   void onUpstreamTimeout() override;
   void onAuthzAnswer(const authz::Answer& answer) override;
+
+  const shield::GateTicket& gateTicket() const { return gate_ticket_; }
 
   Session* prev = nullptr;  // the worker's intrusive list of live sessions
   Session* next = nullptr;
@@ -122,6 +128,7 @@ class Session final : public core::EventHandler,
   char peer_ip_[64] = {};
   size_t peer_ip_length_ = 0;
   bool peer_trusted_ = false;
+  shield::GateTicket gate_ticket_;
   State state_ = State::kReadingHead;
 
   core::Buffer in_;   // from the client: heads, then body bytes in flight

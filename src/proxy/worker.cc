@@ -17,6 +17,15 @@ constexpr int kListenBacklog = 4096;
 // Accepts per readiness event: bounded so one listener cannot starve the
 // connections already being served.
 constexpr int kMaxAcceptsPerEvent = 64;
+
+// A connection refused at accept: closed before a byte is read. SO_LINGER 0
+// makes the close a reset, so the refused socket does not sit in TIME_WAIT
+// (or FIN_WAIT, if the client never closes) holding kernel memory under a flood.
+void closeUnread(int fd) {
+  linger hard{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+  close(fd);
+}
 }  // namespace
 
 class Worker::Listener final : public core::EventHandler {
@@ -40,6 +49,7 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
       snapshot_(std::move(snapshot)),
       open_connections_(open_connections),
       auth_(snapshot_->auth.token_cache_entries),
+      shield_(snapshot_->shield, shield::randomSeed()),
       shadow_by_route_(snapshot_->route_names.size()) {
   std::random_device device;
   random_state_ = (static_cast<uint64_t>(device()) << 32 | device()) ^ (index + 1);
@@ -110,16 +120,28 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener) {
       }
       return;
     }
+    const net::SocketAddress peer(reinterpret_cast<sockaddr*>(&ss), len);
+    // The shield's gate: deny list, escalation blocks, per-address caps.
+    shield::GateTicket ticket;
+    if (shield_.gateEnabled()) {
+      ticket = shield_.admit(peer, loop_.now() * 1'000'000);
+      if (ticket.verdict != shield::Admission::kAdmitted) {
+        stats_.connections_refused.inc();
+        stats_.shield_refused_at_accept.inc();
+        closeUnread(fd);
+        continue;
+      }
+    }
     if (open_connections_->fetch_add(1, std::memory_order_relaxed) >= snapshot_->max_connections) {
       open_connections_->fetch_sub(1, std::memory_order_relaxed);
+      shield_.release(ticket);
       stats_.connections_refused.inc();
-      close(fd);
+      closeUnread(fd);
       continue;
     }
     stats_.connections_accepted.inc();
     net::setNoDelay(fd);
-    auto* session =
-        new Session(this, fd, net::SocketAddress(reinterpret_cast<sockaddr*>(&ss), len), listener);
+    auto* session = new Session(this, fd, peer, listener, ticket);
     session->next = sessions_;
     if (sessions_ != nullptr) sessions_->prev = session;
     sessions_ = session;
@@ -138,12 +160,17 @@ void Worker::sessionClosed(Session* session) {
   session->prev = session->next = nullptr;
   --session_count_;
   open_connections_->fetch_sub(1, std::memory_order_relaxed);
+  shield_.release(session->gateTicket());
   loop_.deferDelete(session);
   stopIfIdle();
 }
 
 void Worker::requestDrain() {
   loop_.post([this] { beginDrain(); });
+}
+
+void Worker::reloadShieldGate(bool enabled, const shield::GateConfig& gate) {
+  loop_.post([this, enabled, gate] { shield_.reloadGate(enabled, gate); });
 }
 
 void Worker::requestStop() {

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "core/event_loop.h"
 #include "observe/stats.h"
+#include "shield/worker_shield.h"
 #include "upstream/pool.h"
 
 namespace rampart::proxy {
@@ -38,6 +39,9 @@ class Worker {
   void requestDrain();
   // Thread-safe: close everything now (the drain deadline has passed).
   void requestStop();
+  // Thread-safe: take the accept gate (allow/deny lists, per-address caps,
+  // escalation policy) of a reloaded config; per-address state is kept.
+  void reloadShieldGate(bool enabled, const shield::GateConfig& gate);
   bool finished() const { return finished_.load(std::memory_order_acquire); }
 
   // --- Worker-thread only ---
@@ -49,6 +53,8 @@ class Worker {
   auth::AuthWorkerState& auth() { return auth_; }
   authz::WorkerAuthz& authz() { return *authz_; }
   const authz::WorkerAuthz& authz() const { return *authz_; }
+  shield::WorkerShield& shield() { return shield_; }
+  const shield::WorkerShield& shield() const { return shield_; }
   // Shadow-policy disagreements of one route (read at shutdown, later by metrics).
   struct ShadowCounts {
     observe::Counter would_allow;
@@ -60,7 +66,7 @@ class Worker {
   bool takeShadowLogToken();
   uint64_t nextRandom();
   void sessionClosed(Session* session);
-  void acceptFrom(int listen_fd, uint32_t listener = 0);
+  void acceptFrom(int listen_fd, uint32_t listener);
   uint32_t index() const { return index_; }
 
  private:
@@ -76,6 +82,7 @@ class Worker {
   observe::WorkerStats stats_;
   std::vector<std::unique_ptr<upstream::ClusterPool>> pools_;
   auth::AuthWorkerState auth_;                 // token cache and verifier scratch of phase 5
+  shield::WorkerShield shield_;                // accept gate and limiter tables (bounded)
   std::vector<ShadowCounts> shadow_by_route_;  // by routing::Route::index
   std::unique_ptr<authz::WorkerAuthz> authz_;  // external authorizers: calls, caches, breakers
   int64_t shadow_log_second_ = 0;

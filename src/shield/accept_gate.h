@@ -68,6 +68,7 @@ class AcceptGate {
   bool noteRefusal(const net::SocketAddress& peer, Nanos now);
 
   void setConfig(const GateConfig& config);
+  const GateConfig& config() const { return config_; }
   const GateStats& stats() const { return stats_; }
   ConnectionAdmission& admission() { return admission_; }
   Escalation& escalation() { return escalation_; }

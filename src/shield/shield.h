@@ -5,11 +5,14 @@
 // locks) except the compiled, immutable Gcra and AddressList values.
 #pragma once
 
-#include "shield/accept_gate.h"   // IWYU pragma: export
-#include "shield/address_list.h"  // IWYU pragma: export
-#include "shield/admission.h"     // IWYU pragma: export
-#include "shield/escalation.h"    // IWYU pragma: export
-#include "shield/gcra.h"          // IWYU pragma: export
-#include "shield/key.h"           // IWYU pragma: export
-#include "shield/keyed_table.h"   // IWYU pragma: export
-#include "shield/rate_limiter.h"  // IWYU pragma: export
+#include "shield/accept_gate.h"     // IWYU pragma: export
+#include "shield/address_list.h"    // IWYU pragma: export
+#include "shield/admission.h"       // IWYU pragma: export
+#include "shield/client_address.h"  // IWYU pragma: export
+#include "shield/escalation.h"      // IWYU pragma: export
+#include "shield/gcra.h"            // IWYU pragma: export
+#include "shield/key.h"             // IWYU pragma: export
+#include "shield/keyed_table.h"     // IWYU pragma: export
+#include "shield/rate_limiter.h"    // IWYU pragma: export
+#include "shield/settings.h"        // IWYU pragma: export
+#include "shield/worker_shield.h"   // IWYU pragma: export

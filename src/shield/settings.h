@@ -1,0 +1,96 @@
+// The shield's compiled configuration: request limits (listener and route),
+// the accept gate, the auth-failure budget and the memory ceiling. Built by
+// config/ while loading, owned by the Snapshot, immutable and shared by every
+// worker. Plain data: no sockets, no HTTP (header names are just strings).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shield/accept_gate.h"
+#include "shield/address_list.h"
+#include "shield/gcra.h"
+#include "shield/key.h"
+
+namespace rampart::shield {
+
+// The most limits one listener or route may declare (the request path keeps
+// their keys in a fixed array).
+inline constexpr size_t kMaxLimitsPerScope = 16;
+
+// What a request limit counts by.
+enum class LimitKey : uint8_t {
+  kAddress,    // the client address (see client_address.h)
+  kPrefix,     // the client address cut to its prefix (/24, /56 by default)
+  kApiKey,     // the API key that authenticated the request
+  kPrincipal,  // the authenticated principal
+  kAccount,    // the authenticated account
+  kRoute,      // the route: one bucket for every request on it
+  kHeader,     // the value of one request header
+};
+
+const char* limitKeyName(LimitKey key);
+
+// True for keys that only exist after authentication (route limits only).
+constexpr bool needsIdentity(LimitKey key) {
+  return key == LimitKey::kApiKey || key == LimitKey::kPrincipal || key == LimitKey::kAccount;
+}
+
+enum class LimitAction : uint8_t {
+  kReject,  // 429 problem+json with Retry-After and RateLimit headers
+  kDrop,    // close the connection without a response
+};
+
+// One configured limit, compiled.
+struct RequestLimit {
+  RequestLimit(std::string limit_name, LimitKey limit_key, const Limit& limit)
+      : name(std::move(limit_name)), key(limit_key), rate(limit), gcra(limit) {}
+
+  std::string name;  // as written; unique within its listener or route
+  LimitKey key = LimitKey::kAddress;
+  std::string header;  // kHeader: the header name, lower case
+  PrefixLengths prefix;
+  Limit rate;
+  Gcra gcra;
+  LimitAction action = LimitAction::kReject;
+  uint64_t space = 0;  // key namespace: unique across the snapshot, so limits never share state
+  // Precomputed reply text: the 429's detail, the name as a quoted
+  // sf-string ("\"per-ip\"") and the RateLimit-Policy item ("\"per-ip\";q=100;w=1").
+  std::string detail;
+  std::string quoted_name;
+  std::string policy_item;
+};
+
+// The `shield:` section. Absent: no admission caps, no escalation, no
+// auth-failure budget; listener and route limits still apply when declared.
+struct ShieldSettings {
+  // Peers whose X-Forwarded-For names the client (the union of the top-level
+  // and the shield's trusted_proxies).
+  AddressList trusted_proxies;
+  // Keys per table, per worker: the memory ceiling (see docs/shield.md).
+  size_t max_tracked_keys = 100000;
+
+  bool gate_enabled = false;  // admission, escalation or a list is configured
+  GateConfig gate;            // admission caps, escalation, allow/deny
+  std::optional<Limit> auth_failures;
+
+  // Listener limits by listener index (phase 3), route limits by
+  // routing::Route::index (phase 7).
+  std::vector<std::vector<RequestLimit>> listener_limits;
+  std::vector<std::vector<RequestLimit>> route_limits;
+
+  bool anyRequestLimit() const {
+    for (const auto& limits : listener_limits) {
+      if (!limits.empty()) return true;
+    }
+    for (const auto& limits : route_limits) {
+      if (!limits.empty()) return true;
+    }
+    return false;
+  }
+};
+
+}  // namespace rampart::shield
