@@ -39,9 +39,9 @@ void BM_AdaptiveAcquireRelease(benchmark::State& state) {
   XorShift rng;
   Nanos now = kStart;
   // Keep some requests in flight so acquire works against a real count.
-  for (int i = 0; i < 2; ++i) limiter.tryAcquire();
+  for (int i = 0; i < 2; ++i) limiter.tryAcquire(now);
   for (auto _ : state) {
-    const ConcurrencyVerdict v = limiter.tryAcquire();
+    const ConcurrencyVerdict v = limiter.tryAcquire(now);
     benchmark::DoNotOptimize(v);
     now += 10'000;
     if (v == ConcurrencyVerdict::kAcquired) {

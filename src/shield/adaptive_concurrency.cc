@@ -22,6 +22,7 @@ void AdaptiveConcurrency::setPolicy(const AdaptiveConcurrencyPolicy& policy) {
   policy_.min_rtt_samples = std::clamp<uint32_t>(policy_.min_rtt_samples, 1, kMaxSamples);
   policy_.probe_limit = std::max<uint32_t>(policy_.probe_limit, 1);
   policy_.min_rtt_interval = std::max<Nanos>(policy_.min_rtt_interval, 1);
+  policy_.probe_timeout = std::max<Nanos>(policy_.probe_timeout, 1);
   if (!(policy_.percentile > 0 && policy_.percentile <= 1)) policy_.percentile = 0.9;
   if (!(policy_.smoothing > 0 && policy_.smoothing <= 1)) policy_.smoothing = 0.2;
   if (!(policy_.buffer >= 0)) policy_.buffer = 0;
@@ -35,7 +36,8 @@ uint32_t AdaptiveConcurrency::queueBound() const {
   return std::max(bound, policy_.queue_min);
 }
 
-ConcurrencyVerdict AdaptiveConcurrency::tryAcquire(uint32_t waiting) {
+ConcurrencyVerdict AdaptiveConcurrency::tryAcquire(Nanos now, uint32_t waiting) {
+  if (probing_ && now - probe_start_ >= policy_.probe_timeout) endProbe(now);
   if (waiting == 0 && in_flight_ < limit_) {
     ++in_flight_;
     ++stats_.acquired;
@@ -60,16 +62,9 @@ void AdaptiveConcurrency::release(Nanos latency, Nanos now) {
   if (probing_) {
     // Only latencies measured at the probe's concurrency describe the idle
     // upstream: skip those of requests still draining from before the probe.
-    if (concurrency > policy_.probe_limit) return;
-    samples_[count_++] = latency;
-    if (count_ >= policy_.min_rtt_samples) {
-      min_rtt_ = samplePercentile();
-      probing_ = false;
-      ++stats_.probes;
-      next_probe_ = now + policy_.min_rtt_interval;
-      limit_ = static_cast<uint32_t>(estimate_);
-      count_ = 0;
-      window_start_ = now;
+    if (concurrency <= policy_.probe_limit) samples_[count_++] = latency;
+    if (count_ >= policy_.min_rtt_samples || now - probe_start_ >= policy_.probe_timeout) {
+      endProbe(now);
     }
     return;
   }
@@ -89,6 +84,7 @@ Nanos AdaptiveConcurrency::samplePercentile() {
 void AdaptiveConcurrency::closeWindow(Nanos now) {
   const double sample = static_cast<double>(samplePercentile());
   count_ = 0;
+  if (min_rtt_ == 0) min_rtt_ = static_cast<Nanos>(sample);  // the probe timed out empty
   window_start_ = now;
   ++stats_.windows;
   const double gradient =
@@ -104,8 +100,19 @@ void AdaptiveConcurrency::setLimit(double limit) {
   limit_ = probing_ ? policy_.probe_limit : static_cast<uint32_t>(estimate_);
 }
 
+void AdaptiveConcurrency::endProbe(Nanos now) {
+  if (count_ > 0) min_rtt_ = samplePercentile();
+  probing_ = false;
+  ++stats_.probes;
+  next_probe_ = now + policy_.min_rtt_interval;
+  limit_ = static_cast<uint32_t>(estimate_);
+  count_ = 0;
+  window_start_ = now;
+}
+
 void AdaptiveConcurrency::startProbe(Nanos now) {
   probing_ = true;
+  probe_start_ = now;
   count_ = 0;
   window_start_ = now;
   limit_ = policy_.probe_limit;

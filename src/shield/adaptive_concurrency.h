@@ -17,7 +17,8 @@
 // when requests start to queue in the upstream. M is measured in a probe
 // every `min_rtt_interval`: the limit is pinned at `probe_limit` until
 // `min_rtt_samples` latencies at that concurrency are in, and M is their
-// `percentile`. The controller starts with a probe.
+// `percentile`. The controller starts with a probe. Should a probe time out
+// with no latency at all, the first window after it supplies M.
 #pragma once
 
 #include <array>
@@ -40,6 +41,9 @@ struct AdaptiveConcurrencyPolicy {
   Nanos min_rtt_interval = 60 * kSecond;  // a min-RTT probe this often
   uint32_t min_rtt_samples = 32;          // latencies a probe collects
   uint32_t probe_limit = 3;               // concurrency during a probe (>= 1)
+  // A probe that has not collected its samples after this long ends with
+  // what it has (requests stuck above probe_limit must not pin the limit).
+  Nanos probe_timeout = 5 * kSecond;
   // Queue bound: requests that find every slot taken may wait while fewer
   // than max(queue_min, limit * queue_factor) already wait; beyond, shed.
   uint32_t queue_min = 0;
@@ -58,10 +62,11 @@ class AdaptiveConcurrency {
 
   AdaptiveConcurrency(const AdaptiveConcurrencyPolicy& policy, Nanos now);
 
-  // Asks for a slot for a request going to the cluster. `waiting` is the
+  // Asks for a slot at `now` for a request going to the cluster. `waiting` is the
   // number of requests already queued for it (so a newcomer does not jump
-  // the queue): with any waiting, the answer is kQueue or kShed.
-  ConcurrencyVerdict tryAcquire(uint32_t waiting = 0);
+  // the queue): with any waiting, the answer is kQueue or kShed. A request
+  // taken out of the queue asks again with waiting 0.
+  ConcurrencyVerdict tryAcquire(Nanos now, uint32_t waiting = 0);
 
   // The request that held a slot finished after `latency` (first byte of the
   // upstream's response, or the whole exchange, consistently); `now` is the
@@ -93,6 +98,7 @@ class AdaptiveConcurrency {
   Nanos samplePercentile();
   void closeWindow(Nanos now);
   void startProbe(Nanos now);
+  void endProbe(Nanos now);
   void setLimit(double limit);
 
   AdaptiveConcurrencyPolicy policy_;
@@ -103,6 +109,7 @@ class AdaptiveConcurrency {
   bool probing_ = false;
   Nanos window_start_;
   Nanos next_probe_ = 0;
+  Nanos probe_start_ = 0;
   uint32_t count_ = 0;
   std::array<Nanos, kMaxSamples> samples_{};
   Stats stats_;

@@ -51,12 +51,13 @@ void Baselines::setPolicy(const BaselinePolicy& policy) {
 }
 
 void Baselines::rollTotal(int64_t index) {
-  if (index == total_.window) return;
-  if (index < total_.window) {  // a clock that went backwards: keep counting where we are
+  if (!total_.started) {  // the first request since construction or import
+    total_.started = true;
     total_.window = index;
     return;
   }
-  if (total_.windows == 0 && total_.offered == 0) {  // nothing seen yet
+  if (index == total_.window) return;
+  if (index < total_.window) {  // a clock that went backwards: keep counting where we are
     total_.window = index;
     return;
   }
@@ -201,6 +202,7 @@ bool Baselines::importState(std::string_view bytes) {
       return false;
     }
   }
+  total_ = Total{};
   total_.baseline = total;
   total_.windows = get<uint32_t>(p + 24);
   for (uint32_t i = 0; i < count; ++i) {

@@ -86,7 +86,9 @@ class Baselines {
   // bytes per client with a baseline; native byte order), for keeping across a reload or a
   // restart. Walks the table: not for the request path.
   std::string exportState() const;
-  // Merges state from exportState() (this process's or an earlier one's):
+  // Merges state from exportState() (this process's or an earlier one's),
+  // resuming as if no time had passed since the export (the downtime is not
+  // counted as idle windows):
   // baselines and window counts replace those held for the same keys (their
   // counts in the current window are kept, new keys start at zero). False (and nothing
   // changed) when `bytes` is not a well-formed export.
@@ -127,6 +129,7 @@ class Baselines {
 
  private:
   struct Total {
+    bool started = false;  // a request was counted since construction or import
     int64_t window = 0;
     uint64_t offered = 0;
     uint64_t offered_prev = 0;

@@ -31,7 +31,7 @@ class Simulation {
         done_.pop();
         limiter_.release(r.end - r.start, r.end);
       }
-      while (limiter_.tryAcquire() == ConcurrencyVerdict::kAcquired) {
+      while (limiter_.tryAcquire(now_) == ConcurrencyVerdict::kAcquired) {
         const double c = limiter_.inFlight();
         const double factor = c > workers_ ? c / workers_ : 1.0;
         done_.push(Running{now_, now_ + static_cast<Nanos>(static_cast<double>(base_) * factor)});
@@ -127,15 +127,15 @@ TEST(AdaptiveConcurrencyTest, ProbeHoldsConcurrencyAtProbeLimit) {
   AdaptiveConcurrency limiter(policy, kT0);
   EXPECT_TRUE(limiter.probing());
   EXPECT_EQ(limiter.limit(), 2u);
-  EXPECT_EQ(limiter.tryAcquire(), ConcurrencyVerdict::kAcquired);
-  EXPECT_EQ(limiter.tryAcquire(), ConcurrencyVerdict::kAcquired);
-  EXPECT_EQ(limiter.tryAcquire(), ConcurrencyVerdict::kQueue);  // queue bound 2 * 1.0
-  EXPECT_EQ(limiter.tryAcquire(1), ConcurrencyVerdict::kQueue);
-  EXPECT_EQ(limiter.tryAcquire(2), ConcurrencyVerdict::kShed);
+  EXPECT_EQ(limiter.tryAcquire(kT0), ConcurrencyVerdict::kAcquired);
+  EXPECT_EQ(limiter.tryAcquire(kT0), ConcurrencyVerdict::kAcquired);
+  EXPECT_EQ(limiter.tryAcquire(kT0), ConcurrencyVerdict::kQueue);  // queue bound 2 * 1.0
+  EXPECT_EQ(limiter.tryAcquire(kT0, 1), ConcurrencyVerdict::kQueue);
+  EXPECT_EQ(limiter.tryAcquire(kT0, 2), ConcurrencyVerdict::kShed);
   // Latencies 5, 6, 7, 8 ms: p90 of four is the fourth (ceil(3.6) = 4).
   for (Nanos l : {5, 6, 7, 8}) {
     limiter.release(l * kMs, kT0 + l * kMs);
-    ASSERT_EQ(limiter.tryAcquire(), ConcurrencyVerdict::kAcquired);
+    ASSERT_EQ(limiter.tryAcquire(kT0), ConcurrencyVerdict::kAcquired);
   }
   EXPECT_FALSE(limiter.probing());
   EXPECT_EQ(limiter.minRtt(), 8 * kMs);
@@ -154,52 +154,81 @@ TEST(AdaptiveConcurrencyTest, WindowMathIsExact) {
   policy.smoothing = 1.0;
   policy.initial_limit = 16;
   AdaptiveConcurrency limiter(policy, kT0);
-  ASSERT_EQ(limiter.tryAcquire(), ConcurrencyVerdict::kAcquired);
+  ASSERT_EQ(limiter.tryAcquire(kT0), ConcurrencyVerdict::kAcquired);
   limiter.release(10 * kMs, kT0);  // ends the probe: M = 10 ms
   ASSERT_EQ(limiter.limit(), 16u);
   // Latency equal to M: gradient 1, limit 16 + sqrt(16) = 20.
-  limiter.tryAcquire();
+  limiter.tryAcquire(kT0);
   limiter.release(10 * kMs, kT0 + 10 * kMs);
   EXPECT_EQ(limiter.limit(), 16u);  // the window is not over yet
-  limiter.tryAcquire();
+  limiter.tryAcquire(kT0);
   limiter.release(10 * kMs, kT0 + 100 * kMs);
   EXPECT_EQ(limiter.limit(), 20u);
   // Latency 4 x M: gradient clamps at 0.5: 20 * 0.5 + sqrt(10) = 13.16.
-  limiter.tryAcquire();
+  limiter.tryAcquire(kT0);
   limiter.release(40 * kMs, kT0 + 150 * kMs);
-  limiter.tryAcquire();
+  limiter.tryAcquire(kT0);
   limiter.release(40 * kMs, kT0 + 200 * kMs);
   EXPECT_EQ(limiter.limit(), 13u);
   // Far slower, many windows: never below min_limit.
   for (int i = 0; i < 50; ++i) {
-    limiter.tryAcquire();
+    limiter.tryAcquire(kT0);
     limiter.release(kSecond, kT0 + (300 + 100 * i) * kMs);
-    limiter.tryAcquire();
+    limiter.tryAcquire(kT0);
     limiter.release(kSecond, kT0 + (300 + 100 * i) * kMs);
   }
   EXPECT_EQ(limiter.limit(), 3u);
   // Faster than M: the gradient clamps at 2 and the limit climbs to max_limit.
   for (int i = 0; i < 200; ++i) {
-    limiter.tryAcquire();
+    limiter.tryAcquire(kT0);
     limiter.release(kMs, kT0 + (6'000 + 100 * i) * kMs);
-    limiter.tryAcquire();
+    limiter.tryAcquire(kT0);
     limiter.release(kMs, kT0 + (6'000 + 100 * i) * kMs);
   }
   EXPECT_EQ(limiter.limit(), 1000u);
+}
+
+TEST(AdaptiveConcurrencyTest, StuckRequestsCannotPinTheProbe) {
+  AdaptiveConcurrencyPolicy policy = simPolicy();
+  policy.probe_limit = 2;
+  policy.probe_timeout = 5 * kSecond;
+  policy.min_samples = 2;
+  policy.percentile = 1.0;
+  policy.buffer = 0;
+  policy.smoothing = 1.0;
+  AdaptiveConcurrency limiter(policy, kT0);
+  // Two requests that never finish (a hung upstream connection) hold the
+  // probe's two slots: no latency ever comes back.
+  ASSERT_EQ(limiter.tryAcquire(kT0), ConcurrencyVerdict::kAcquired);
+  ASSERT_EQ(limiter.tryAcquire(kT0), ConcurrencyVerdict::kAcquired);
+  EXPECT_EQ(limiter.tryAcquire(kT0 + 5 * kSecond - 1), ConcurrencyVerdict::kQueue);
+  EXPECT_TRUE(limiter.probing());
+  // At the timeout the probe ends empty-handed and the limit is back.
+  EXPECT_EQ(limiter.tryAcquire(kT0 + 5 * kSecond), ConcurrencyVerdict::kAcquired);
+  EXPECT_FALSE(limiter.probing());
+  EXPECT_EQ(limiter.limit(), 10u);
+  EXPECT_EQ(limiter.minRtt(), 0);
+  // The first window supplies min-RTT: gradient 1, 10 + sqrt(10) = 13.16.
+  limiter.release(7 * kMs, kT0 + 5 * kSecond + 50 * kMs);
+  limiter.tryAcquire(kT0 + 5 * kSecond + 50 * kMs);
+  limiter.release(7 * kMs, kT0 + 5 * kSecond + 100 * kMs);
+  EXPECT_EQ(limiter.minRtt(), 7 * kMs);
+  EXPECT_EQ(limiter.limit(), 13u);
+  EXPECT_EQ(limiter.inFlight(), 2u);  // the stuck two
 }
 
 TEST(AdaptiveConcurrencyTest, AbandonFreesASlotWithoutASample) {
   AdaptiveConcurrencyPolicy policy = simPolicy();
   policy.probe_limit = 1;
   AdaptiveConcurrency limiter(policy, kT0);
-  ASSERT_EQ(limiter.tryAcquire(), ConcurrencyVerdict::kAcquired);
-  EXPECT_EQ(limiter.tryAcquire(), ConcurrencyVerdict::kQueue);
+  ASSERT_EQ(limiter.tryAcquire(kT0), ConcurrencyVerdict::kAcquired);
+  EXPECT_EQ(limiter.tryAcquire(kT0), ConcurrencyVerdict::kQueue);
   limiter.abandon();
   EXPECT_EQ(limiter.inFlight(), 0u);
   EXPECT_TRUE(limiter.probing());  // no sample taken
   limiter.abandon();               // saturates at zero
   EXPECT_EQ(limiter.inFlight(), 0u);
-  EXPECT_EQ(limiter.tryAcquire(), ConcurrencyVerdict::kAcquired);
+  EXPECT_EQ(limiter.tryAcquire(kT0), ConcurrencyVerdict::kAcquired);
 }
 
 TEST(AdaptiveConcurrencyTest, PolicyIsClamped) {
@@ -211,7 +240,7 @@ TEST(AdaptiveConcurrencyTest, PolicyIsClamped) {
   policy.probe_limit = 0;
   AdaptiveConcurrency limiter(policy, kT0);
   EXPECT_EQ(limiter.limit(), 1u);  // probing at 1
-  ASSERT_EQ(limiter.tryAcquire(), ConcurrencyVerdict::kAcquired);
+  ASSERT_EQ(limiter.tryAcquire(kT0), ConcurrencyVerdict::kAcquired);
   for (int i = 0; i < 32; ++i) limiter.release(kMs, kT0 + i);
   EXPECT_FALSE(limiter.probing());
   EXPECT_EQ(limiter.limit(), 1u);  // min = max = 1

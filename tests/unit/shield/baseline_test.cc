@@ -223,9 +223,15 @@ TEST(BaselineTest, StateSurvivesExportAndImport) {
     EXPECT_TRUE(restored.known(key(i)));
     EXPECT_FLOAT_EQ(restored.baseline(key(i)), learned.baseline(key(i)));
   }
-  // The restored worker stops the flood at once, with no relearning.
+  // Hours later, normal traffic on the restored worker: not overloaded, and
+  // the learned total is intact (the downtime is not taken as idle windows).
   Scenario r;
-  r.attack(restored, kT0 + 40 * kMinute, 2);
+  run(restored, r.regulars, kT0 + 300 * kMinute, kT0 + 302 * kMinute, r.tally);
+  EXPECT_EQ(restored.stats().overloaded, 0u);
+  EXPECT_NEAR(restored.totalBaseline(), 42, 0.5);
+  // The restored worker stops the flood at once, with no relearning.
+  r.attack(restored, kT0 + 302 * kMinute, 2);
+  EXPECT_GT(restored.stats().overloaded, 0u);
   for (uint64_t i = 0; i < 20; ++i) EXPECT_EQ(r.tally[i].would, 0u) << i;
   for (uint64_t i = 100; i < 150; ++i) EXPECT_GT(r.tally[i].throttled, 5'000u) << i;
 }
