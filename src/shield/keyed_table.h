@@ -121,6 +121,16 @@ class KeyedTable {
     }
   }
 
+  // Calls `visit(const Key&, const Value&)` for every entry, in slot order,
+  // changing nothing (not even recency): for exporting state off the request
+  // path (walks the whole table).
+  template <typename Visit>
+  void forEach(Visit&& visit) const {
+    for (size_t i = 0; i < slot_count_; ++i) {
+      if (!slots_[i].key.empty()) visit(static_cast<const Key&>(slots_[i].key), slots_[i].value);
+    }
+  }
+
   void clear() {
     for (size_t i = 0; i < slot_count_; ++i) slots_[i] = Entry();
     size_ = 0;
