@@ -251,12 +251,11 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
 
 std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
                                        const std::string& base_dir) {
-  std::optional<Map> top =
-      reader.map(root, "the top level",
-                 {"workers", "log_format", "log_level", "drain_timeout", "max_connections", "via",
-                  "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts",
-                  "authentication", "policies", "policy_files", "authorization", "authorizers",
-                  "shield"});
+  std::optional<Map> top = reader.map(
+      root, "the top level",
+      {"workers", "log_format", "log_level", "drain_timeout", "max_connections", "via",
+       "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts",
+       "authentication", "policies", "policy_files", "authorization", "authorizers", "shield"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());

@@ -4,7 +4,9 @@
 
 namespace rampart::core {
 
-Timer::~Timer() { TimerList::unlink(this); }
+Timer::~Timer() {
+  TimerList::unlink(this);
+}
 
 void TimerList::append(Timer* timer, Millis now) {
   unlink(timer);

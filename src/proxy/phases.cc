@@ -262,7 +262,6 @@ Verdict externalAuthorize(RequestContext& ctx) {
                                               "the authorization service is unavailable", false});
 }
 
-
 // Phase 7: the route's limits (proxy/shield_phase.cc).
 Verdict limit(RequestContext& ctx) {
   return limitRequest(ctx);

@@ -77,7 +77,9 @@ void ClusterPool::endRequest() {
   if (active_requests_ > 0) --active_requests_;
 }
 
-uint32_t ClusterPool::pickEndpoint() { return balancer_.pick(active_counts_.data()); }
+uint32_t ClusterPool::pickEndpoint() {
+  return balancer_.pick(active_counts_.data());
+}
 
 Connection* ClusterPool::acquire(uint32_t endpoint, ConnectionUser* user) {
   Endpoint& slot = endpoints_[endpoint];
@@ -110,7 +112,8 @@ void ClusterPool::release(Connection* connection, bool reusable) {
   if (active_counts_[connection->endpoint_] > 0) --active_counts_[connection->endpoint_];
   connection->user_ = nullptr;
   loop_->timers().cancel(connection);
-  if (!reusable || !connection->input_.empty() || slot.idle.size() >= spec_->max_idle_per_endpoint) {
+  if (!reusable || !connection->input_.empty() ||
+      slot.idle.size() >= spec_->max_idle_per_endpoint) {
     closeConnection(connection);
     return;
   }
