@@ -88,6 +88,7 @@ void BM_AuthenticatePhaseCacheHit(benchmark::State& state) {
   route.providers = {0};
   route.required_scopes = {"orders:read"};
   AuthWorkerState worker(10000);
+  const IdentityHeaderNames header_names;
   // Warm the cache the way the phase does: generation of provider 0, epoch 0.
   for (const std::string& t : pool) worker.cache.insert(t, identity(), 2'000'000'000, 0);
   rampart::http::RequestHead head;
@@ -105,7 +106,7 @@ void BM_AuthenticatePhaseCacheHit(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     head.headers.back().value = values[i];
-    AuthInput input{&head, {}, 1'700'000'000};
+    AuthInput input{&head, {}, 1'700'000'000, &header_names};
     AuthResult result = authenticate(route, providers, input, worker);
     if (result.outcome != AuthOutcome::kAuthenticated) state.SkipWithError("not a cache hit");
     benchmark::DoNotOptimize(result);

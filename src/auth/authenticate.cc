@@ -127,6 +127,9 @@ AuthResult verifyJwt(uint32_t provider_index, const Provider& provider, std::str
     result.reason = "the token's identity claims hold control characters";
     return result;
   }
+  if (input.header_names != nullptr) {
+    identity->header_lines = renderIdentityHeaders(*input.header_names, *identity);
+  }
   state.cache.insert(token, identity, identity->expires_at, epoch);
   result.outcome = AuthOutcome::kAuthenticated;
   result.identity = std::move(identity);

@@ -86,6 +86,9 @@ struct AuthInput {
   const http::RequestHead* head = nullptr;
   std::string_view query;  // canonical query string, without '?'
   int64_t now = 0;         // unix seconds
+  // The snapshot's identity header names: a newly verified token's identity
+  // is rendered into its header lines once, here, and cached with it.
+  const IdentityHeaderNames* header_names = nullptr;
 };
 
 // Runs the route's providers in order: the first whose credential is present

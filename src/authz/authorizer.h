@@ -48,13 +48,7 @@ struct CacheSpec {
 
 // Names of the headers that carry the verified identity (the snapshot's
 // authentication.identity_headers, copied in at load).
-struct IdentityNames {
-  std::string principal = "x-auth-subject";
-  std::string account = "x-auth-account";
-  std::string scopes = "x-auth-scopes";
-  std::string roles = "x-auth-roles";
-  std::string issuer = "x-auth-issuer";
-};
+using IdentityNames = auth::IdentityHeaderNames;
 
 struct AuthorizerSpec {
   std::string name;

@@ -33,17 +33,6 @@ void appendHeader(core::Buffer& out, std::string_view name, std::string_view val
   out.append("\r\n");
 }
 
-void appendJoined(core::Buffer& out, std::string_view name, const std::vector<std::string>& items) {
-  if (items.empty()) return;
-  out.append(name);
-  out.append(": ");
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out.append(' ');
-    out.append(items[i]);
-  }
-  out.append("\r\n");
-}
-
 bool listed(const std::vector<std::string>& lowercase_names, std::string_view name) {
   for (const std::string& known : lowercase_names) {
     if (http::equalsIgnoreCase(known, name)) return true;
@@ -231,14 +220,8 @@ void Call::buildRequest(const CheckInput& input) {
     return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
   });
   if (printable) appendHeader(request_, "X-Rampart-Route", input.route);
-  const auth::Identity* identity = input.identity;
-  if (identity != nullptr && identity->authenticated()) {
-    const IdentityNames& names = spec.identity;
-    appendHeader(request_, names.principal, identity->principal);
-    if (!identity->account.empty()) appendHeader(request_, names.account, identity->account);
-    appendJoined(request_, names.scopes, identity->scopes);
-    appendJoined(request_, names.roles, identity->roles);
-    if (!identity->issuer.empty()) appendHeader(request_, names.issuer, identity->issuer);
+  if (input.identity != nullptr) {
+    auth::appendIdentityHeaderLines(request_, spec.identity, *input.identity);
   }
   if (input.headers != nullptr && !spec.send_headers.empty()) {
     for (const http::Header& header : *input.headers) {

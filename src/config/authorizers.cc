@@ -249,8 +249,7 @@ void readAuthorizer(yaml::Reader& reader, const YAML::Node& node, const Identity
   if (spec.timeout.count() == 0) {
     reader.error(map->keyPosition("timeout"), "timeout: must be more than 0");
   }
-  spec.identity = {identity.principal, identity.account, identity.scopes, identity.roles,
-                   identity.issuer};
+  spec.identity = identity;
   if (const YAML::Node* send = map->find("send_headers")) {
     spec.send_headers = readHeaderNames(reader, *send, "send_headers", [&](const std::string& n) {
       if (among(kNotSendable, n)) return std::string("is set by Rampart on the check request");

@@ -44,16 +44,8 @@ struct HttpSettings {
   uint64_t max_body_bytes = 0;                        // default per-route limit; 0: none
 };
 
-// Headers that carry the verified identity upstream. Incoming headers with
-// these names are removed from every request, on every route, whatever the
-// client sends: an identity header upstream always comes from Rampart.
-struct IdentityHeaders {
-  std::string principal = "x-auth-subject";
-  std::string account = "x-auth-account";
-  std::string scopes = "x-auth-scopes";  // space-separated
-  std::string roles = "x-auth-roles";    // space-separated
-  std::string issuer = "x-auth-issuer";
-};
+// Headers that carry the verified identity upstream (auth/identity.h).
+using IdentityHeaders = auth::IdentityHeaderNames;
 
 struct AuthSettings {
   std::vector<auth::Provider> providers;

@@ -114,7 +114,7 @@ Verdict authenticate(RequestContext& ctx) {
   // credential is looked at, let alone a signature verified.
   Verdict over_budget;
   if (authBudgetExhausted(ctx, &over_budget)) return over_budget;
-  auth::AuthInput input{ctx.head, ctx.target->query(), ctx.now};
+  auth::AuthInput input{ctx.head, ctx.target->query(), ctx.now, &settings.identity_headers};
   ctx.auth = auth::authenticate(requirement, settings.providers, input, *ctx.auth_state);
   if (ctx.auth.outcome == auth::AuthOutcome::kMissing ||
       ctx.auth.outcome == auth::AuthOutcome::kInvalid) {

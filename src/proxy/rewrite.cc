@@ -166,28 +166,11 @@ bool isAuthorizerHeader(const UpstreamRequestInfo& info, std::string_view name) 
   return false;
 }
 
-void appendJoined(core::Buffer& out, std::string_view name, const std::vector<std::string>& items) {
-  if (items.empty()) return;
-  out.append(name);
-  out.append(": ");
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out.append(' ');
-    out.append(items[i]);
-  }
-  out.append("\r\n");
-}
-
 // The verified identity, in the configured headers. Phase 5 only accepts
 // identities whose values are safe in a header line (no CR, LF or NUL).
 void appendIdentity(core::Buffer& out, const UpstreamRequestInfo& info) {
-  const auth::Identity* identity = info.identity;
-  if (identity == nullptr || info.identity_headers == nullptr || !identity->authenticated()) return;
-  const config::IdentityHeaders& names = *info.identity_headers;
-  appendHeader(out, names.principal, identity->principal);
-  if (!identity->account.empty()) appendHeader(out, names.account, identity->account);
-  appendJoined(out, names.scopes, identity->scopes);
-  appendJoined(out, names.roles, identity->roles);
-  if (!identity->issuer.empty()) appendHeader(out, names.issuer, identity->issuer);
+  if (info.identity == nullptr || info.identity_headers == nullptr) return;
+  auth::appendIdentityHeaderLines(out, *info.identity_headers, *info.identity);
 }
 
 }  // namespace

@@ -97,6 +97,25 @@ TEST(RewriteTest, IdentityHeadersComeOnlyFromTheVerifiedIdentity) {
   EXPECT_EQ(head.find("evil"), std::string::npos);
 }
 
+// A cached token's identity carries its header lines rendered once at
+// verification; the upstream must see byte for byte what rendering on use
+// gives, including the empty account and issuer that are left out.
+TEST(RewriteTest, PreRenderedIdentityLinesMatchRenderingOnUse) {
+  http::RequestHead request = makeRequest({{"Host", "api.example.com"}, {"X-Auth-Subject", "x"}});
+  auth::Identity bob;
+  bob.kind = auth::CredentialKind::kApiKey;
+  bob.principal = "bob";
+  bob.scopes = {"a", "b", "c"};
+  std::string on_use = upstreamHead(request, false, false, &bob);
+  bob.header_lines = auth::renderIdentityHeaders(config::IdentityHeaders{}, bob);
+  EXPECT_EQ(bob.header_lines, "x-auth-subject: bob\r\nx-auth-scopes: a b c\r\n");
+  std::string pre_rendered = upstreamHead(request, false, false, &bob);
+  EXPECT_EQ(pre_rendered, on_use);
+  EXPECT_EQ(pre_rendered.find("X-Auth-Subject: x"), std::string::npos);
+  auth::Identity anonymous;
+  EXPECT_EQ(auth::renderIdentityHeaders(config::IdentityHeaders{}, anonymous), "");
+}
+
 TEST(RewriteTest, RemovesHopByHopAndConnectionNamedHeaders) {
   std::string head = upstreamHead(makeRequest({{"Host", "api.example.com"},
                                                {"Connection", "keep-alive, X-Secret"},
