@@ -40,10 +40,10 @@ struct RequestHead {
   // Facts derived while parsing, so no later phase rescans the headers.
   BodyFraming framing = BodyFraming::kNone;
   uint64_t content_length = 0;
-  std::string_view host;          // the single Host value ("" only for HTTP/1.0 without Host)
-  bool keep_alive = true;         // from version and Connection tokens
-  bool expect_continue = false;   // Expect: 100-continue
-  bool has_upgrade = false;       // an Upgrade header was present
+  std::string_view host;         // the single Host value ("" only for HTTP/1.0 without Host)
+  bool keep_alive = true;        // from version and Connection tokens
+  bool expect_continue = false;  // Expect: 100-continue
+  bool has_upgrade = false;      // an Upgrade header was present
 
   void clear() {
     method = {};
@@ -80,16 +80,51 @@ struct ResponseHead {
   }
 };
 
-// ASCII case-insensitive comparison for header names and tokens.
+namespace detail {
+
+// Eight bytes at a time, ASCII 'A'-'Z' lowered and every other byte kept
+// (bytes >= 0x80 included): the per-byte tests are done on all eight lanes
+// with additions that cannot carry across lanes (each lane is < 0x80 first).
+inline uint64_t lowerAscii8(uint64_t x) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  uint64_t low7 = x & ~kHigh;
+  uint64_t at_least_a = low7 + kOnes * (0x80 - 'A');   // high bit: lane >= 'A'
+  uint64_t above_z = low7 + kOnes * (0x80 - 'Z' - 1);  // high bit: lane > 'Z'
+  uint64_t upper = (at_least_a & ~above_z) & ~x & kHigh;
+  return x | (upper >> 2);  // 0x80 >> 2 = 0x20: the lowercase bit
+}
+
+inline uint64_t load8(const char* p) {
+  uint64_t v;
+  __builtin_memcpy(&v, p, 8);
+  return v;
+}
+
+// The last 1-7 bytes, zero-padded.
+inline uint64_t loadTail(const char* p, size_t n) {
+  uint64_t v = 0;
+  __builtin_memcpy(&v, p, n);
+  return v;
+}
+
+}  // namespace detail
+
+// ASCII case-insensitive comparison for header names and tokens. Called for
+// most headers of every request (hop-by-hop, identity, credential lookups),
+// so it compares eight bytes per step rather than one.
 inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  size_t n = a.size();
+  for (; n >= 8; n -= 8, x += 8, y += 8) {
+    if (detail::lowerAscii8(detail::load8(x)) != detail::lowerAscii8(detail::load8(y))) {
+      return false;
+    }
   }
-  return true;
+  if (n == 0) return true;
+  return detail::lowerAscii8(detail::loadTail(x, n)) == detail::lowerAscii8(detail::loadTail(y, n));
 }
 
 }  // namespace rampart::http
