@@ -161,10 +161,22 @@ void readListenerAddress(Reader& reader, const YAML::Node& node, ListenerSeen* s
   spec->address_text = node.Scalar();
 }
 
-void readListener(Reader& reader, const YAML::Node& node, size_t index, ListenerSeen* seen,
-                  std::vector<ListenerSpec>* out) {
+// `proxy_protocol` without trusted proxies would refuse every header, so no
+// client could ever be named: a mistake, refused where it is written.
+void readProxyProtocol(Reader& reader, const Map& map, bool have_trusted, ListenerSpec* spec) {
+  reader.readBool(map, "proxy_protocol", &spec->proxy_protocol);
+  if (spec->proxy_protocol && !have_trusted) {
+    reader.error(*map.find("proxy_protocol"),
+                 "proxy_protocol: true needs trusted_proxies (top level or shield): only those "
+                 "peers may send a PROXY header");
+  }
+}
+
+void readListener(Reader& reader, const YAML::Node& node, size_t index, bool have_trusted,
+                  ListenerSeen* seen, std::vector<ListenerSpec>* out) {
   std::string label = detail::labelOf(node, "listener");
-  std::optional<Map> map = reader.map(node, label, {"name", "address", "shadow_policy", "limits"});
+  std::optional<Map> map =
+      reader.map(node, label, {"name", "address", "shadow_policy", "limits", "proxy_protocol"});
   if (!map) return;
   ListenerSpec spec;
   spec.name = "listener-" + std::to_string(index + 1);
@@ -182,6 +194,7 @@ void readListener(Reader& reader, const YAML::Node& node, size_t index, Listener
   if (const YAML::Node* address = reader.require(*map, "address", label)) {
     readListenerAddress(reader, *address, seen, &spec);
   }
+  readProxyProtocol(reader, *map, have_trusted, &spec);
   out->push_back(std::move(spec));
 }
 
@@ -199,7 +212,11 @@ void readListeners(Reader& reader, const Map& top, Snapshot* out) {
   }
   ListenerSeen seen;
   size_t index = 0;
-  for (const YAML::Node& item : *node) readListener(reader, item, index++, &seen, &out->listeners);
+  // After the shield section, so both trusted_proxies lists are in.
+  const bool have_trusted = !out->trusted_proxies.empty();
+  for (const YAML::Node& item : *node) {
+    readListener(reader, item, index++, have_trusted, &seen, &out->listeners);
+  }
 }
 
 // Hosts are compiled only when everything else is valid; the router's own

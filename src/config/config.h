@@ -30,6 +30,10 @@ struct ListenerSpec {
   // A shadow policy for every route served here that has none of its own
   // (index into AuthorizationSettings::policies; -1: none).
   int32_t shadow_policy = -1;
+  // `proxy_protocol: true`: peers in trusted_proxies must open every
+  // connection with a PROXY protocol header (v1 or v2) naming the client;
+  // any other peer may not send one (docs/shield.md).
+  bool proxy_protocol = false;
 };
 
 enum class LogFormat : uint8_t { kText, kJson };

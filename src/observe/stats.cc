@@ -53,6 +53,8 @@ std::string summarize(const std::vector<const WorkerStats*>& shards) {
       {"shield_refused_at_accept", &WorkerStats::shield_refused_at_accept},
       {"shield_limited", &WorkerStats::shield_limited},
       {"shield_dropped", &WorkerStats::shield_dropped},
+      {"proxy_headers", &WorkerStats::proxy_headers},
+      {"proxy_header_refused", &WorkerStats::proxy_header_refused},
   };
   std::string out;
   for (const Field& field : kFields) {

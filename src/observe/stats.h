@@ -50,6 +50,10 @@ struct WorkerStats {
   Counter shield_limited;            // 429 from the shield (limits, blocks, auth failures)
   Counter shield_dropped;            // closed without a response by a limit's `action: drop`
 
+  // The PROXY protocol (listeners with proxy_protocol: true).
+  Counter proxy_headers;         // headers taken from trusted proxies
+  Counter proxy_header_refused;  // closed: malformed, late, missing, or from an untrusted peer
+
   void countStatus(uint16_t status);
 };
 

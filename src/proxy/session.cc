@@ -29,6 +29,13 @@ bool isTokenChar(char c) {
          c == '_' || c == '.';
 }
 
+// A connection refused before HTTP began: SO_LINGER 0 makes the close a
+// reset, as at accept, so refused sockets do not linger in TIME_WAIT.
+void resetOnClose(int fd) {
+  linger hard{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+}
+
 }  // namespace
 
 Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_t listener,
@@ -46,6 +53,9 @@ Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_
   response_.headers.reserve(snapshot.http.limits.max_headers);
   peer_trusted_ = net::containsAny(snapshot.trusted_proxies, peer_);
   peer_ip_length_ = peer_.formatIp(peer_ip_, sizeof(peer_ip_));
+  if (listener_ < snapshot.listeners.size()) {
+    proxy_rule_ = proxyHeaderRule(snapshot.listeners[listener_].proxy_protocol, peer_trusted_);
+  }
 }
 
 Session::~Session() {
@@ -117,6 +127,11 @@ void Session::onTimeout() {
   switch (purpose) {
     case TimerPurpose::kHead:
       if (state_ != State::kReadingHead) return;
+      if (proxy_rule_ == ProxyHeaderRule::kRequired) {  // no PROXY header in time: no HTTP yet
+        worker_->stats().proxy_header_refused.inc();
+        closeNow();
+        return;
+      }
       if (in_.empty() && requests_served_ > 0) {
         closeNow();
         return;
@@ -267,6 +282,7 @@ bool Session::stepReadingHead() {
 
 bool Session::tryParseHead() {
   if (in_.empty()) return false;
+  if (proxy_rule_ != ProxyHeaderRule::kNone) return takeProxyHeader();
   const config::Snapshot& snapshot = worker_->snapshot();
   http::ParseOutcome outcome =
       http::parseRequestHead(in_.readable(), snapshot.http.limits, request_);
@@ -292,6 +308,44 @@ bool Session::tryParseHead() {
       return true;
   }
   return false;
+}
+
+// The PROXY header of a trusted proxy, or its absence from anyone else, once,
+// at the start of the connection. A named client replaces the socket peer
+// for everything after (limits, policy, the authorizer, X-Forwarded-For).
+// The accept gate skipped a trusted proxy's connection (Worker::acceptFrom):
+// it judges the named client here, as it judges a direct one at accept.
+bool Session::takeProxyHeader() {
+  const ProxyHeaderVerdict verdict = readProxyHeader(in_.readable(), proxy_rule_);
+  observe::WorkerStats& stats = worker_->stats();
+  if (verdict.kind == ProxyHeaderVerdict::Kind::kNeedMore) return false;
+  if (verdict.kind == ProxyHeaderVerdict::Kind::kRefuse) {
+    stats.proxy_header_refused.inc();
+    spdlog::debug("closing a connection from {}: {}", std::string_view(peer_ip_, peer_ip_length_),
+                  verdict.reason);
+    resetOnClose(fd_);
+    closeNow();
+    return true;
+  }
+  const bool had_header = proxy_rule_ == ProxyHeaderRule::kRequired;
+  proxy_rule_ = ProxyHeaderRule::kNone;
+  in_.consume(verdict.consumed);
+  if (had_header) stats.proxy_headers.inc();
+  if (!verdict.named_client) return true;  // LOCAL, UNKNOWN, or a direct client
+  peer_ = verdict.client;
+  peer_trusted_ = net::containsAny(worker_->snapshot().trusted_proxies, peer_);
+  peer_ip_length_ = peer_.formatIp(peer_ip_, sizeof(peer_ip_));
+  shield::WorkerShield& shield = worker_->shield();
+  if (shield.gateEnabled()) {
+    gate_ticket_ = shield.admit(peer_, worker_->loop().now() * 1'000'000);
+    if (gate_ticket_.verdict != shield::Admission::kAdmitted) {
+      stats.connections_refused.inc();
+      stats.shield_refused_at_accept.inc();
+      resetOnClose(fd_);
+      closeNow();
+    }
+  }
+  return true;
 }
 
 std::string_view Session::makeRequestId() {

@@ -16,6 +16,7 @@
 #include "http/parser.h"
 #include "net/address.h"
 #include "proxy/phases.h"
+#include "proxy/proxy_header.h"
 #include "proxy/rewrite.h"
 #include "shield/accept_gate.h"
 #include "upstream/pool.h"
@@ -84,6 +85,8 @@ class Session final : public core::EventHandler,
 
   // Phases 1-7.
   bool tryParseHead();
+  // Before phase 1 on a PROXY-protocol listener (proxy/proxy_header.h).
+  bool takeProxyHeader();
   void startRequest();
   // After phases 2-7 (at once, or when an authorizer's answer resumed them).
   void finishRequestPhases(RequestContext& ctx, const Verdict& verdict);
@@ -128,6 +131,7 @@ class Session final : public core::EventHandler,
   char peer_ip_[64] = {};
   size_t peer_ip_length_ = 0;
   bool peer_trusted_ = false;
+  ProxyHeaderRule proxy_rule_ = ProxyHeaderRule::kNone;  // kNone once the header is taken
   shield::GateTicket gate_ticket_;
   State state_ = State::kReadingHead;
 

@@ -121,9 +121,13 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener) {
       return;
     }
     const net::SocketAddress peer(reinterpret_cast<sockaddr*>(&ss), len);
-    // The shield's gate: deny list, escalation blocks, per-address caps.
+    // The shield's gate: deny list, escalation blocks, per-address caps. A
+    // trusted proxy's connection to a PROXY-protocol listener carries another
+    // client: the session asks the gate about that one once the header names it.
     shield::GateTicket ticket;
-    if (shield_.gateEnabled()) {
+    const bool named_later = snapshot_->listeners[listener].proxy_protocol &&
+                             net::containsAny(snapshot_->trusted_proxies, peer);
+    if (shield_.gateEnabled() && !named_later) {
       ticket = shield_.admit(peer, loop_.now() * 1'000'000);
       if (ticket.verdict != shield::Admission::kAdmitted) {
         stats_.connections_refused.inc();

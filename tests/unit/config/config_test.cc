@@ -554,6 +554,37 @@ TEST(ConfigErrorTest, NoListeners) {
   EXPECT_ERROR(load("listeners: []\n"), 1, "listeners: at least one listener is needed");
 }
 
+TEST(ConfigTest, ProxyProtocolIsOffByDefaultAndTakenFromEitherTrustedList) {
+  LoadResult plain = load(kMinimal);
+  ASSERT_TRUE(plain.ok()) << dump(plain.errors);
+  EXPECT_FALSE(plain.snapshot->listeners[0].proxy_protocol);
+  for (std::string_view trusted :
+       {"trusted_proxies: [10.0.0.0/8]\n", "shield:\n  trusted_proxies: [10.0.0.0/8]\n"}) {
+    LoadResult result = load(std::string(trusted) + R"(
+listeners:
+  - {name: lb, address: 127.0.0.1:8080, proxy_protocol: true}
+  - {name: direct, address: 127.0.0.1:8081, proxy_protocol: false}
+)");
+    ASSERT_TRUE(result.ok()) << trusted << dump(result.errors);
+    EXPECT_TRUE(result.snapshot->listeners[0].proxy_protocol);
+    EXPECT_FALSE(result.snapshot->listeners[1].proxy_protocol);
+  }
+}
+
+TEST(ConfigErrorTest, ProxyProtocolNeedsTrustedProxiesAndABoolean) {
+  LoadResult result = load(R"(
+listeners:
+  - address: 127.0.0.1:8080
+    proxy_protocol: true
+  - address: 127.0.0.1:8081
+    proxy_protocol: maybe
+)");
+  EXPECT_ERROR(result, 3, "proxy_protocol: true needs trusted_proxies");
+  EXPECT_EQ(result.errors[0].column, 21);
+  EXPECT_ERROR(result, 5, "proxy_protocol");
+  EXPECT_EQ(result.errors.size(), 2u) << dump(result.errors);
+}
+
 TEST(ConfigErrorTest, DuplicateClusterNames) {
   LoadResult result = load(R"(
 listeners: [{address: 127.0.0.1:8080}]
