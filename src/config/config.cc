@@ -272,7 +272,8 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
       root, "the top level",
       {"workers", "log_format", "log_level", "drain_timeout", "max_connections", "via",
        "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts",
-       "authentication", "policies", "policy_files", "authorization", "authorizers", "shield"});
+       "authentication", "policies", "policy_files", "authorization", "authorizers", "shield",
+       "admin"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());
@@ -288,6 +289,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
   detail::readShield(reader, *top, snapshot.get());
   readListeners(reader, *top, snapshot.get());
   detail::readListenerLimits(reader, *top, snapshot.get());
+  detail::readAdmin(reader, *top, snapshot.get());
   readRoutes(reader, *top, base_dir, snapshot.get());
   if (reader.hasErrors()) return nullptr;
   return snapshot;

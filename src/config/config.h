@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "admin/admin_server.h"
 #include "auth/authenticate.h"
 #include "authz/authorizer.h"
 #include "http/canonical.h"
@@ -110,6 +111,7 @@ struct Snapshot {
   AuthorizationSettings authorization;
   ExtAuthzSettings ext_authz;
   shield::ShieldSettings shield;  // limits, admission, escalation (config/shield.cc)
+  admin::AdminSettings admin;     // the admin listener (config/admin.cc); off unless set
 };
 
 // One problem in a config file. Printed as "file:line:col: message".

@@ -91,6 +91,8 @@ void readListenerShadows(yaml::Reader& reader, const yaml::Map& top,
 // slow-client timeouts (into `snapshot->http`) and trusted proxies (added to
 // `snapshot->trusted_proxies`). Runs after the top-level keys and `http`.
 void readShield(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
+// `admin:` (admin.cc): the admin listener's address and token (after the listeners).
+void readAdmin(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
 // Each listener's `limits:` (after the listeners are read).
 void readListenerLimits(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
 // Each route's `limits:`, by route index.

@@ -24,16 +24,14 @@ void WorkerStats::countStatus(uint16_t status) {
   }
 }
 
-std::string summarize(const std::vector<const WorkerStats*>& shards) {
-  struct Field {
-    const char* name;
-    Counter WorkerStats::*member;
-  };
-  static const Field kFields[] = {
+const std::vector<CounterField>& counterFields() {
+  static const std::vector<CounterField> kFields = {
       {"connections_accepted", &WorkerStats::connections_accepted},
       {"connections_refused", &WorkerStats::connections_refused},
       {"requests", &WorkerStats::requests},
+      {"responses_1xx", &WorkerStats::responses_1xx},
       {"responses_2xx", &WorkerStats::responses_2xx},
+      {"responses_3xx", &WorkerStats::responses_3xx},
       {"responses_4xx", &WorkerStats::responses_4xx},
       {"responses_5xx", &WorkerStats::responses_5xx},
       {"local_replies", &WorkerStats::local_replies},
@@ -56,11 +54,19 @@ std::string summarize(const std::vector<const WorkerStats*>& shards) {
       {"proxy_headers", &WorkerStats::proxy_headers},
       {"proxy_header_refused", &WorkerStats::proxy_header_refused},
   };
+  return kFields;
+}
+
+uint64_t sumOf(const std::vector<const WorkerStats*>& shards, Counter WorkerStats::*member) {
+  uint64_t sum = 0;
+  for (const WorkerStats* shard : shards) sum += (shard->*member).get();
+  return sum;
+}
+
+std::string summarize(const std::vector<const WorkerStats*>& shards) {
   std::string out;
-  for (const Field& field : kFields) {
-    uint64_t sum = 0;
-    for (const WorkerStats* shard : shards) sum += (shard->*field.member).get();
-    out += fmt::format("{}={} ", field.name, sum);
+  for (const CounterField& field : counterFields()) {
+    out += fmt::format("{}={} ", field.name, sumOf(shards, field.member));
   }
   if (!out.empty()) out.pop_back();
   return out;

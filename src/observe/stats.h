@@ -57,6 +57,18 @@ struct WorkerStats {
   void countStatus(uint16_t status);
 };
 
+// Every counter of WorkerStats with its name: the one list that the
+// shutdown line, /stats and /metrics all read (a counter missing here is
+// reported nowhere).
+struct CounterField {
+  const char* name;
+  Counter WorkerStats::*member;
+};
+const std::vector<CounterField>& counterFields();
+
+// One counter summed over the shards.
+uint64_t sumOf(const std::vector<const WorkerStats*>& shards, Counter WorkerStats::*member);
+
 // Sums the shards into "name value" lines (used at shutdown and by tests).
 std::string summarize(const std::vector<const WorkerStats*>& shards);
 

@@ -44,6 +44,20 @@ bool Server::start() {
   for (auto& worker : workers_) {
     threads_.emplace_back([w = worker.get()] { w->run(); });
   }
+  started_at_ = std::chrono::steady_clock::now();
+  if (snapshot_->admin.enabled) {
+    admin_ =
+        std::make_unique<admin::AdminServer>(snapshot_->admin, [this] { return metricsSources(); });
+    std::string error;
+    if (!admin_->start(&error)) {
+      spdlog::error("admin listener {}: {}", snapshot_->admin.address_text, error);
+      admin_.reset();
+      drainAndStop();
+      return false;
+    }
+    spdlog::info("admin on http://{} (/metrics /stats /ready /live)",
+                 snapshot_->admin.address_text);
+  }
   for (const config::ListenerSpec& listener : snapshot_->listeners) {
     spdlog::info("listening on http://{} ({} workers)", listener.address.toString(), count);
   }
@@ -122,7 +136,24 @@ int Server::run() {
   return 0;
 }
 
+// What the admin listener reads: the workers' shards, merged by the reader.
+observe::MetricsSources Server::metricsSources() const {
+  observe::MetricsSources sources;
+  sources.route_names = &snapshot_->route_names;
+  for (const auto& worker : workers_) {
+    sources.stats.push_back(&worker->stats());
+    sources.metrics.push_back(&worker->metrics());
+  }
+  sources.open_connections = open_connections_.load(std::memory_order_relaxed);
+  sources.uptime_seconds = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                     std::chrono::steady_clock::now() - started_at_)
+                                                     .count());
+  sources.draining = draining_.load(std::memory_order_relaxed);
+  return sources;
+}
+
 void Server::drainAndStop() {
+  draining_.store(true, std::memory_order_relaxed);
   for (auto& worker : workers_) worker->requestDrain();
   sigset_t signals;
   sigemptyset(&signals);
@@ -148,6 +179,7 @@ void Server::drainAndStop() {
   }
   for (auto& thread : threads_) thread.join();
   threads_.clear();
+  if (admin_) admin_->stop();
   if (jwks_) jwks_->stop();
   if (api_keys_) api_keys_->stop();
   std::vector<const observe::WorkerStats*> shards;

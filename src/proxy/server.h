@@ -4,11 +4,13 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "admin/admin_server.h"
 #include "auth/api_key_watch.h"
 #include "auth/jwks_refresh.h"
 #include "config/config.h"
@@ -47,6 +49,10 @@ class Server {
   // The control thread's work so far: JWKS URLs kept fresh.
   std::unique_ptr<auth::JwksRefresher> jwks_;
   std::unique_ptr<auth::ApiKeyWatcher> api_keys_;  // key files re-read when edited
+  std::unique_ptr<admin::AdminServer> admin_;      // /metrics, /stats, /ready, /live
+  std::atomic<bool> draining_{false};              // /ready answers 503 from the first signal
+  std::chrono::steady_clock::time_point started_at_;
+  observe::MetricsSources metricsSources() const;
 };
 
 // The number of workers for `configured` (0 = one per core).

@@ -375,6 +375,7 @@ std::string_view Session::makeRequestId() {
 // Phases 2-7 through the runner, then phase 8.
 void Session::startRequest() {
   worker_->stats().requests.inc();
+  request_start_us_ = core::monotonicMicros();
   const config::Snapshot& snapshot = worker_->snapshot();
   is_head_request_ = request_.method == "HEAD";
   client_version_ = request_.version;
@@ -792,7 +793,7 @@ void Session::startResponse(size_t head_bytes) {
   response_chunks_.reset();
   response_body_read_ = false;
   response_started_ = true;
-  worker_->stats().countStatus(response_.status);
+  noteResponse(response_.status);
   armTimer(TimerPurpose::kNone, 0);
 }
 
@@ -926,10 +927,20 @@ void Session::endClusterRequest() {
 // ---------------------------------------------------------------------------
 // Local replies, the end of a request, closing.
 
+// Counts the response by status class and records its route's latency
+// (request head read -> response head ready) in the worker's metrics shard.
+void Session::noteResponse(uint16_t status) {
+  worker_->stats().countStatus(status);
+  uint64_t micros = request_start_us_ == 0 ? 0 : core::monotonicMicros() - request_start_us_;
+  uint32_t slot = route_ != nullptr ? route_->index : worker_->metrics().unmatchedSlot();
+  worker_->metrics().recordResponse(slot, status, micros);
+  request_start_us_ = 0;
+}
+
 void Session::replyLocally(const LocalReply& reply) {
   observe::WorkerStats& stats = worker_->stats();
   stats.local_replies.inc();
-  stats.countStatus(reply.status);
+  noteResponse(reply.status);
   if (reply.close_connection || draining_) close_after_response_ = true;
   appendLocalReply(out_, reply, requestId(), close_after_response_, is_head_request_);
   state_ = State::kReplying;

@@ -119,6 +119,7 @@ class Session final : public core::EventHandler,
 
   // Local replies, the end of a request, closing.
   void replyLocally(const LocalReply& reply);
+  void noteResponse(uint16_t status);
   void afterResponse();
   void resetRequest();
   void startLingering();
@@ -153,6 +154,7 @@ class Session final : public core::EventHandler,
   std::shared_ptr<const auth::Identity> identity_;  // phase 5's verdict; null: anonymous
   std::string reply_headers_;  // extra local-reply headers (WWW-Authenticate), reused
   const routing::Route* route_ = nullptr;
+  uint64_t request_start_us_ = 0;  // monotonic µs when the head was read; 0 between requests
   // kAwaitingAuthz: the phases' context, kept until the answer resumes them.
   RequestContext waiting_;
   bool has_waiting_ = false;

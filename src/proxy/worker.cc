@@ -48,6 +48,7 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
     : index_(index),
       snapshot_(std::move(snapshot)),
       open_connections_(open_connections),
+      metrics_(snapshot_->route_names.size()),
       auth_(snapshot_->auth.token_cache_entries),
       shield_(snapshot_->shield, shield::randomSeed()),
       shadow_by_route_(snapshot_->route_names.size()) {

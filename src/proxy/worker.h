@@ -14,6 +14,7 @@
 #include "authz/authorizer.h"
 #include "config/config.h"
 #include "core/event_loop.h"
+#include "observe/metrics.h"
 #include "observe/stats.h"
 #include "shield/worker_shield.h"
 #include "upstream/pool.h"
@@ -49,6 +50,8 @@ class Worker {
   const config::Snapshot& snapshot() const { return *snapshot_; }
   observe::WorkerStats& stats() { return stats_; }
   const observe::WorkerStats& stats() const { return stats_; }
+  observe::WorkerMetrics& metrics() { return metrics_; }
+  const observe::WorkerMetrics& metrics() const { return metrics_; }
   upstream::ClusterPool& pool(uint32_t cluster) { return *pools_[cluster]; }
   auth::AuthWorkerState& auth() { return auth_; }
   authz::WorkerAuthz& authz() { return *authz_; }
@@ -80,6 +83,7 @@ class Worker {
   std::atomic<uint32_t>* open_connections_;  // process-wide, for max_connections
   core::EventLoop loop_;
   observe::WorkerStats stats_;
+  observe::WorkerMetrics metrics_;  // per-route latency and status classes (admin /metrics)
   std::vector<std::unique_ptr<upstream::ClusterPool>> pools_;
   auth::AuthWorkerState auth_;                 // token cache and verifier scratch of phase 5
   shield::WorkerShield shield_;                // accept gate and limiter tables (bounded)

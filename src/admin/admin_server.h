@@ -1,0 +1,59 @@
+// The admin listener: /live, /ready, /stats (JSON) and /metrics (Prometheus
+// text) on an address of its own, loopback by default, with a bearer token
+// required when it is bound elsewhere (the config refuses it otherwise).
+// One thread of its own, blocking I/O with short timeouts: admin traffic is
+// a scrape every few seconds, and nothing here may touch a worker's loop.
+// It reads the workers' shards through `sources` (relaxed loads). Created by
+// the Server at start; lives until the Server stops it.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "net/address.h"
+#include "observe/export.h"
+
+namespace rampart::admin {
+
+struct AdminSettings {
+  bool enabled = false;
+  net::SocketAddress address;
+  std::string address_text;
+  std::string token;  // "" = none (only allowed on loopback)
+};
+
+class AdminServer {
+ public:
+  using Sources = std::function<observe::MetricsSources()>;
+
+  AdminServer(AdminSettings settings, Sources sources);
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Binds and starts the thread; false with `error` when the address is taken.
+  bool start(std::string* error);
+  void stop();
+
+ private:
+  void run();
+  void serveOne(int fd);
+  std::string respond(std::string_view method, std::string_view target,
+                      std::string_view authorization);
+
+  AdminSettings settings_;
+  Sources sources_;
+  int listen_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Answers one admin request (the routing, no I/O): the whole HTTP response.
+// Public so that unit tests check every path without a socket.
+std::string answerAdminRequest(std::string_view method, std::string_view target,
+                               std::string_view authorization, const std::string& token,
+                               const AdminServer::Sources& sources);
+
+}  // namespace rampart::admin

@@ -1,0 +1,39 @@
+// The numbers the admin listener serves: every worker's counters and route
+// metrics merged at read time, as Prometheus text (exposition format 0.0.4)
+// for /metrics and as JSON for /stats and the dashboard. Called on the admin
+// thread; reads the workers' shards with relaxed loads, never blocks them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "observe/metrics.h"
+#include "observe/stats.h"
+
+namespace rampart::observe {
+
+struct MetricsSources {
+  const std::vector<std::string>* route_names = nullptr;  // by route index
+  std::vector<const WorkerStats*> stats;                  // one per worker
+  std::vector<const WorkerMetrics*> metrics;              // one per worker
+  uint64_t open_connections = 0;
+  uint64_t uptime_seconds = 0;
+  bool draining = false;
+};
+
+// The label value of the slot for requests answered before routing.
+inline constexpr const char* kUnmatchedRoute = "_unmatched";
+
+// Upper bounds (µs) of the Prometheus histogram buckets, +Inf implied.
+const std::vector<uint64_t>& prometheusBucketsMicros();
+
+std::string renderPrometheus(const MetricsSources& sources);
+std::string renderStatsJson(const MetricsSources& sources);
+
+// Prometheus label value and JSON string escaping (backslash, quote,
+// newline; JSON also every other control character).
+std::string escapeLabelValue(std::string_view value);
+std::string escapeJson(std::string_view value);
+
+}  // namespace rampart::observe
