@@ -22,8 +22,8 @@ class Server {
   ~Server();
 
   // The file the snapshot came from: SIGHUP reloads the shield's accept gate
-  // (allow/deny lists, per-address caps, escalation) from it. Without one,
-  // SIGHUP is ignored.
+  // (allow/deny lists, per-address caps, escalation), overload and
+  // baselines from it. Without one, SIGHUP is ignored.
   void setConfigPath(std::string path) { config_path_ = std::move(path); }
 
   // Binds every listener in every worker, runs until SIGTERM/SIGINT, drains
@@ -47,6 +47,10 @@ class Server {
   // The control thread's work so far: JWKS URLs kept fresh.
   std::unique_ptr<auth::JwksRefresher> jwks_;
   std::unique_ptr<auth::ApiKeyWatcher> api_keys_;  // key files re-read when edited
+  // Learned baselines: the settings in force (the last reload's) and the key
+  // seed every worker uses, kept in the state file with what they learned.
+  shield::BaselineSettings baselines_;
+  shield::Seed baseline_seed_;
 };
 
 // The number of workers for `configured` (0 = one per core).
