@@ -1,7 +1,9 @@
 // The shield as wired into the request path (proxy/shield_phase.cc): phase 3
 // with one listener limit, phase 7 with two route limits, the whole phase
 // runner with and without them (the difference is what the shield costs a
-// request), and the client address behind a trusted proxy. Limits are set
+// request), the client address behind a trusted proxy, and the overload
+// glue (proxy/overload_phase.cc: learned baselines and the shedder's
+// admission plus release). Limits are set
 // high so every request is allowed (the common case); the tables hold up to
 // 1,000,000 keys and random-client runs spread over that many addresses.
 #include <benchmark/benchmark.h>
@@ -21,12 +23,14 @@ namespace {
 
 using namespace rampart;
 
-std::string configText(bool limits) {
+std::string configText(bool limits, bool overload) {
   std::string text = R"(
 shield:
   trusted_proxies: ["10.0.0.0/8"]
   max_tracked_keys: 1000000
-listeners:
+)";
+  if (overload) text += "  overload: {capacity: 1000000}\n  baselines: {key: prefix}\n";
+  text += R"(listeners:
   - name: main
     address: "127.0.0.1:8080"
 )";
@@ -55,14 +59,17 @@ virtual_hosts:
 
 struct Fixture {
   explicit Fixture(bool limits, const char* peer_text = "192.0.2.1:4000",
-                   const std::string& extra = "") {
-    config::LoadResult result = config::loadString(configText(limits), "bench.yaml");
+                   const std::string& extra = "", bool with_overload = false) {
+    config::LoadResult result = config::loadString(configText(limits, with_overload), "bench.yaml");
     if (!result.ok()) {
       std::fprintf(stderr, "%s\n", config::format(result.errors[0]).c_str());
       std::abort();
     }
     snapshot = result.snapshot;
     shield = std::make_unique<shield::WorkerShield>(snapshot->shield, shield::Seed{3, 4});
+    overload = std::make_unique<shield::WorkerOverload>(
+        snapshot->shield.overload, snapshot->shield.baselines, snapshot->shield.max_tracked_keys,
+        shield::Seed{5, 6});
     auth = std::make_unique<auth::AuthWorkerState>(16);
     raw =
         "GET /api/orders?id=7 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: bench\r\n"
@@ -83,6 +90,7 @@ struct Fixture {
     ctx.now = 1'700'000'000;
     ctx.reply_headers = &headers;
     ctx.shield = shield.get();
+    ctx.overload = overload.get();
     ctx.mono_nanos = nanos;
     return ctx;
   }
@@ -95,6 +103,7 @@ struct Fixture {
 
   std::shared_ptr<const config::Snapshot> snapshot;
   std::unique_ptr<shield::WorkerShield> shield;
+  std::unique_ptr<shield::WorkerOverload> overload;
   std::unique_ptr<auth::AuthWorkerState> auth;
   std::string raw;
   http::RequestHead head;
@@ -178,6 +187,33 @@ void BM_AllPhasesThreeLimitsMillionClients(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_AllPhasesThreeLimitsMillionClients);
+
+// Phases 2-7b with three limits, learned baselines and the shedder: each
+// request is admitted and released, as the session does. One client, then
+// a million (a few thousand /24 prefixes for the baselines).
+void BM_AllPhasesThreeLimitsOverload(benchmark::State& state) {
+  Fixture f(true, "192.0.2.1:4000", "", true);
+  int64_t now = kStart;
+  for (auto _ : state) {
+    proxy::RequestContext ctx = f.context(now += 1000);
+    benchmark::DoNotOptimize(proxy::runRequestPhases(ctx));
+    if (ctx.overload_admitted) f.overload->release(ctx.request_class);
+  }
+}
+BENCHMARK(BM_AllPhasesThreeLimitsOverload);
+
+void BM_AllPhasesThreeLimitsOverloadMillionClients(benchmark::State& state) {
+  Fixture f(true, "192.0.2.1:4000", "", true);
+  int64_t now = kStart;
+  uint32_t i = 0;
+  for (auto _ : state) {
+    f.setPeer(0x0a000000u + (i++ * 2654435761u) % 1'000'000u);
+    proxy::RequestContext ctx = f.context(now += 1000);
+    benchmark::DoNotOptimize(proxy::runRequestPhases(ctx));
+    if (ctx.overload_admitted) f.overload->release(ctx.request_class);
+  }
+}
+BENCHMARK(BM_AllPhasesThreeLimitsOverloadMillionClients);
 
 // The client address behind a trusted proxy: X-Forwarded-For parsed from the right.
 void BM_ShieldPhaseTrustedProxyXff(benchmark::State& state) {

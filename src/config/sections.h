@@ -88,9 +88,18 @@ void readRouteExtAuthz(yaml::Reader& reader, const std::vector<RouteExtras>& rou
 void readListenerShadows(yaml::Reader& reader, const yaml::Map& top,
                          const AuthorizationSettings& settings, std::vector<ListenerSpec>* out);
 // Reads `shield:` (shield.cc): admission, escalation, auth-failure budget,
-// slow-client timeouts (into `snapshot->http`) and trusted proxies (added to
-// `snapshot->trusted_proxies`). Runs after the top-level keys and `http`.
-void readShield(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
+// slow-client timeouts (into `snapshot->http`), trusted proxies (added to
+// `snapshot->trusted_proxies`), overload and baselines (overload.cc; a
+// relative state_file is taken from `base_dir`). Runs after the top-level
+// keys and `http`.
+void readShield(yaml::Reader& reader, const yaml::Map& top, const std::string& base_dir,
+                Snapshot* snapshot);
+// `shield.overload` and `shield.baselines` (overload.cc).
+void readOverload(yaml::Reader& reader, const YAML::Node& node, shield::OverloadSettings* out);
+void readBaselines(yaml::Reader& reader, const YAML::Node& node, const std::string& base_dir,
+                   shield::BaselineSettings* out);
+// "<n>/s", "<n>/m", "<n>/h" -> requests per second (shield.cc).
+std::optional<double> parseRate(std::string_view text);
 // `admin:` (admin.cc): the admin listener's address and token (after the listeners).
 void readAdmin(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
 // Each listener's `limits:` (after the listeners are read).

@@ -23,7 +23,8 @@ constexpr uint64_t kMaxRatePerSecond = 1'000'000'000;
 
 constexpr const char* kRateHint = "expected a rate like 100/s, 600/m or 1000/h";
 
-// "<n>/s", "<n>/m", "<n>/h" -> requests per second.
+}  // namespace
+
 std::optional<double> parseRate(std::string_view text) {
   size_t slash = text.find('/');
   if (slash == std::string_view::npos || slash + 2 != text.size()) return std::nullopt;
@@ -47,6 +48,8 @@ std::optional<double> parseRate(std::string_view text) {
   if (rate > static_cast<double>(kMaxRatePerSecond)) return std::nullopt;
   return rate;
 }
+
+namespace {
 
 // `{rate: 100/s, burst: 50}` (both required), as in limits, accept_rate_per_address and
 // auth_failures. Extra keys are the caller's (`extra`), read from the returned map.
@@ -375,13 +378,15 @@ void readSlowClients(yaml::Reader& reader, const YAML::Node& node, const Map& to
 
 }  // namespace
 
-void readShield(yaml::Reader& reader, const Map& top, Snapshot* snapshot) {
+void readShield(yaml::Reader& reader, const Map& top, const std::string& base_dir,
+                Snapshot* snapshot) {
   shield::ShieldSettings& out = snapshot->shield;
   const YAML::Node* node = top.find("shield");
   if (node != nullptr) {
-    std::optional<yaml::Map> map = reader.map(*node, "shield",
-                                              {"trusted_proxies", "max_tracked_keys", "admission",
-                                               "escalation", "auth_failures", "slow_clients"});
+    std::optional<yaml::Map> map =
+        reader.map(*node, "shield",
+                   {"trusted_proxies", "max_tracked_keys", "admission", "escalation",
+                    "auth_failures", "slow_clients", "overload", "baselines"});
     if (map) {
       if (const YAML::Node* proxies = map->find("trusted_proxies")) {
         if (reader.sequence(*proxies, "trusted_proxies")) {
@@ -412,6 +417,12 @@ void readShield(yaml::Reader& reader, const Map& top, Snapshot* snapshot) {
       }
       if (const YAML::Node* slow = map->find("slow_clients")) {
         readSlowClients(reader, *slow, top, &snapshot->http);
+      }
+      if (const YAML::Node* overload = map->find("overload")) {
+        readOverload(reader, *overload, &out.overload);
+      }
+      if (const YAML::Node* baselines = map->find("baselines")) {
+        readBaselines(reader, *baselines, base_dir, &out.baselines);
       }
     }
   }

@@ -3,6 +3,7 @@
 #include <iterator>
 
 #include "http/canonical.h"
+#include "proxy/overload_phase.h"
 #include "proxy/shield_phase.h"
 
 namespace rampart::proxy {
@@ -25,6 +26,8 @@ const char* phaseName(Phase phase) {
       return "authorize";
     case Phase::kLimit:
       return "limit";
+    case Phase::kOverload:
+      return "overload";
     case Phase::kForward:
       return "forward";
     case Phase::kRespond:
@@ -262,15 +265,26 @@ Verdict externalAuthorize(RequestContext& ctx) {
                                               "the authorization service is unavailable", false});
 }
 
-// Phase 7: the route's limits (proxy/shield_phase.cc).
+// Phase 7: the route's limits (proxy/shield_phase.cc), then the learned
+// baselines (proxy/overload_phase.cc): a request a limit refuses is not
+// counted towards any baseline.
 Verdict limit(RequestContext& ctx) {
-  return limitRequest(ctx);
+  Verdict verdict = limitRequest(ctx);
+  if (!verdict.proceeds()) return verdict;
+  return checkBaseline(ctx);
+}
+
+// Phase 7b: the request's priority class and the worker's shedder
+// (proxy/overload_phase.cc); last, so only a request that is about to be
+// forwarded takes a slot.
+Verdict overload(RequestContext& ctx) {
+  return admitRequest(ctx);
 }
 
 using PhaseFn = Verdict (*)(RequestContext&);
 // THE order of the request path's decisions.
-constexpr PhaseFn kPhases[] = {canonicalize,      shield, route, authenticate, authorize,
-                               externalAuthorize, limit};
+constexpr PhaseFn kPhases[] = {canonicalize,      shield, route,   authenticate, authorize,
+                               externalAuthorize, limit,  overload};
 
 Verdict runPhasesFrom(RequestContext& ctx, uint32_t first) {
   for (uint32_t i = first; i < std::size(kPhases); ++i) {

@@ -15,6 +15,7 @@
 #include "http/message.h"
 #include "net/address.h"
 #include "routing/router.h"
+#include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
 
 namespace rampart::proxy {
@@ -27,7 +28,8 @@ enum class Phase : uint8_t {
   kRoute,         // 4: virtual host and route
   kAuthenticate,  // 5: credentials -> identity (issue: authentication)
   kAuthorize,     // 6: policy (issue: authorization)
-  kLimit,         // 7: route limits (issue: shield)
+  kLimit,         // 7: route limits, learned baselines (issue: shield)
+  kOverload,      // 7b: priority class, the worker's shedder (issue: shield)
   kForward,       // 8: upstream (session)
   kRespond,       // 9: response rules, local replies (session)
   kLog,           // 10: exactly once per request (session)
@@ -114,9 +116,16 @@ struct RequestContext {
   // X-Forwarded-For hop a trusted proxy names; see shield/client_address.h).
   const net::SocketAddress* client = nullptr;
   net::SocketAddress forwarded_client;  // storage when the client came from X-Forwarded-For
+
+  // Overload (phase 7's baselines, phase 7b; proxy/overload_phase.h). Null: none.
+  shield::WorkerOverload* overload = nullptr;
+  // Filled by kOverload when the shedder admitted the request: the session
+  // releases it under this class when the request ends.
+  bool overload_admitted = false;
+  shield::RequestClass request_class = shield::RequestClass::kAnonymous;
 };
 
-// Runs phases 2-7 in order. Returns the first verdict that does not proceed,
+// Runs phases 2-7b in order. Returns the first verdict that does not proceed,
 // or proceed() when the request may be forwarded (ctx.route is then set).
 // kWait when a phase waits for an asynchronous answer: the session keeps
 // `ctx`, sets the answer in it and calls resumeRequestPhases().

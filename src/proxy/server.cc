@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "observe/stats.h"
+#include "proxy/overload_state.h"
 
 namespace rampart::proxy {
 
@@ -41,6 +42,9 @@ bool Server::start() {
       return false;
     }
   }
+  // Learned baselines from the last run, before any worker thread starts.
+  baselines_ = snapshot_->shield.baselines;
+  baseline_seed_ = restoreBaselines(baselines_, workers_);
   for (auto& worker : workers_) {
     threads_.emplace_back([w = worker.get()] { w->run(); });
   }
@@ -79,8 +83,10 @@ void Server::logShadowTotals() const {
   }
 }
 
-// SIGHUP: only the shield's accept gate is reloaded so far (the lists change
-// most often under attack); the rest of a new config needs a restart.
+// SIGHUP: only the shield's accept gate (the lists change most often under
+// attack), overload and baselines policies are reloaded so far; the rest of
+// a new config needs a restart. Workers keep their per-address state,
+// in-flight counts and learned baselines.
 void Server::reloadShield() {
   if (config_path_.empty()) {
     spdlog::warn("SIGHUP: no config file to reload from; ignoring");
@@ -95,12 +101,18 @@ void Server::reloadShield() {
     return;
   }
   const shield::ShieldSettings& next = result.snapshot->shield;
-  for (auto& worker : workers_) worker->reloadShieldGate(next.gate_enabled, next.gate);
+  for (auto& worker : workers_) {
+    worker->reloadShieldGate(next.gate_enabled, next.gate);
+    worker->reloadOverload(next.overload, next.baselines);
+  }
+  baselines_ = next.baselines;  // where the learned state goes at shutdown
   spdlog::info(
-      "SIGHUP: shield admission reloaded from {} (allow: {} ranges, deny: {} ranges); other "
+      "SIGHUP: shield admission reloaded from {} (allow: {} ranges, deny: {} ranges; overload "
+      "{}, baselines {}); other "
       "changes take effect on restart",
       config_path_, next.gate.allow ? next.gate.allow->rangeCount() : 0,
-      next.gate.deny ? next.gate.deny->rangeCount() : 0);
+      next.gate.deny ? next.gate.deny->rangeCount() : 0, next.overload.enabled ? "on" : "off",
+      next.baselines.enabled ? "on" : "off");
 }
 
 bool Server::allFinished() const {
@@ -185,6 +197,8 @@ void Server::drainAndStop() {
   std::vector<const observe::WorkerStats*> shards;
   for (const auto& worker : workers_) shards.push_back(&worker->stats());
   spdlog::info("stopped: {}", observe::summarize(shards));
+  logOverloadTotals(workers_);
+  saveBaselines(baselines_, baseline_seed_, workers_);
   logShadowTotals();
   logAuthorizerTotals();
 }

@@ -24,8 +24,8 @@ class Server {
   ~Server();
 
   // The file the snapshot came from: SIGHUP reloads the shield's accept gate
-  // (allow/deny lists, per-address caps, escalation) from it. Without one,
-  // SIGHUP is ignored.
+  // (allow/deny lists, per-address caps, escalation), overload and
+  // baselines from it. Without one, SIGHUP is ignored.
   void setConfigPath(std::string path) { config_path_ = std::move(path); }
 
   // Binds every listener in every worker, runs until SIGTERM/SIGINT, drains
@@ -53,6 +53,10 @@ class Server {
   std::atomic<bool> draining_{false};              // /ready answers 503 from the first signal
   std::chrono::steady_clock::time_point started_at_;
   observe::MetricsSources metricsSources() const;
+  // Learned baselines: the settings in force (the last reload's) and the key
+  // seed every worker uses, kept in the state file with what they learned.
+  shield::BaselineSettings baselines_;
+  shield::Seed baseline_seed_;
 };
 
 // The number of workers for `configured` (0 = one per core).

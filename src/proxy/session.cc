@@ -397,6 +397,7 @@ void Session::startRequest() {
   ctx.client_ip = std::string_view(peer_ip_, peer_ip_length_);
   ctx.request_id = requestId();
   ctx.shield = &worker_->shield();
+  ctx.overload = &worker_->overload();
   ctx.mono_nanos = worker_->loop().now() * 1'000'000;
   Verdict verdict = runRequestPhases(ctx);
   if (verdict.waits()) {
@@ -456,6 +457,8 @@ void Session::finishRequestPhases(RequestContext& ctx, const Verdict& verdict) {
     replyLocally(reply);
     return;
   }
+  overload_admitted_ = ctx.overload_admitted;
+  request_class_ = ctx.request_class;
   route_ = ctx.route;
   identity_ = std::move(ctx.auth.identity);
   authz_headers_ = ctx.authz_upstream_headers;
@@ -964,6 +967,7 @@ void Session::afterResponse() {
     return;
   }
   ++requests_served_;
+  releaseOverload();
   if (close_after_response_ || draining_ || client_eof_) {
     startLingering();
     return;
@@ -998,6 +1002,14 @@ void Session::resetRequest() {
   response_framing_ = ClientFraming::kNone;
   retried_ = false;
   pool_ = nullptr;
+}
+
+// The end of a request that phase 7b admitted, however it ended (response
+// sent, local reply, client gone, upstream failure): its slot is free again.
+void Session::releaseOverload() {
+  if (!overload_admitted_) return;
+  overload_admitted_ = false;
+  worker_->overload().release(request_class_);
 }
 
 void Session::startLingering() {
@@ -1038,6 +1050,7 @@ void Session::closeNow() {
   if (waiting_.authz_call.pending()) worker_->authz().cancel(&waiting_.authz_call);
   releaseUpstream(false);
   endClusterRequest();
+  releaseOverload();
   worker_->loop().remove(fd_);
   ::close(fd_);
   fd_ = -1;

@@ -122,6 +122,7 @@ class Session final : public core::EventHandler,
   void noteResponse(uint16_t status);
   void afterResponse();
   void resetRequest();
+  void releaseOverload();  // the request's shedder slot, if it holds one
   void startLingering();
   void closeNow();
 
@@ -165,6 +166,8 @@ class Session final : public core::EventHandler,
   bool is_head_request_ = false;
   http::Version client_version_ = http::Version::kHttp11;
   bool client_keep_alive_ = true;
+  bool overload_admitted_ = false;  // holds a slot of the worker's shedder (phase 7b)
+  shield::RequestClass request_class_ = shield::RequestClass::kAnonymous;
 
   // Request body in flight (client -> upstream).
   core::Buffer upstream_out_;  // the rewritten request head (kept whole for one retry)

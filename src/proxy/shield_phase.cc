@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "auth/authenticate.h"
+#include "proxy/overload_phase.h"
 #include "shield/client_address.h"
 
 namespace rampart::proxy {
@@ -95,6 +96,7 @@ shield::Key keyFor(const RequestContext& ctx, const RequestLimit& limit) {
 Verdict refuse(RequestContext& ctx, Phase phase, const RequestLimit& limit,
                const shield::Decision& decision) {
   ctx.shield->noteRefusal(*ctx.client, ctx.mono_nanos);
+  noteOverloadRefusal(ctx);
   if (limit.action == shield::LimitAction::kDrop) return Verdict::drop(phase);
   std::string& headers = *ctx.reply_headers;
   headers.clear();
@@ -144,6 +146,7 @@ Verdict shieldRequest(RequestContext& ctx) {
     // Blocked after the connection was accepted, or behind a trusted proxy.
     if (shield::Nanos until = shield.blockedUntil(*ctx.client, ctx.mono_nanos)) {
       ++shield.stats().blocked;
+      noteOverloadRefusal(ctx);
       std::string& headers = *ctx.reply_headers;
       headers.clear();
       appendRetryAfter(headers, shield::Decision::ceilSeconds(until - ctx.mono_nanos));
@@ -169,6 +172,7 @@ bool authBudgetExhausted(RequestContext& ctx, Verdict* out) {
   shield::Decision decision;
   if (!ctx.shield->authBudgetExhausted(*ctx.client, ctx.mono_nanos, &decision)) return false;
   ctx.shield->noteRefusal(*ctx.client, ctx.mono_nanos);
+  noteOverloadRefusal(ctx);
   std::string& headers = *ctx.reply_headers;
   headers.clear();
   appendRetryAfter(headers, decision.retryAfterSeconds());

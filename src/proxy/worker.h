@@ -16,6 +16,7 @@
 #include "core/event_loop.h"
 #include "observe/metrics.h"
 #include "observe/stats.h"
+#include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
 #include "upstream/pool.h"
 
@@ -43,6 +44,10 @@ class Worker {
   // Thread-safe: take the accept gate (allow/deny lists, per-address caps,
   // escalation policy) of a reloaded config; per-address state is kept.
   void reloadShieldGate(bool enabled, const shield::GateConfig& gate);
+  // Thread-safe: take the overload and baseline settings of a reloaded
+  // config; in-flight counts and learned baselines are kept.
+  void reloadOverload(const shield::OverloadSettings& overload,
+                      const shield::BaselineSettings& baselines);
   bool finished() const { return finished_.load(std::memory_order_acquire); }
 
   // --- Worker-thread only ---
@@ -58,6 +63,10 @@ class Worker {
   const authz::WorkerAuthz& authz() const { return *authz_; }
   shield::WorkerShield& shield() { return shield_; }
   const shield::WorkerShield& shield() const { return shield_; }
+  // Also touched by the server before run() and after the thread ended
+  // (the baselines' seed and state).
+  shield::WorkerOverload& overload() { return overload_; }
+  const shield::WorkerOverload& overload() const { return overload_; }
   // Shadow-policy disagreements of one route (read at shutdown, later by metrics).
   struct ShadowCounts {
     observe::Counter would_allow;
@@ -74,6 +83,7 @@ class Worker {
 
  private:
   class Listener;
+  class LagProbe;
   void beginDrain();
   void closeListeners();
   void stopIfIdle();
@@ -87,6 +97,8 @@ class Worker {
   std::vector<std::unique_ptr<upstream::ClusterPool>> pools_;
   auth::AuthWorkerState auth_;                 // token cache and verifier scratch of phase 5
   shield::WorkerShield shield_;                // accept gate and limiter tables (bounded)
+  shield::WorkerOverload overload_;            // shedder, suspicious clients, baselines (bounded)
+  std::unique_ptr<LagProbe> lag_probe_;        // measures loop lag for the shedder
   std::vector<ShadowCounts> shadow_by_route_;  // by routing::Route::index
   std::unique_ptr<authz::WorkerAuthz> authz_;  // external authorizers: calls, caches, breakers
   int64_t shadow_log_second_ = 0;

@@ -14,6 +14,7 @@
 #include "shield/address_list.h"
 #include "shield/gcra.h"
 #include "shield/key.h"
+#include "shield/overload_settings.h"
 
 namespace rampart::shield {
 
@@ -76,6 +77,8 @@ struct ShieldSettings {
   bool gate_enabled = false;  // admission, escalation or a list is configured
   GateConfig gate;            // admission caps, escalation, allow/deny
   std::optional<Limit> auth_failures;
+  OverloadSettings overload;   // priority classes and shedding (docs/shield.md#overload)
+  BaselineSettings baselines;  // learned baselines (docs/shield.md#learned-baselines)
 
   // Listener limits by listener index (phase 3), route limits by
   // routing::Route::index (phase 7).

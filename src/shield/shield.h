@@ -21,4 +21,5 @@
 #include "shield/priority.h"              // IWYU pragma: export
 #include "shield/rate_limiter.h"          // IWYU pragma: export
 #include "shield/settings.h"              // IWYU pragma: export
+#include "shield/worker_overload.h"       // IWYU pragma: export
 #include "shield/worker_shield.h"         // IWYU pragma: export
