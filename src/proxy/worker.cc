@@ -48,6 +48,7 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
     : index_(index),
       snapshot_(std::move(snapshot)),
       open_connections_(open_connections),
+      cluster_admissions_(snapshot_->clusters, shield::randomSeed()),
       auth_(snapshot_->auth.token_cache_entries),
       shield_(snapshot_->shield, shield::randomSeed()),
       shadow_by_route_(snapshot_->route_names.size()) {

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "core/event_loop.h"
 #include "observe/stats.h"
+#include "proxy/cluster_admission.h"
 #include "shield/worker_shield.h"
 #include "upstream/pool.h"
 
@@ -50,6 +51,8 @@ class Worker {
   observe::WorkerStats& stats() { return stats_; }
   const observe::WorkerStats& stats() const { return stats_; }
   upstream::ClusterPool& pool(uint32_t cluster) { return *pools_[cluster]; }
+  ClusterAdmissions& clusterAdmissions() { return cluster_admissions_; }
+  const ClusterAdmissions& clusterAdmissions() const { return cluster_admissions_; }
   auth::AuthWorkerState& auth() { return auth_; }
   authz::WorkerAuthz& authz() { return *authz_; }
   const authz::WorkerAuthz& authz() const { return *authz_; }
@@ -81,6 +84,7 @@ class Worker {
   core::EventLoop loop_;
   observe::WorkerStats stats_;
   std::vector<std::unique_ptr<upstream::ClusterPool>> pools_;
+  ClusterAdmissions cluster_admissions_;       // adaptive concurrency + fair queue per cluster
   auth::AuthWorkerState auth_;                 // token cache and verifier scratch of phase 5
   shield::WorkerShield shield_;                // accept gate and limiter tables (bounded)
   std::vector<ShadowCounts> shadow_by_route_;  // by routing::Route::index
