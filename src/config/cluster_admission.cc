@@ -101,6 +101,7 @@ void readQueue(yaml::Reader& reader, const YAML::Node& node,
   if (!map) return;
   shield::FairQueuePolicy& queue = policy->queue;
   reader.readInteger(*map, "capacity", 1, kMaxQueue, &queue.capacity);
+  queue.per_flow = std::min(queue.per_flow, queue.capacity);  // unset: follows a small capacity
   reader.readInteger(*map, "per_flow", 1, kMaxQueue, &queue.per_flow);
   readNumber(reader, *map, "reserved_authenticated", {0, 1, false}, &queue.reserved_authenticated);
   if (const YAML::Node* weights = map->find("weights")) readWeights(reader, *weights, &queue);
