@@ -115,6 +115,32 @@ def test_a_slow_upstream_is_capped_at_the_limit_and_the_excess_queues_then_is_sh
     assert int(totals["probes"]) >= 1, totals
 
 
+def test_the_limit_falls_as_the_upstream_slows(stack):
+    """The limit is learned, not fixed: at first 8 requests reach the slowed
+    upstream at once; after a few waves of its new latency the limit has
+    fallen towards min_limit, and a wave of 8 reaches it at most 3 at a time
+    (the rest wait their turn in the queue and are still served)."""
+    adaptive = {"min_limit": 2, "max_limit": 8, "initial_limit": 8, "probe_limit": 2,
+                "min_rtt_samples": 4, "sample_window": "10ms", "min_samples": 2, "smoothing": 1,
+                "queue_min": 16, "queue_factor": 0,
+                "queue": {"capacity": 32, "timeout": "3s", "reserved_authenticated": 0}}
+    rampart, upstream = start(stack, adaptive)
+    with Client(rampart.port) as client:  # fast: the probe measures the idle latency
+        for _ in range(10):
+            assert client.request("GET", "/warm").status == 200
+    set_delay(upstream, 100)
+    peaks = []
+    for _ in range(6):
+        upstream_stats(upstream, reset=True)
+        results = Burst(rampart.port, 8, "/wave").run()
+        assert [getattr(r, "status", r) for r, _ in results] == [200] * 8, results
+        peaks.append(upstream_stats(upstream)["max_in_flight"])
+    assert peaks[0] > 3 and peaks[-1] <= 3, peaks
+    totals = admission_totals(rampart)
+    assert int(totals["limit"]) <= 3 and int(totals["windows"]) >= 3, totals
+    assert totals["shed_limit"] == "0" and totals["timeouts"] == "0", totals
+
+
 def api_keys(stack, *entries):
     lines = ["keys:"]
     for key, account in entries:
