@@ -67,6 +67,7 @@ AdmitVerdict ClusterAdmission::admit(ClusterHold* hold, const FlowInput& who,
   hold->cluster = this;
   hold->waiter = waiter;
   hold->state = ClusterHold::State::kNone;
+  hold->sent_at = now;  // forwarded now, unless it waits (then pump() sets it)
   hold->head_at = 0;
   hold->upstream_timed_out = false;
   // Slots may have opened without a release (a probe that timed out ends
@@ -124,6 +125,7 @@ void ClusterAdmission::pump(Nanos now) {
       continue;
     }
     ++stats_.dequeued;
+    hold->sent_at = now;
     hold->waiter->onClusterSlot();  // may end requests: their finish() cannot re-enter pump
   }
   pumping_ = false;

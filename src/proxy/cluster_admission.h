@@ -61,7 +61,7 @@ struct ClusterHold {
   SlotWaiter* waiter = nullptr;
   shield::Ticket ticket;            // kQueued: its place in the queue
   shield::Nanos queued_at = 0;      // kQueued: when it entered the queue
-  shield::Nanos sent_at = 0;        // when forwarding started: the latency's origin
+  shield::Nanos sent_at = 0;        // when it was let through to the upstream: the latency's origin
   shield::Nanos head_at = 0;        // when the response head arrived; 0: not (yet)
   bool upstream_timed_out = false;  // the response never came: the timeout is the latency
 };

@@ -494,7 +494,6 @@ void Session::onClusterSlot() {
 void Session::startForwarding(bool has_body) {
   const config::Snapshot& snapshot = worker_->snapshot();
   pool_ = &worker_->pool(route_->cluster_index);
-  if (cluster_hold_.cluster != nullptr) cluster_hold_.sent_at = preciseNanos();
   if (!pool_->tryBeginRequest()) {
     worker_->stats().upstream_overloaded.inc();
     endClusterRequest();  // gives back the adaptive slot, if it took one
