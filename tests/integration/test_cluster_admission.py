@@ -231,6 +231,41 @@ def test_a_client_that_leaves_while_queued_frees_its_place(stack):
     assert totals["dequeued"] == "1", totals
 
 
+def test_a_queued_request_keeps_its_body_and_a_shed_one_closes(stack):
+    """A request with a body waits like any other (its body is left unread
+    meanwhile) and reaches the upstream whole once it has its slot; one shed
+    with its body unread is answered and the connection closed."""
+    adaptive = {"min_limit": 1, "max_limit": 1, "initial_limit": 1, "probe_limit": 1,
+                "queue_min": 1, "queue_factor": 0,
+                "queue": {"capacity": 1, "per_flow": 1, "timeout": "5s", "reserved_authenticated": 0}}
+    rampart, upstream = start(stack, adaptive, delay_ms=300)
+    holder = Client(rampart.port, timeout=10)
+    holder.send(helpers.build_request("GET", "/holder"))
+    upstream.wait_for(lambda r: r["target"] == "/holder")
+    body = bytes(range(256)) * 400  # 100 KiB: more than one read
+    poster = Client(rampart.port, timeout=10)
+    poster.send(helpers.build_request("POST", "/upload", [("Content-Type", "application/octet-stream")],
+                                      body))
+    time.sleep(0.1)  # queued behind the holder, its body unread
+    with Client(rampart.port, timeout=10) as refused:
+        refused.send(helpers.build_request("POST", "/refused", body=b"x" * 10))
+        response = refused.read_response()
+        assert is_shed(response), response
+        assert (response.header("connection") or "").lower() == "close"
+        closed, _ = refused.wait_closed(5)
+        assert closed
+    response = poster.read_response()
+    assert response.status == 200, response
+    echo = response.json()
+    assert echo["target"] == "/upload" and echo["body_len"] == len(body)
+    assert echo["body_sha256"] == hashlib.sha256(body).hexdigest()
+    assert holder.read_response().status == 200
+    # The connection goes on: the next request on it is served too.
+    assert poster.request("GET", "/again").status == 200
+    holder.close()
+    poster.close()
+
+
 def test_count_mode_never_queues_or_sheds_but_counts(stack):
     """mode: count decides as enforce would and counts it, but every request
     goes to the upstream at once, past the limit."""
