@@ -7,7 +7,8 @@
 // only, no lock; lives as long as the worker (its snapshot never changes).
 //
 // A request asks for a slot. Acquired: it is forwarded and gives the slot
-// back when it ends, with its latency (send to response head). Every slot
+// back when it ends, with its latency (from the whole request written
+// upstream to the response head). Every slot
 // taken: it waits in the fair queue, in the lane of its priority class and
 // the flow of its account (else principal, else client address prefix),
 // until a release hands it the freed slot or its queue timeout sheds it
@@ -59,9 +60,11 @@ struct ClusterHold {
   State state = State::kNone;
   ClusterAdmission* cluster = nullptr;  // set by admit(), cleared when the request is done
   SlotWaiter* waiter = nullptr;
-  shield::Ticket ticket;            // kQueued: its place in the queue
-  shield::Nanos queued_at = 0;      // kQueued: when it entered the queue
-  shield::Nanos sent_at = 0;        // when it was let through to the upstream: the latency's origin
+  shield::Ticket ticket;        // kQueued: its place in the queue
+  shield::Nanos queued_at = 0;  // kQueued: when it entered the queue
+  // The latency's origin: when the whole request was written upstream (until
+  // then, when it was let through).
+  shield::Nanos sent_at = 0;
   shield::Nanos head_at = 0;        // when the response head arrived; 0: not (yet)
   bool upstream_timed_out = false;  // the response never came: the timeout is the latency
 };

@@ -642,6 +642,9 @@ bool Session::pumpRequestBody() {
   if (written < head.size() + body) upstream_writable_ = false;
   if (upstream_head_sent_ == upstream_out_.size() && requestBodyComplete()) {
     request_sent_ = true;
+    // The latency that teaches the limit starts here, not when the body
+    // began: a client's slow upload must not read as a slow upstream.
+    if (cluster_hold_.cluster != nullptr) cluster_hold_.sent_at = preciseNanos();
     if (!response_started_) {
       armTimer(TimerPurpose::kResponse, pool_->spec().response_timeout.count());
     }
