@@ -106,12 +106,14 @@ def test_a_slow_upstream_is_capped_at_the_limit_and_the_excess_queues_then_is_sh
         body = assert_problem(response, 503)
         assert response.header("retry-after") == "2"
         assert "upstream" in body["detail"]
-    waited = [t for _, t in shed if t >= 0.25]  # queued, then shed at the 300 ms timeout
-    at_once = [t for _, t in shed if t < 0.25]  # over the queue's bound of 4
-    assert waited and at_once, [round(t, 3) for _, t in shed]
+    timed_out = [r for r, _ in shed if "waited too long" in r.json()["detail"]]
     totals = admission_totals(rampart)
-    assert int(totals["timeouts"]) == len(waited), totals
-    assert int(totals["shed_limit"]) >= 1, totals
+    # Some waited in the queue and were shed at its 300 ms timeout (timers run
+    # on the loop's coarse clock: a few ms early at most); the rest found the
+    # queue at its bound of 4 and were shed at once.
+    assert 1 <= len(timed_out) <= 4 and int(totals["timeouts"]) == len(timed_out), totals
+    assert all(t >= 0.25 for r, t in shed if r in timed_out), [round(t, 3) for _, t in shed]
+    assert int(totals["shed_limit"]) == len(shed) - len(timed_out) >= 1, totals
     assert int(totals["probes"]) >= 1, totals
 
 
