@@ -2,6 +2,7 @@
 #include <limits>
 #include <map>
 
+#include "config/cluster_admission.h"
 #include "config/sections.h"
 
 namespace rampart::config::detail {
@@ -74,7 +75,7 @@ void readCluster(yaml::Reader& reader, const YAML::Node& node, std::map<std::str
   std::optional<yaml::Map> map =
       reader.map(node, label,
                  {"name", "endpoints", "balance", "connect_timeout", "response_timeout", "max_idle",
-                  "idle_timeout", "max_requests"});
+                  "idle_timeout", "max_requests", "adaptive_concurrency"});
   if (!map) return;
   upstream::ClusterSpec spec;
   bool named = readName(reader, *map, seen, &spec);
@@ -87,6 +88,9 @@ void readCluster(yaml::Reader& reader, const YAML::Node& node, std::map<std::str
   reader.readDuration(*map, "idle_timeout", &spec.idle_timeout);
   reader.readInteger(*map, "max_idle", 0, kMaxU32, &spec.max_idle_per_endpoint);
   reader.readInteger(*map, "max_requests", 0, kMaxU32, &spec.max_requests);
+  if (const YAML::Node* admission = map->find("adaptive_concurrency")) {
+    readClusterAdmission(reader, *admission, &spec);
+  }
   if (named) out->push_back(std::move(spec));
 }
 

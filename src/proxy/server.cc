@@ -201,6 +201,11 @@ void Server::drainAndStop() {
   saveBaselines(baselines_, baseline_seed_, workers_);
   logShadowTotals();
   logAuthorizerTotals();
+  std::vector<const ClusterAdmissions*> admissions;
+  for (const auto& worker : workers_) admissions.push_back(&worker->clusterAdmissions());
+  for (const std::string& line : summarizeClusterAdmission(snapshot_->clusters, admissions)) {
+    spdlog::info("{}", line);
+  }
 }
 
 // Per external authorizer, summed over the workers (metrics come later).

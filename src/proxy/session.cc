@@ -60,6 +60,7 @@ Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_
 
 Session::~Session() {
   if (waiting_.authz_call.pending()) worker_->authz().cancel(&waiting_.authz_call);
+  if (cluster_hold_.cluster != nullptr) cluster_hold_.cluster->forget(&cluster_hold_);
   if (fd_ >= 0) close(fd_);
 }
 
@@ -87,9 +88,10 @@ void Session::armTimer(TimerPurpose purpose, int64_t millis) {
 
 void Session::onEvents(uint32_t events) {
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hangup_ = true;
-  if (state_ == State::kAwaitingAuthz && client_hangup_) {
+  if ((state_ == State::kAwaitingAuthz || state_ == State::kAwaitingSlot) && client_hangup_) {
     // The client left (or half-closed, which HTTP/1.1 clients waiting for
-    // an answer do not do) while its check was out: nobody to answer.
+    // an answer do not do) while its check was out or while it waited for
+    // an upstream slot: nobody to answer (closing frees its place).
     closeNow();
     return;
   }
@@ -170,6 +172,11 @@ void Session::onTimeout() {
       }
       return;
     }
+    case TimerPurpose::kSlotWait:
+      if (state_ != State::kAwaitingSlot) return;
+      cluster_hold_.cluster->timeOut(&cluster_hold_);
+      shedAtCluster("the request waited too long for the upstream");
+      break;
     case TimerPurpose::kNone:
       return;
   }
@@ -201,6 +208,8 @@ void Session::drive() {
         break;
       case State::kAwaitingAuthz:
         return;  // the authorizer's answer (or its timeout) resumes the session
+      case State::kAwaitingSlot:
+        return;  // a freed slot (onClusterSlot) or the queue timeout resumes it
       case State::kLingering:
         progress = stepLingering();
         break;
@@ -409,6 +418,8 @@ void Session::startRequest() {
       return;
     }
     waiting_ = std::move(ctx);
+    // The client address may live in the context itself: point at the copy.
+    if (waiting_.client == &ctx.forwarded_client) waiting_.client = &waiting_.forwarded_client;
     has_waiting_ = true;
     state_ = State::kAwaitingAuthz;
     armTimer(TimerPurpose::kNone, 0);
@@ -462,6 +473,7 @@ void Session::finishRequestPhases(RequestContext& ctx, const Verdict& verdict) {
   route_ = ctx.route;
   identity_ = std::move(ctx.auth.identity);
   authz_headers_ = ctx.authz_upstream_headers;
+  if (!admitToCluster(ctx, has_body)) return;
   startForwarding(has_body);
 }
 
@@ -489,11 +501,60 @@ void Session::reportShadow(const RequestContext& ctx) {
       identity && !identity->account.empty() ? identity->account : "-");
 }
 
+// Phase 8, first step: the cluster's adaptive concurrency limit, when it has one.
+bool Session::admitToCluster(const RequestContext& ctx, bool has_body) {
+  ClusterAdmission* cluster = worker_->clusterAdmissions().find(route_->cluster_index);
+  if (cluster == nullptr) return true;
+  FlowInput who{identity_.get(), ctx.client != nullptr ? ctx.client : &peer_};
+  switch (cluster->admit(&cluster_hold_, who, admissionClassOf(ctx), this, preciseNanos())) {
+    case AdmitVerdict::kForward:
+      return true;
+    case AdmitVerdict::kWait:
+      // As for the authorizer: the views in request_ stay valid, nothing is
+      // read from the client until a slot or the timeout resumes the session.
+      if (client_hangup_) {  // its FIN came with the request: it has left already
+        closeNow();
+        return false;
+      }
+      slot_wait_has_body_ = has_body;
+      state_ = State::kAwaitingSlot;
+      armTimer(TimerPurpose::kSlotWait,
+               std::max<int64_t>(cluster->policy().queue_timeout / 1'000'000, 1));
+      return false;
+    case AdmitVerdict::kShed:
+      shedAtCluster("the upstream is at its adaptive concurrency limit");
+      return false;
+  }
+  return true;
+}
+
+// A request refused by its cluster's admission: 503, Retry-After, and a
+// header naming the cause, so a client (or a test) can tell it from the
+// upstream's own 503.
+void Session::shedAtCluster(std::string_view detail) {
+  const upstream::ClusterSpec& spec = worker_->snapshot().clusters[route_->cluster_index];
+  appendShedHeaders(reply_headers_, *spec.admission);
+  in_.consume(head_bytes_);
+  bool has_body =
+      request_.framing == http::BodyFraming::kChunked ||
+      (request_.framing == http::BodyFraming::kContentLength && request_.content_length > 0);
+  // The body was not read: the connection cannot carry another request.
+  replyLocally({503, "Service Unavailable", detail, has_body, reply_headers_});
+}
+
+void Session::onClusterSlot() {
+  if (state_ != State::kAwaitingSlot) return;  // count mode: forwarded already
+  armTimer(TimerPurpose::kNone, 0);
+  startForwarding(slot_wait_has_body_);
+  drive();
+}
+
 void Session::startForwarding(bool has_body) {
   const config::Snapshot& snapshot = worker_->snapshot();
   pool_ = &worker_->pool(route_->cluster_index);
   if (!pool_->tryBeginRequest()) {
     worker_->stats().upstream_overloaded.inc();
+    endClusterRequest();  // gives back the adaptive slot, if it took one
     in_.consume(head_bytes_);
     replyLocally(
         {503, "Service Unavailable", "the upstream is at its concurrency limit", has_body});
@@ -639,6 +700,9 @@ bool Session::pumpRequestBody() {
   if (written < head.size() + body) upstream_writable_ = false;
   if (upstream_head_sent_ == upstream_out_.size() && requestBodyComplete()) {
     request_sent_ = true;
+    // The latency that teaches the limit starts here, not when the body
+    // began: a client's slow upload must not read as a slow upstream.
+    if (cluster_hold_.cluster != nullptr) cluster_hold_.sent_at = preciseNanos();
     if (!response_started_) {
       armTimer(TimerPurpose::kResponse, pool_->spec().response_timeout.count());
     }
@@ -796,6 +860,7 @@ void Session::startResponse(size_t head_bytes) {
   response_chunks_.reset();
   response_body_read_ = false;
   response_started_ = true;
+  if (cluster_hold_.cluster != nullptr) cluster_hold_.head_at = preciseNanos();
   noteResponse(response_.status);
   armTimer(TimerPurpose::kNone, 0);
 }
@@ -892,6 +957,7 @@ void Session::failUpstream(UpstreamFailure failure) {
     request_sent_ = false;
     if (attachUpstream(pool_->pickEndpoint())) return;
   }
+  if (failure == UpstreamFailure::kTimeout) cluster_hold_.upstream_timed_out = true;
   endClusterRequest();
   bool body_left = !requestBodyComplete();
   switch (failure) {
@@ -922,9 +988,14 @@ void Session::releaseUpstream(bool reusable) {
 }
 
 void Session::endClusterRequest() {
-  if (!admitted_to_cluster_) return;
-  pool_->endRequest();
-  admitted_to_cluster_ = false;
+  if (admitted_to_cluster_) {
+    pool_->endRequest();
+    admitted_to_cluster_ = false;
+  }
+  // After max_requests is given back: the freed adaptive slot may go to a
+  // waiting request at once, and it must find room there too.
+  if (cluster_hold_.cluster != nullptr)
+    cluster_hold_.cluster->finish(&cluster_hold_, preciseNanos());
 }
 
 // ---------------------------------------------------------------------------
@@ -984,6 +1055,7 @@ void Session::afterResponse() {
 }
 
 void Session::resetRequest() {
+  endClusterRequest();  // every end path has done it already; a slot must never leak
   route_ = nullptr;
   authz_headers_ = {};
   if (has_waiting_) {

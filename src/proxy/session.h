@@ -15,6 +15,7 @@
 #include "http/message.h"
 #include "http/parser.h"
 #include "net/address.h"
+#include "proxy/cluster_admission.h"
 #include "proxy/phases.h"
 #include "proxy/proxy_header.h"
 #include "proxy/rewrite.h"
@@ -29,7 +30,8 @@ class Session final : public core::EventHandler,
                       public core::Timer,
                       public core::Deferred,
                       public upstream::ConnectionUser,
-                      public authz::Waiter {
+                      public authz::Waiter,
+                      public SlotWaiter {
  public:
   // `listener`: index of the listener that accepted it; `ticket`: what the
   // accept gate decided, handed back to it at close.
@@ -48,6 +50,7 @@ class Session final : public core::EventHandler,
   void onUpstreamEvents(uint32_t events) override;
   void onUpstreamTimeout() override;
   void onAuthzAnswer(const authz::Answer& answer) override;
+  void onClusterSlot() override;
 
   const shield::GateTicket& gateTicket() const { return gate_ticket_; }
 
@@ -61,6 +64,7 @@ class Session final : public core::EventHandler,
   enum class State : uint8_t {
     kReadingHead,    // waiting for (the rest of) a request head
     kAwaitingAuthz,  // phases paused on an external authorizer's answer (nothing read meanwhile)
+    kAwaitingSlot,   // phases done, waiting in the cluster's fair queue (nothing read meanwhile)
     kProxying,       // request going upstream and/or response coming back
     kReplying,       // flushing a local reply
     kLingering,      // response sent, write side shut; discarding input before close
@@ -93,7 +97,10 @@ class Session final : public core::EventHandler,
   std::string_view makeRequestId();
   std::string_view requestId() const { return {request_id_, request_id_length_}; }
 
-  // Phase 8, request side.
+  // Phase 8, request side. admitToCluster: false when the request waits for
+  // a slot or was shed (cluster_admission.h).
+  bool admitToCluster(const RequestContext& ctx, bool has_body);
+  void shedAtCluster(std::string_view detail);
   void startForwarding(bool has_body);
   bool attachUpstream(uint32_t endpoint);
   void onUpstreamConnected();
@@ -187,6 +194,8 @@ class Session final : public core::EventHandler,
   bool upstream_writable_ = false;
   bool upstream_eof_ = false;
   bool admitted_to_cluster_ = false;
+  ClusterHold cluster_hold_;         // adaptive concurrency: slot, place in the queue, latency
+  bool slot_wait_has_body_ = false;  // kAwaitingSlot: what startForwarding needs on resume
   bool retried_ = false;
 
   // Response in flight (upstream -> client).
@@ -206,7 +215,8 @@ class Session final : public core::EventHandler,
     kConnect,
     kResponse,
     kBodyRate,
-    kLinger
+    kLinger,
+    kSlotWait,  // the cluster's queue timeout
   };
   TimerPurpose timer_purpose_ = TimerPurpose::kNone;
   void armTimer(TimerPurpose purpose, int64_t millis);

@@ -17,6 +17,7 @@
 #include "observe/metrics.h"
 #include "observe/stats.h"
 #include "shield/worker_overload.h"
+#include "proxy/cluster_admission.h"
 #include "shield/worker_shield.h"
 #include "upstream/pool.h"
 
@@ -58,6 +59,8 @@ class Worker {
   observe::WorkerMetrics& metrics() { return metrics_; }
   const observe::WorkerMetrics& metrics() const { return metrics_; }
   upstream::ClusterPool& pool(uint32_t cluster) { return *pools_[cluster]; }
+  ClusterAdmissions& clusterAdmissions() { return cluster_admissions_; }
+  const ClusterAdmissions& clusterAdmissions() const { return cluster_admissions_; }
   auth::AuthWorkerState& auth() { return auth_; }
   authz::WorkerAuthz& authz() { return *authz_; }
   const authz::WorkerAuthz& authz() const { return *authz_; }
@@ -95,6 +98,7 @@ class Worker {
   observe::WorkerStats stats_;
   observe::WorkerMetrics metrics_;  // per-route latency and status classes (admin /metrics)
   std::vector<std::unique_ptr<upstream::ClusterPool>> pools_;
+  ClusterAdmissions cluster_admissions_;       // adaptive concurrency + fair queue per cluster
   auth::AuthWorkerState auth_;                 // token cache and verifier scratch of phase 5
   shield::WorkerShield shield_;                // accept gate and limiter tables (bounded)
   shield::WorkerOverload overload_;            // shedder, suspicious clients, baselines (bounded)

@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "net/address.h"
+#include "shield/cluster_admission_policy.h"
 
 namespace rampart::upstream {
 
@@ -26,6 +28,9 @@ struct ClusterSpec {
   uint32_t max_idle_per_endpoint = 64;                // per worker
   std::chrono::milliseconds idle_timeout{60000};      // pooled connection lifetime when unused
   uint32_t max_requests = 0;  // concurrent requests per worker to this cluster; over it: 503. 0: no cap
+  // `adaptive_concurrency:`: a latency-driven limit per worker with a fair
+  // queue in front of the cluster (proxy/cluster_admission.h). Absent: none.
+  std::optional<shield::ClusterAdmissionPolicy> admission;
 };
 
 }  // namespace rampart::upstream

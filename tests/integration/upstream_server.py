@@ -7,8 +7,11 @@ connections and logs each request head as one JSON line, at the moment the
 head is read (before the body), so a test can see what reached the upstream
 even when the request never completes.
 
-Usage: upstream_server.py --port 0 --name NAME [--log FILE] [--host 127.0.0.1]
+Usage: upstream_server.py --port 0 --name NAME [--log FILE] [--host 127.0.0.1] [--delay-ms N]
 Prints "PORT <n>" on stdout once listening.
+
+--delay-ms N (default 0) delays every answer by N ms after the body is read,
+as a slow application would; /_upstream/delay changes it while running.
 
 Endpoints (the path, before '?'):
   default          JSON echo: method, target, version, headers, body_len,
@@ -19,6 +22,12 @@ Endpoints (the path, before '?'):
   /download?bytes=N[&chunked=1]  N bytes of pattern_block() data
   /close           reads the request and closes without a response
   /garbage         answers bytes that are not HTTP, then closes
+Control (for tests talking to the upstream directly; never delayed, never
+counted as in flight):
+  /_upstream/delay?ms=N   sets the delay of every other request to N ms
+  /_upstream/stats        JSON {in_flight, max_in_flight, served}: requests being
+                          served now, the most at once, and those completed;
+                          ?reset=1 first resets max_in_flight to in_flight now
 Any request body is read (Content-Length or chunked) and counted.
 "Expect: 100-continue" is answered with "100 Continue" before the body is read.
 """
@@ -166,11 +175,15 @@ def header_values(headers, name):
 
 
 class Server:
-    def __init__(self, name, log_path):
+    def __init__(self, name, log_path, delay_ms=0):
         self.name = name
         self.log_path = log_path
         self.lock = threading.Lock()
         self.accepted = 0
+        self.delay_ms = delay_ms
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.served = 0
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
 
     def log(self, record):
@@ -216,6 +229,34 @@ class Server:
         method, target, version, headers = parse_head(head)
         path, _, query_text = target.partition("?")
         query = {k: v[-1] for k, v in parse_qs(query_text).items()}
+        if path.startswith("/_upstream/"):
+            return self.control(sock, path, query)
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self.serve_request(sock, reader, peer, conn_id, method, target, version, headers,
+                                      path, query)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+                self.served += 1
+
+    def control(self, sock, path, query):
+        with self.lock:
+            if path == "/_upstream/delay":
+                self.delay_ms = int(query.get("ms", "0"))
+            if query.get("reset") == "1":
+                self.max_in_flight = self.in_flight
+            state = {"in_flight": self.in_flight, "max_in_flight": self.max_in_flight,
+                     "served": self.served, "delay_ms": self.delay_ms}
+        payload = (json.dumps(state) + "\n").encode()
+        self.send_head(sock, 200, [("Content-Type", "application/json"),
+                                   ("Content-Length", str(len(payload)))])
+        sock.sendall(payload)
+        return True
+
+    def serve_request(self, sock, reader, peer, conn_id, method, target, version, headers, path, query):
         self.log({"conn": conn_id, "peer": peer[0], "method": method, "target": target,
                   "version": version, "headers": headers, "time": time.time()})
 
@@ -251,6 +292,8 @@ class Server:
         else:
             reader.read_exact_into(length, body)
 
+        if self.delay_ms > 0:
+            time.sleep(self.delay_ms / 1000.0)
         base = [("x-upstream-name", self.name), ("x-upstream-connections", str(self.accepted)),
                 ("x-upstream-conn-id", str(conn_id))]
         if not keep_alive:
@@ -349,12 +392,13 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--name", default="upstream")
     parser.add_argument("--log", default=None)
+    parser.add_argument("--delay-ms", type=int, default=0)
     args = parser.parse_args()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((args.host, args.port))
     listener.listen(512)
-    server = Server(args.name, args.log)
+    server = Server(args.name, args.log, args.delay_ms)
     print("PORT %d" % listener.getsockname()[1], flush=True)
     try:
         server.serve(listener)
