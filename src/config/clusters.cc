@@ -71,10 +71,10 @@ bool readName(yaml::Reader& reader, const yaml::Map& map, std::map<std::string, 
 void readCluster(yaml::Reader& reader, const YAML::Node& node, std::map<std::string, int>* seen,
                  std::vector<upstream::ClusterSpec>* out) {
   std::string label = labelOf(node, "cluster");
-  std::optional<yaml::Map> map =
-      reader.map(node, label,
-                 {"name", "endpoints", "balance", "connect_timeout", "response_timeout", "max_idle",
-                  "idle_timeout", "max_requests"});
+  std::optional<yaml::Map> map = reader.map(
+      node, label,
+      {"name", "endpoints", "balance", "connect_timeout", "response_timeout", "max_idle",
+       "idle_timeout", "max_requests", "health_check", "outlier_detection", "panic_threshold"});
   if (!map) return;
   upstream::ClusterSpec spec;
   bool named = readName(reader, *map, seen, &spec);
@@ -87,6 +87,7 @@ void readCluster(yaml::Reader& reader, const YAML::Node& node, std::map<std::str
   reader.readDuration(*map, "idle_timeout", &spec.idle_timeout);
   reader.readInteger(*map, "max_idle", 0, kMaxU32, &spec.max_idle_per_endpoint);
   reader.readInteger(*map, "max_requests", 0, kMaxU32, &spec.max_requests);
+  readClusterHealth(reader, *map, &spec);
   if (named) out->push_back(std::move(spec));
 }
 

@@ -13,6 +13,7 @@
 #include "auth/jwks_refresh.h"
 #include "config/config.h"
 #include "proxy/worker.h"
+#include "upstream/health_checker.h"
 
 namespace rampart::proxy {
 
@@ -37,6 +38,7 @@ class Server {
   bool allFinished() const;
   void logShadowTotals() const;
   void logAuthorizerTotals() const;
+  void logClusterTotals() const;
   void reloadShield();
 
   std::shared_ptr<const config::Snapshot> snapshot_;
@@ -46,7 +48,8 @@ class Server {
   std::vector<std::thread> threads_;
   // The control thread's work so far: JWKS URLs kept fresh.
   std::unique_ptr<auth::JwksRefresher> jwks_;
-  std::unique_ptr<auth::ApiKeyWatcher> api_keys_;  // key files re-read when edited
+  std::unique_ptr<auth::ApiKeyWatcher> api_keys_;    // key files re-read when edited
+  std::unique_ptr<upstream::HealthChecker> health_;  // active health checks, per cluster
 };
 
 // The number of workers for `configured` (0 = one per core).

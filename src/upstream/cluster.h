@@ -4,10 +4,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "net/address.h"
+#include "upstream/health.h"
+#include "upstream/outlier.h"
 
 namespace rampart::upstream {
 
@@ -25,7 +29,16 @@ struct ClusterSpec {
   std::chrono::milliseconds response_timeout{30000};  // until the response head arrives
   uint32_t max_idle_per_endpoint = 64;                // per worker
   std::chrono::milliseconds idle_timeout{60000};      // pooled connection lifetime when unused
-  uint32_t max_requests = 0;  // concurrent requests per worker to this cluster; over it: 503. 0: no cap
+  uint32_t max_requests =
+      0;  // concurrent requests per worker to this cluster; over it: 503. 0: no cap
+
+  // Health (docs/upstreams.md; read by config/health.cc).
+  std::optional<HealthCheckSpec> health_check;  // active checks from the control thread
+  // What the checks last said of each endpoint; set when health_check is.
+  // Shared with the HealthChecker, which writes it; workers only read.
+  std::shared_ptr<ClusterHealth> health;
+  OutlierSpec outlier;           // passive ejection, per worker
+  uint32_t panic_threshold = 0;  // percent; below this share usable, balance over all. 0: never
 };
 
 }  // namespace rampart::upstream
