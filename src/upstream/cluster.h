@@ -41,4 +41,12 @@ struct ClusterSpec {
   uint32_t panic_threshold = 0;  // percent; below this share usable, balance over all. 0: never
 };
 
+// "localhost:9000 (127.0.0.1:9000)", or just the address when it was written
+// as one: names an endpoint in logs.
+inline std::string endpointLabel(const ClusterSpec& spec, uint32_t endpoint) {
+  std::string address = spec.endpoints[endpoint].toString();
+  const std::string& name = spec.endpoint_names[endpoint];
+  return name == address ? address : name + " (" + address + ")";
+}
+
 }  // namespace rampart::upstream

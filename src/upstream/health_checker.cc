@@ -68,16 +68,14 @@ void HealthChecker::runRound(size_t cluster) {
       case HealthTracker::Change::kBecameUnhealthy:
         health.publish(i, false);
         health.marked_unhealthy.fetch_add(1, std::memory_order_relaxed);
-        spdlog::warn("cluster '{}': endpoint {} ({}) unhealthy after {} failed checks: {}",
-                     spec.name, spec.endpoint_names[i], spec.endpoints[i].toString(),
-                     check.unhealthy_threshold, result.reason);
+        spdlog::warn("cluster '{}': endpoint {} unhealthy after {} failed checks: {}", spec.name,
+                     endpointLabel(spec, i), check.unhealthy_threshold, result.reason);
         break;
       case HealthTracker::Change::kBecameHealthy:
         health.publish(i, true);
         health.marked_healthy.fetch_add(1, std::memory_order_relaxed);
-        spdlog::info("cluster '{}': endpoint {} ({}) healthy again after {} passed checks",
-                     spec.name, spec.endpoint_names[i], spec.endpoints[i].toString(),
-                     check.healthy_threshold);
+        spdlog::info("cluster '{}': endpoint {} healthy again after {} passed checks", spec.name,
+                     endpointLabel(spec, i), check.healthy_threshold);
         break;
     }
   }

@@ -147,9 +147,9 @@ void ClusterPool::reportEjection(uint32_t endpoint, const OutlierDetector::Verdi
       return;
     case OutlierDetector::Verdict::Kind::kEjected:
       stats_.ejections.inc();
-      spdlog::warn("cluster '{}': endpoint {} ({}) ejected for {} ms after {} (ejection {})",
-                   spec_->name, spec_->endpoint_names[endpoint],
-                   spec_->endpoints[endpoint].toString(), verdict.duration, trigger, verdict.times);
+      spdlog::warn("cluster '{}': endpoint {} ejected for {} ms after {} (ejection {})",
+                   spec_->name, endpointLabel(*spec_, endpoint), verdict.duration, trigger,
+                   verdict.times);
       return;
     case OutlierDetector::Verdict::Kind::kRefusedLimit:
       stats_.ejections_refused.inc();
