@@ -29,8 +29,7 @@ struct ClusterSpec {
   std::chrono::milliseconds response_timeout{30000};  // until the response head arrives
   uint32_t max_idle_per_endpoint = 64;                // per worker
   std::chrono::milliseconds idle_timeout{60000};      // pooled connection lifetime when unused
-  uint32_t max_requests =
-      0;  // concurrent requests per worker to this cluster; over it: 503. 0: no cap
+  uint32_t max_requests = 0;  // concurrent requests per worker to this cluster; over it: 503. 0: no cap
 
   // Health (docs/upstreams.md; read by config/health.cc).
   std::optional<HealthCheckSpec> health_check;  // active checks from the control thread
