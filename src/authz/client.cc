@@ -254,7 +254,10 @@ bool Call::start(WorkerAuthz::Lane* lane, const CheckInput& input, std::string_v
 
 bool Call::attach(bool allow_retry) {
   upstream::ClusterPool& pool = lane_->pool;
-  connection_ = pool.acquire(pool.pickEndpoint(), this);
+  upstream::EndpointChoice choice = pool.pickEndpoint();
+  // Every endpoint unhealthy: no call can go out, as when no socket can be made.
+  if (!choice.found()) return false;
+  connection_ = pool.acquire(choice.endpoint, this);
   if (connection_ == nullptr) return false;
   sent_ = 0;
   readable_ = eof_ = got_bytes_ = false;

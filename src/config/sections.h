@@ -36,6 +36,9 @@ struct RouteExtras {
 // reported as pointing to an undefined cluster.
 void readClusters(yaml::Reader& reader, const YAML::Node& node,
                   std::vector<upstream::ClusterSpec>* out);
+// A cluster's `health_check`, `outlier_detection` and `panic_threshold`
+// (health.cc), after its endpoints are read.
+void readClusterHealth(yaml::Reader& reader, const yaml::Map& map, upstream::ClusterSpec* spec);
 
 struct RouteDefaults {
   uint64_t max_body_bytes = 0;       // http.max_body_bytes

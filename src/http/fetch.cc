@@ -180,19 +180,13 @@ bool parseFetchUrl(std::string_view url, FetchUrl* out, std::string* error) {
   return true;
 }
 
-FetchResult fetch(const FetchUrl& url, std::chrono::milliseconds timeout, size_t max_body_bytes) {
+namespace {
+
+FetchResult fetchAt(const net::SocketAddress& address, std::string_view host, std::string_view path,
+                    Clock::time_point deadline, size_t max_body_bytes) {
   FetchResult result;
-  Clock::time_point deadline = Clock::now() + timeout;
-  bool ipv6 = url.host.find(':') != std::string::npos;
-  std::string endpoint = (ipv6 ? "[" + url.host + "]" : url.host) + ":" + std::to_string(url.port);
-  std::string problem;
-  std::vector<net::SocketAddress> addresses = net::SocketAddress::resolve(endpoint, &problem);
-  if (addresses.empty()) {
-    result.error = "resolve " + endpoint + ": " + problem;
-    return result;
-  }
   Fd socket;
-  socket.fd = net::connectNonBlocking(addresses.front());
+  socket.fd = net::connectNonBlocking(address);
   if (socket.fd < 0) {
     result.error = std::string("connect: ") + std::strerror(errno);
     return result;
@@ -205,9 +199,12 @@ FetchResult fetch(const FetchUrl& url, std::chrono::milliseconds timeout, size_t
     result.error = std::string("connect: ") + std::strerror(code);
     return result;
   }
-  std::string request = "GET " + url.path + " HTTP/1.1\r\nHost: " + endpoint +
-                        "\r\nAccept: application/json\r\nUser-Agent: rampart\r\n"
-                        "Connection: close\r\n\r\n";
+  std::string request;
+  request.reserve(128 + path.size() + host.size());
+  request.append("GET ").append(path).append(" HTTP/1.1\r\nHost: ").append(host);
+  request.append(
+      "\r\nAccept: application/json\r\nUser-Agent: rampart\r\n"
+      "Connection: close\r\n\r\n");
   if (!sendAll(socket.fd, request, deadline, &result.error)) return result;
   std::string raw;
   Limits limits;
@@ -240,6 +237,28 @@ FetchResult fetch(const FetchUrl& url, std::chrono::milliseconds timeout, size_t
   }
   result.ok = true;
   return result;
+}
+
+}  // namespace
+
+FetchResult fetch(const FetchUrl& url, std::chrono::milliseconds timeout, size_t max_body_bytes) {
+  Clock::time_point deadline = Clock::now() + timeout;
+  bool ipv6 = url.host.find(':') != std::string::npos;
+  std::string endpoint = (ipv6 ? "[" + url.host + "]" : url.host) + ":" + std::to_string(url.port);
+  std::string problem;
+  std::vector<net::SocketAddress> addresses = net::SocketAddress::resolve(endpoint, &problem);
+  if (addresses.empty()) {
+    FetchResult result;
+    result.error = "resolve " + endpoint + ": " + problem;
+    return result;
+  }
+  return fetchAt(addresses.front(), endpoint, url.path, deadline, max_body_bytes);
+}
+
+FetchResult fetchFrom(const net::SocketAddress& address, std::string_view host,
+                      std::string_view path, std::chrono::milliseconds timeout,
+                      size_t max_body_bytes) {
+  return fetchAt(address, host, path, Clock::now() + timeout, max_body_bytes);
 }
 
 }  // namespace rampart::http

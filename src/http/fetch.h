@@ -1,5 +1,5 @@
-// A small blocking HTTP/1.1 GET for the control thread (JWKS refresh; later
-// active health checks): one request per connection, bounded in time and
+// A small blocking HTTP/1.1 GET for the control thread (JWKS refresh, active
+// health checks): one request per connection, bounded in time and
 // size, the response read by the same strict parser the proxy uses. Never
 // called on a worker thread. http:// only until the TLS issue lands.
 #pragma once
@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "net/address.h"
 
 namespace rampart::http {
 
@@ -31,5 +33,11 @@ struct FetchResult {
 // GETs `url`; the whole exchange (resolve, connect, send, receive) must end
 // within `timeout`, and the body must fit in `max_body_bytes`.
 FetchResult fetch(const FetchUrl& url, std::chrono::milliseconds timeout, size_t max_body_bytes);
+
+// GETs `path` from an address already resolved (an upstream endpoint's
+// health check), sending `host` as the Host header; the same bounds.
+FetchResult fetchFrom(const net::SocketAddress& address, std::string_view host,
+                      std::string_view path, std::chrono::milliseconds timeout,
+                      size_t max_body_bytes);
 
 }  // namespace rampart::http

@@ -55,7 +55,9 @@ void appendLocalReply(core::Buffer& out, const LocalReply& reply, std::string_vi
                       bool close, bool head_only) {
   std::string body;
   body.reserve(160);
-  body += R"({"type":"about:blank","title":")";
+  body += R"({"type":")";
+  core::appendJsonEscaped(body, reply.type.empty() ? std::string_view("about:blank") : reply.type);
+  body += R"(","title":")";
   core::appendJsonEscaped(body, reply.title);
   body += R"(","status":)";
   body += std::to_string(reply.status);

@@ -53,6 +53,7 @@ struct LocalReply {
   std::string_view detail;  // safe to show: never internal addresses or state
   bool close_connection = false;
   std::string_view extra_headers;  // complete "Name: value\r\n" lines (WWW-Authenticate...)
+  std::string_view type;           // the problem type URI (a stable cause); empty: "about:blank"
 };
 
 // What a phase decided. Never a bool: each kind says what happens next.

@@ -20,6 +20,7 @@ uint32_t resolveWorkerCount(uint32_t configured) {
 Server::Server(std::shared_ptr<const config::Snapshot> snapshot) : snapshot_(std::move(snapshot)) {}
 
 Server::~Server() {
+  if (health_) health_->stop();
   for (auto& worker : workers_) worker->requestStop();
   for (auto& thread : threads_) {
     if (thread.joinable()) thread.join();
@@ -32,6 +33,8 @@ bool Server::start() {
   jwks_->start();
   api_keys_ = std::make_unique<auth::ApiKeyWatcher>(snapshot_->auth.providers);
   api_keys_->start();
+  health_ = std::make_unique<upstream::HealthChecker>(snapshot_->clusters);
+  health_->start();
   uint32_t count = resolveWorkerCount(snapshot_->workers);
   for (uint32_t i = 0; i < count; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, snapshot_, &open_connections_));
@@ -194,6 +197,7 @@ void Server::drainAndStop() {
   if (admin_) admin_->stop();
   if (jwks_) jwks_->stop();
   if (api_keys_) api_keys_->stop();
+  if (health_) health_->stop();
   std::vector<const observe::WorkerStats*> shards;
   for (const auto& worker : workers_) shards.push_back(&worker->stats());
   spdlog::info("stopped: {}", observe::summarize(shards));
@@ -205,6 +209,45 @@ void Server::drainAndStop() {
   for (const auto& worker : workers_) admissions.push_back(&worker->clusterAdmissions());
   for (const std::string& line : summarizeClusterAdmission(snapshot_->clusters, admissions)) {
     spdlog::info("{}", line);
+  }
+  logClusterTotals();
+}
+
+// Per cluster, its upstream failures by cause and its health events, summed
+// over the workers; a cluster with nothing to report is left out.
+void Server::logClusterTotals() const {
+  const std::vector<upstream::ClusterSpec>& clusters = snapshot_->clusters;
+  for (uint32_t c = 0; c < clusters.size(); ++c) {
+    std::string line;
+    uint64_t total = 0;
+    auto add = [&](std::string_view name, uint64_t value) {
+      line += fmt::format(" {}={}", name, value);
+      total += value;
+    };
+    for (size_t i = 0; i < upstream::kFailureCauseCount; ++i) {
+      auto cause = static_cast<upstream::FailureCause>(i);
+      uint64_t sum = 0;
+      for (const auto& worker : workers_) sum += worker->pool(c).stats().failure(cause).get();
+      add(upstream::causeCounterName(cause), sum);
+    }
+    uint64_t ejections = 0, refused = 0, panic = 0;
+    for (const auto& worker : workers_) {
+      const upstream::ClusterStats& stats = worker->pool(c).stats();
+      ejections += stats.ejections.get();
+      refused += stats.ejections_refused.get();
+      panic += stats.panic_picks.get();
+    }
+    add("ejections", ejections);
+    add("ejections_refused", refused);
+    add("panic_picks", panic);
+    if (const upstream::ClusterHealth* health = clusters[c].health.get()) {
+      add("health_checks", health->checks.load(std::memory_order_relaxed));
+      add("health_checks_failed", health->failed_checks.load(std::memory_order_relaxed));
+      add("marked_unhealthy", health->marked_unhealthy.load(std::memory_order_relaxed));
+      add("marked_healthy", health->marked_healthy.load(std::memory_order_relaxed));
+    }
+    if (total == 0) continue;
+    spdlog::info("cluster '{}':{}", clusters[c].name, line);
   }
 }
 

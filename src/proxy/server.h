@@ -15,6 +15,7 @@
 #include "auth/jwks_refresh.h"
 #include "config/config.h"
 #include "proxy/worker.h"
+#include "upstream/health_checker.h"
 
 namespace rampart::proxy {
 
@@ -39,6 +40,7 @@ class Server {
   bool allFinished() const;
   void logShadowTotals() const;
   void logAuthorizerTotals() const;
+  void logClusterTotals() const;
   void reloadShield();
 
   std::shared_ptr<const config::Snapshot> snapshot_;
@@ -57,6 +59,7 @@ class Server {
   // seed every worker uses, kept in the state file with what they learned.
   shield::BaselineSettings baselines_;
   shield::Seed baseline_seed_;
+  std::unique_ptr<upstream::HealthChecker> health_;  // active health checks, per cluster
 };
 
 // The number of workers for `configured` (0 = one per core).

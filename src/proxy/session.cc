@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "net/socket.h"
 #include "proxy/local_reply.h"
+#include "proxy/upstream_reply.h"
 #include "proxy/worker.h"
 
 namespace rampart::proxy {
@@ -110,6 +111,7 @@ void Session::onUpstreamEvents(uint32_t events) {
       return;
     }
     upstream_->setConnected();
+    pool_->recordConnected(upstream_->endpoint());
     onUpstreamConnected();
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstream_readable_ = true;
@@ -561,6 +563,16 @@ void Session::startForwarding(bool has_body) {
     return;
   }
   admitted_to_cluster_ = true;
+  attempt_endpoint_ = upstream::ClusterPool::kNoEndpoint;
+  upstream::EndpointChoice choice = pool_->pickEndpoint();
+  if (!choice.found()) {  // decided before any "100 Continue" goes out
+    pool_->recordFailure(upstream::FailureCause::kNoHealthyUpstream,
+                         upstream::ClusterPool::kNoEndpoint);
+    endClusterRequest();
+    in_.consume(head_bytes_);
+    replyLocally(upstreamFailureReply(upstream::FailureCause::kNoHealthyUpstream, has_body));
+    return;
+  }
 
   upstream_out_.clear();
   upstream_head_sent_ = 0;
@@ -590,10 +602,11 @@ void Session::startForwarding(bool has_body) {
   if (wants_continue && has_body && in_.empty()) out_.append(kContinue);
   body_bytes_read_ = body_bytes_at_last_check_ = 0;
   state_ = State::kProxying;
-  if (!attachUpstream(pool_->pickEndpoint())) failUpstream(UpstreamFailure::kConnect);
+  if (!attachUpstream(choice.endpoint)) failUpstream(UpstreamFailure::kConnect);
 }
 
 bool Session::attachUpstream(uint32_t endpoint) {
+  attempt_endpoint_ = endpoint;
   upstream_ = pool_->acquire(endpoint, this);
   if (upstream_ == nullptr) return false;
   upstream_eof_ = false;
@@ -862,6 +875,7 @@ void Session::startResponse(size_t head_bytes) {
   response_started_ = true;
   if (cluster_hold_.cluster != nullptr) cluster_hold_.head_at = preciseNanos();
   noteResponse(response_.status);
+  pool_->recordResponse(upstream_->endpoint(), response_.status);
   armTimer(TimerPurpose::kNone, 0);
 }
 
@@ -925,19 +939,26 @@ bool Session::responseComplete() const {
 
 void Session::failUpstream(UpstreamFailure failure) {
   observe::WorkerStats& stats = worker_->stats();
+  upstream::FailureCause cause = upstream::FailureCause::kReset;
   switch (failure) {
     case UpstreamFailure::kConnect:
       stats.upstream_connect_failures.inc();
+      cause = upstream::FailureCause::kConnectFailure;
       break;
     case UpstreamFailure::kConnectTimeout:
+      stats.upstream_timeouts.inc();
+      cause = upstream::FailureCause::kConnectTimeout;
+      break;
     case UpstreamFailure::kTimeout:
       stats.upstream_timeouts.inc();
+      cause = upstream::FailureCause::kTimeout;
       break;
     case UpstreamFailure::kReset:
       stats.upstream_resets.inc();
       break;
     case UpstreamFailure::kBadResponse:
       stats.upstream_bad_responses.inc();
+      cause = upstream::FailureCause::kBadResponse;
       break;
   }
   // A pooled connection the upstream closed while it sat idle: the request
@@ -951,24 +972,29 @@ void Session::failUpstream(UpstreamFailure failure) {
     return;
   }
   releaseUpstream(false);
+  uint32_t blamed = attempt_endpoint_;
   if (retry) {
     retried_ = true;
     upstream_head_sent_ = 0;
     request_sent_ = false;
-    if (attachUpstream(pool_->pickEndpoint())) return;
+    // A stale keep-alive connection is not the endpoint's fault: not held against it.
+    blamed = upstream::ClusterPool::kNoEndpoint;
+    upstream::EndpointChoice choice = pool_->pickEndpoint();
+    if (!choice.found()) {
+      cause = upstream::FailureCause::kNoHealthyUpstream;
+    } else if (attachUpstream(choice.endpoint)) {
+      return;
+    } else {
+      cause = upstream::FailureCause::kConnectFailure;
+      blamed = attempt_endpoint_;
+    }
   }
   if (failure == UpstreamFailure::kTimeout) cluster_hold_.upstream_timed_out = true;
+  // Counted per cluster and cause, and held against the endpoint by outlier
+  // detection (docs/upstreams.md).
+  pool_->recordFailure(cause, blamed);
   endClusterRequest();
-  bool body_left = !requestBodyComplete();
-  switch (failure) {
-    case UpstreamFailure::kConnectTimeout:
-    case UpstreamFailure::kTimeout:
-      replyLocally({504, "Gateway Timeout", "the upstream did not answer in time", body_left});
-      break;
-    default:
-      replyLocally({502, "Bad Gateway", "the upstream failed to answer", body_left});
-      break;
-  }
+  replyLocally(upstreamFailureReply(cause, !requestBodyComplete()));
 }
 
 void Session::finishExchange() {

@@ -190,6 +190,7 @@ class Session final : public core::EventHandler,
   // Upstream side.
   upstream::ClusterPool* pool_ = nullptr;
   upstream::Connection* upstream_ = nullptr;
+  uint32_t attempt_endpoint_ = upstream::ClusterPool::kNoEndpoint;  // of the current attempt
   bool upstream_readable_ = false;
   bool upstream_writable_ = false;
   bool upstream_eof_ = false;

@@ -4,12 +4,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "net/address.h"
 #include "shield/cluster_admission_policy.h"
+#include "upstream/health.h"
+#include "upstream/outlier.h"
 
 namespace rampart::upstream {
 
@@ -31,6 +34,22 @@ struct ClusterSpec {
   // `adaptive_concurrency:`: a latency-driven limit per worker with a fair
   // queue in front of the cluster (proxy/cluster_admission.h). Absent: none.
   std::optional<shield::ClusterAdmissionPolicy> admission;
+
+  // Health (docs/upstreams.md; read by config/health.cc).
+  std::optional<HealthCheckSpec> health_check;  // active checks from the control thread
+  // What the checks last said of each endpoint; set when health_check is.
+  // Shared with the HealthChecker, which writes it; workers only read.
+  std::shared_ptr<ClusterHealth> health;
+  OutlierSpec outlier;           // passive ejection, per worker
+  uint32_t panic_threshold = 0;  // percent; below this share usable, balance over all. 0: never
 };
+
+// "localhost:9000 (127.0.0.1:9000)", or just the address when it was written
+// as one: names an endpoint in logs.
+inline std::string endpointLabel(const ClusterSpec& spec, uint32_t endpoint) {
+  std::string address = spec.endpoints[endpoint].toString();
+  const std::string& name = spec.endpoint_names[endpoint];
+  return name == address ? address : name + " (" + address + ")";
+}
 
 }  // namespace rampart::upstream

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "core/log.h"
 #include "net/socket.h"
 
 namespace rampart::upstream {
@@ -55,7 +56,10 @@ ClusterPool::ClusterPool(const ClusterSpec* spec, core::EventLoop* loop, uint64_
       loop_(loop),
       balancer_(spec->balance, static_cast<uint32_t>(spec->endpoints.size()), seed),
       endpoints_(spec->endpoints.size()),
-      active_counts_(spec->endpoints.size(), 0) {}
+      active_counts_(spec->endpoints.size(), 0),
+      outlier_(spec->outlier, static_cast<uint32_t>(spec->endpoints.size())) {
+  usable_.reserve(spec->endpoints.size());
+}
 
 ClusterPool::~ClusterPool() {
   for (Endpoint& endpoint : endpoints_) {
@@ -77,8 +81,80 @@ void ClusterPool::endRequest() {
   if (active_requests_ > 0) --active_requests_;
 }
 
-uint32_t ClusterPool::pickEndpoint() {
-  return balancer_.pick(active_counts_.data());
+EndpointChoice ClusterPool::pickEndpoint() {
+  const ClusterHealth* health = spec_->health.get();
+  uint32_t unhealthy = health != nullptr ? health->unhealthyCount() : 0;
+  uint32_t ejected = outlier_.enabled() ? outlier_.refresh(loop_->now()) : 0;
+  // Everything usable (the common case): one atomic load, no scan.
+  if (unhealthy == 0 && ejected == 0) {
+    return {EndpointChoice::Kind::kEndpoint, balancer_.pick(active_counts_.data()), false};
+  }
+  uint32_t total = static_cast<uint32_t>(endpoints_.size());
+  usable_.clear();
+  for (uint32_t i = 0; i < total; ++i) {
+    if ((health == nullptr || health->healthy(i)) && !outlier_.ejected(i)) usable_.push_back(i);
+  }
+  switch (spreadFor(static_cast<uint32_t>(usable_.size()), total, spec_->panic_threshold)) {
+    case Spread::kAll:
+      break;
+    case Spread::kPanic:
+      stats_.panic_picks.inc();
+      return {EndpointChoice::Kind::kEndpoint, balancer_.pick(active_counts_.data()), true};
+    case Spread::kNone:
+      return {EndpointChoice::Kind::kNoHealthy, 0, false};
+    case Spread::kUsable:
+      return {EndpointChoice::Kind::kEndpoint,
+              balancer_.pick(active_counts_.data(), usable_.data(),
+                             static_cast<uint32_t>(usable_.size())),
+              false};
+  }
+  return {EndpointChoice::Kind::kEndpoint, balancer_.pick(active_counts_.data()), false};
+}
+
+void ClusterPool::recordResponse(uint32_t endpoint, uint16_t status) {
+  if (!outlier_.enabled() || endpoint >= endpoints_.size()) return;
+  if (status < 500) {
+    outlier_.recordSuccess(endpoint);
+    return;
+  }
+  reportEjection(endpoint, outlier_.recordServerError(endpoint, loop_->now()));
+}
+
+void ClusterPool::recordFailure(FailureCause cause, uint32_t endpoint) {
+  stats_.failures[static_cast<size_t>(cause)].inc();
+  if (!outlier_.enabled() || endpoint >= endpoints_.size()) return;
+  switch (cause) {
+    case FailureCause::kConnectFailure:
+    case FailureCause::kConnectTimeout:
+      reportEjection(endpoint, outlier_.recordConnectFailure(endpoint, loop_->now()));
+      break;
+    case FailureCause::kTimeout:
+    case FailureCause::kReset:
+    case FailureCause::kBadResponse:
+      reportEjection(endpoint, outlier_.recordServerError(endpoint, loop_->now()));
+      break;
+    case FailureCause::kNoHealthyUpstream:
+      break;
+  }
+}
+
+// Ejections are rare (at most one per endpoint per base_ejection_time), so
+// each is logged on the worker thread.
+void ClusterPool::reportEjection(uint32_t endpoint, const OutlierDetector::Verdict& verdict) {
+  const char* trigger = verdict.by_connect ? "consecutive connect failures" : "consecutive 5xx";
+  switch (verdict.kind) {
+    case OutlierDetector::Verdict::Kind::kNone:
+      return;
+    case OutlierDetector::Verdict::Kind::kEjected:
+      stats_.ejections.inc();
+      spdlog::warn("cluster '{}': endpoint {} ejected for {} ms after {} (ejection {})",
+                   spec_->name, endpointLabel(*spec_, endpoint), verdict.duration, trigger,
+                   verdict.times);
+      return;
+    case OutlierDetector::Verdict::Kind::kRefusedLimit:
+      stats_.ejections_refused.inc();
+      return;
+  }
 }
 
 Connection* ClusterPool::acquire(uint32_t endpoint, ConnectionUser* user) {

@@ -9,7 +9,10 @@
 
 #include "core/buffer.h"
 #include "core/event_loop.h"
+#include "observe/stats.h"
 #include "upstream/cluster.h"
+#include "upstream/errors.h"
+#include "upstream/outlier.h"
 
 namespace rampart::upstream {
 
@@ -28,7 +31,7 @@ class Connection final : public core::EventHandler, public core::Timer, public c
  public:
   int fd() const { return fd_; }
   core::Buffer& input() { return input_; }
-  bool reused() const { return reused_; }   // served an earlier request already
+  bool reused() const { return reused_; }  // served an earlier request already
   bool connected() const { return connected_; }
   void setConnected() { connected_ = true; }
   uint32_t endpoint() const { return endpoint_; }
@@ -58,6 +61,10 @@ class Balancer {
   Balancer(BalancePolicy policy, uint32_t endpoints, uint64_t seed);
   // `active[i]` is endpoint i's active request count (least-request only).
   uint32_t pick(const uint32_t* active);
+  // The same, choosing only among `candidates` (endpoint indices in
+  // ascending order, `count` >= 1): round robin takes the next candidate at
+  // or after its position, so skipping an endpoint does not shift the others.
+  uint32_t pick(const uint32_t* active, const uint32_t* candidates, uint32_t count);
 
  private:
   uint64_t nextRandom();
@@ -65,6 +72,36 @@ class Balancer {
   uint32_t endpoints_;
   uint32_t next_ = 0;
   uint64_t state_;
+};
+
+// Which endpoints the balancer may pick from, given how many are usable
+// (healthy by the checks and not ejected). Pure.
+enum class Spread : uint8_t {
+  kAll,     // every endpoint is usable
+  kUsable,  // only the usable ones
+  kPanic,   // fewer than panic_threshold percent are usable: all of them, ignoring health
+  kNone,    // none is usable and panic mode is off: no-healthy-upstream
+};
+Spread spreadFor(uint32_t usable, uint32_t total, uint32_t panic_threshold);
+
+// The endpoint for one attempt, or why there is none.
+struct EndpointChoice {
+  enum class Kind : uint8_t { kEndpoint, kNoHealthy };
+  Kind kind = Kind::kEndpoint;
+  uint32_t endpoint = 0;
+  bool panic = false;  // chosen over all endpoints because too few were usable
+  bool found() const { return kind == Kind::kEndpoint; }
+};
+
+// Per-cluster counters of one worker (summed over workers at shutdown).
+struct ClusterStats {
+  observe::Counter failures[kFailureCauseCount];  // by FailureCause
+  observe::Counter ejections;                     // outlier ejections started
+  observe::Counter ejections_refused;             // over max_ejection_percent
+  observe::Counter panic_picks;                   // endpoints chosen in panic mode
+  const observe::Counter& failure(FailureCause cause) const {
+    return failures[static_cast<size_t>(cause)];
+  }
 };
 
 class ClusterPool {
@@ -80,8 +117,25 @@ class ClusterPool {
   bool tryBeginRequest();
   void endRequest();
 
-  // The endpoint for the next attempt.
-  uint32_t pickEndpoint();
+  // The endpoint for the next attempt: among the usable endpoints (healthy by
+  // the active checks and not ejected by this worker's outlier detector),
+  // or all of them in panic mode, or none (answer no-healthy-upstream).
+  EndpointChoice pickEndpoint();
+
+  // What became of an attempt on `endpoint`, fed to outlier detection.
+  // Cheap no-ops when the cluster has no outlier_detection.
+  void recordConnected(uint32_t endpoint) {
+    if (outlier_.enabled()) outlier_.recordConnected(endpoint);
+  }
+  // A response head arrived with `status`.
+  void recordResponse(uint32_t endpoint, uint16_t status);
+  // A failure the client is told about: counted by cause and, for a real
+  // endpoint (not kNoEndpoint), fed to outlier detection.
+  void recordFailure(FailureCause cause, uint32_t endpoint);
+  static constexpr uint32_t kNoEndpoint = UINT32_MAX;
+
+  const ClusterStats& stats() const { return stats_; }
+  const OutlierDetector& outlier() const { return outlier_; }
 
   // A connection to `endpoint` for `user`: an idle pooled one when available
   // (reused() true), else a new non-blocking connect (connected() false until
@@ -99,6 +153,7 @@ class ClusterPool {
   friend class Connection;
   void closeConnection(Connection* connection);
   void removeIdle(Connection* connection);
+  void reportEjection(uint32_t endpoint, const OutlierDetector::Verdict& verdict);
 
   struct Endpoint {
     std::vector<Connection*> idle;  // most recently used last (LIFO keeps warm sockets)
@@ -110,6 +165,9 @@ class ClusterPool {
   Balancer balancer_;
   std::vector<Endpoint> endpoints_;
   std::vector<uint32_t> active_counts_;  // mirrors Endpoint::active for the balancer
+  OutlierDetector outlier_;
+  std::vector<uint32_t> usable_;  // pickEndpoint() scratch, reserved once: no allocation per pick
+  ClusterStats stats_;
   uint32_t active_requests_ = 0;
   uint64_t connects_ = 0;
 };

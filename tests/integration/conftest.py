@@ -16,8 +16,8 @@ class Stack:
         self.workdir = Path(workdir)
         self.processes = []
 
-    def upstream(self, name="app"):
-        upstream = helpers.Upstream(self.workdir, name)
+    def upstream(self, name="app", port=0, extra_args=()):
+        upstream = helpers.Upstream(self.workdir, name, port=port, extra_args=extra_args)
         self.processes.append(upstream)
         return upstream
 

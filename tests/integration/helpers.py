@@ -80,14 +80,18 @@ def stop_process(process, sig=signal.SIGTERM, timeout=10.0):
 class Upstream:
     """upstream_server.py as a separate process."""
 
-    def __init__(self, workdir, name="app"):
+    def __init__(self, workdir, name="app", port=0, extra_args=()):
+        """`port`: 0 for any free one, or a given one (to restart a stopped
+        upstream where its cluster expects it). `extra_args`: more
+        upstream_server.py options (--fail-status 500, --health-status 503)."""
         self.name = name
         self.log_path = Path(workdir) / f"upstream-{name}.log"
         self.err_path = Path(workdir) / f"upstream-{name}.stderr"
         self.log_path.touch()
-        self.err_file = open(self.err_path, "wb")
+        self.err_file = open(self.err_path, "ab")
         self.process = subprocess.Popen(
-            [PYTHON, str(UPSTREAM_SCRIPT), "--port", "0", "--name", name, "--log", str(self.log_path)],
+            [PYTHON, str(UPSTREAM_SCRIPT), "--port", str(port), "--name", name, "--log", str(self.log_path)]
+            + list(extra_args),
             stdout=subprocess.PIPE, stderr=self.err_file, stdin=subprocess.DEVNULL)
         ready, _, _ = select.select([self.process.stdout], [], [], 10)
         line = self.process.stdout.readline().decode() if ready else ""
@@ -121,6 +125,15 @@ class Upstream:
                     return record
             time.sleep(0.02)
         raise AssertionError(f"upstream {self.name} never logged the expected request; saw {self.targets()}")
+
+    def control(self, **modes):
+        """Sets failure modes at run time (health_status=503, fail_status=500; 0 = off),
+        talking to the upstream directly, not through rampart."""
+        query = "&".join(f"{k}={v}" for k, v in modes.items())
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(f"GET /_control?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            answer = s.recv(1024)
+        assert answer.startswith(b"HTTP/1.1 204"), answer
 
     def stop(self):
         stop_process(self.process, timeout=5)

@@ -8,6 +8,7 @@ head is read (before the body), so a test can see what reached the upstream
 even when the request never completes.
 
 Usage: upstream_server.py --port 0 --name NAME [--log FILE] [--host 127.0.0.1] [--delay-ms N]
+                          [--health-path /health] [--health-status N] [--fail-status N]
 Prints "PORT <n>" on stdout once listening.
 
 --delay-ms N (default 0) delays every answer by N ms after the body is read,
@@ -28,8 +29,19 @@ counted as in flight):
   /_upstream/stats        JSON {in_flight, max_in_flight, served}: requests being
                           served now, the most at once, and those completed;
                           ?reset=1 first resets max_in_flight to in_flight now
+  /_control?health_status=N&fail_status=N
+                   changes the failure modes below at run time (0 turns one
+                   off) and answers 204; not logged, so a test's request log
+                   holds only the traffic it is about
 Any request body is read (Content-Length or chunked) and counted.
 "Expect: 100-continue" is answered with "100 Continue" before the body is read.
+
+Failure modes (off by default, so the endpoints above behave as always):
+  --health-status N  the health path (--health-path, default /health) answers
+                     status N with a small JSON body instead of the echo
+  --fail-status N    every other request (not /_control, not the health
+                     path) answers status N with a small JSON body
+Each logged record says which status the mode answered ("answered").
 """
 import argparse
 import hashlib
@@ -175,7 +187,8 @@ def header_values(headers, name):
 
 
 class Server:
-    def __init__(self, name, log_path, delay_ms=0):
+    def __init__(self, name, log_path, delay_ms=0, health_path="/health", health_status=0,
+                 fail_status=0):
         self.name = name
         self.log_path = log_path
         self.lock = threading.Lock()
@@ -184,6 +197,9 @@ class Server:
         self.in_flight = 0
         self.max_in_flight = 0
         self.served = 0
+        self.health_path = health_path
+        self.health_status = health_status  # 0: the health path echoes like any other
+        self.fail_status = fail_status      # 0: requests are served normally
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
 
     def log(self, record):
@@ -229,6 +245,8 @@ class Server:
         method, target, version, headers = parse_head(head)
         path, _, query_text = target.partition("?")
         query = {k: v[-1] for k, v in parse_qs(query_text).items()}
+        if path == "/_control":
+            return self.failure_control(sock, query)
         if path.startswith("/_upstream/"):
             return self.control(sock, path, query)
         with self.lock:
@@ -257,8 +275,17 @@ class Server:
         return True
 
     def serve_request(self, sock, reader, peer, conn_id, method, target, version, headers, path, query):
-        self.log({"conn": conn_id, "peer": peer[0], "method": method, "target": target,
-                  "version": version, "headers": headers, "time": time.time()})
+        # The status a failure mode answers with, decided (and logged) as the head arrives.
+        with self.lock:
+            if path == self.health_path:
+                forced = self.health_status
+            else:
+                forced = self.fail_status
+        record = {"conn": conn_id, "peer": peer[0], "method": method, "target": target,
+                  "version": version, "headers": headers, "time": time.time()}
+        if forced:
+            record["answered"] = forced
+        self.log(record)
 
         connection_tokens = {t.strip().lower() for v in header_values(headers, "connection") for t in v.split(",")}
         if version == "HTTP/1.1":
@@ -299,6 +326,13 @@ class Server:
         if not keep_alive:
             base.append(("Connection", "close"))
 
+        if forced:
+            payload = (json.dumps({"name": self.name, "status": forced}) + "\n").encode()
+            self.send_head(sock, forced, base + [("Content-Type", "application/json"),
+                                                 ("Content-Length", str(len(payload)))])
+            if method != "HEAD":
+                sock.sendall(payload)
+            return keep_alive
         if path == "/close":
             return False
         if path == "/garbage":
@@ -329,6 +363,16 @@ class Server:
         if method != "HEAD":
             sock.sendall(payload)
         return keep_alive
+
+    def failure_control(self, sock, query):
+        """/_control: sets the failure modes; answers 204 and closes."""
+        with self.lock:
+            if "health_status" in query:
+                self.health_status = int(query["health_status"])
+            if "fail_status" in query:
+                self.fail_status = int(query["fail_status"])
+        sock.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+        return False
 
     @staticmethod
     def read_chunked(reader, body):
@@ -383,7 +427,7 @@ class Server:
 
 REASONS = {100: "Continue", 200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently",
            304: "Not Modified", 400: "Bad Request", 404: "Not Found", 418: "I'm a teapot",
-           500: "Internal Server Error", 503: "Service Unavailable"}
+           500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
 def main():
@@ -393,12 +437,16 @@ def main():
     parser.add_argument("--name", default="upstream")
     parser.add_argument("--log", default=None)
     parser.add_argument("--delay-ms", type=int, default=0)
+    parser.add_argument("--health-path", default="/health")
+    parser.add_argument("--health-status", type=int, default=0)
+    parser.add_argument("--fail-status", type=int, default=0)
     args = parser.parse_args()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((args.host, args.port))
     listener.listen(512)
-    server = Server(args.name, args.log, args.delay_ms)
+    server = Server(args.name, args.log, args.delay_ms, args.health_path, args.health_status,
+                    args.fail_status)
     print("PORT %d" % listener.getsockname()[1], flush=True)
     try:
         server.serve(listener)
