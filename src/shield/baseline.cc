@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "shield/bytes.h"
+
 namespace rampart::shield {
 
 namespace {
@@ -12,19 +14,8 @@ constexpr char kMagic[4] = {'R', 'B', 'L', '1'};
 constexpr size_t kHeaderBytes = 32;
 constexpr size_t kEntryBytes = 24;
 
-template <typename T>
-void put(std::string& out, T value) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  out.append(bytes, sizeof(T));
-}
-
-template <typename T>
-T get(const char* p) {
-  T value;
-  std::memcpy(&value, p, sizeof(T));
-  return value;
-}
+using bytes::get;
+using bytes::put;
 
 int64_t floorDiv(Nanos a, Nanos b) {
   const int64_t q = a / b;

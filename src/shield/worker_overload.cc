@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "shield/bytes.h"
+
 namespace rampart::shield {
 
 namespace {
@@ -18,20 +20,8 @@ constexpr char kFileMagic[4] = {'R', 'B', 'S', 'F'};
 constexpr uint32_t kFileVersion = 1;
 constexpr uint32_t kMaxFileWorkers = 4096;
 
-template <typename T>
-void put(std::string& out, T value) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  out.append(bytes, sizeof(T));
-}
-
-template <typename T>
-bool take(std::string_view& in, T* value) {
-  if (in.size() < sizeof(T)) return false;
-  std::memcpy(value, in.data(), sizeof(T));
-  in.remove_prefix(sizeof(T));
-  return true;
-}
+using bytes::put;
+using bytes::take;
 
 }  // namespace
 
