@@ -6,6 +6,53 @@
 
 namespace rampart::proxy {
 
+void takeTraceContext(const std::vector<http::Header>& headers, uint64_t random_a,
+                      uint64_t random_b, uint64_t random_span, TraceState* out) {
+  const http::Header* found = nullptr;
+  size_t count = 0;
+  for (const http::Header& header : headers) {
+    if (header.name.size() == 11 && http::equalsIgnoreCase(header.name, "traceparent")) {
+      found = &header;
+      ++count;
+    }
+  }
+  observe::TraceParent incoming;
+  // Several traceparents cannot be told apart: none is trusted.
+  out->incoming_valid = count == 1 && observe::parseTraceParent(found->value, &incoming) ==
+                                          observe::TraceParse::kValid;
+  if (out->incoming_valid) {
+    std::memcpy(out->trace_id, incoming.trace_id, sizeof(out->trace_id));
+    out->flags = incoming.flags;
+  } else {
+    observe::randomTraceId(random_a, random_b, out->trace_id);
+    out->flags = 0;  // Rampart records no spans: an upstream's own sampler decides
+  }
+  observe::randomSpanId(random_span, out->span_id);
+  observe::formatTraceParent(out->trace_id, out->span_id, out->flags, out->traceparent);
+}
+
+std::string_view forwardedTraceState(const std::vector<http::Header>& headers,
+                                     const TraceState& trace,
+                                     char (&buffer)[observe::kMaxTraceState]) {
+  if (!trace.incoming_valid) return {};
+  std::string_view single;
+  size_t used = 0;
+  size_t count = 0;
+  for (const http::Header& header : headers) {
+    if (header.name.size() != 10 || !http::equalsIgnoreCase(header.name, "tracestate")) continue;
+    if (header.value.empty()) continue;
+    size_t need = header.value.size() + (count > 0 ? 1 : 0);
+    if (used + need > sizeof(buffer)) return {};  // over the bound: dropped whole
+    if (count > 0) buffer[used++] = ',';
+    std::memcpy(buffer + used, header.value.data(), header.value.size());
+    used += header.value.size();
+    single = header.value;
+    ++count;
+  }
+  if (count == 1) return single;
+  return {buffer, used};
+}
+
 std::string_view refusalCause(Phase phase, uint16_t status) {
   switch (phase) {
     case Phase::kReadHead:

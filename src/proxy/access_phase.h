@@ -1,5 +1,6 @@
-// Phase 10: the end of a request as one access-log line (observe/access_log.h).
-// The session fills an AccessNote as the request
+// Phase 10: the end of a request as one access-log line (observe/access_log.h),
+// and the W3C trace context the request carries upstream
+// (observe/trace_context.h). The session fills an AccessNote as the request
 // goes; these functions turn it into a line in the worker's ring. Pure apart
 // from the ring, which takes no lock and makes no syscall.
 #pragma once
@@ -13,10 +14,38 @@
 #include "http/message.h"
 #include "observe/access_log.h"
 #include "observe/stats.h"
+#include "observe/trace_context.h"
 #include "proxy/phases.h"
 #include "upstream/errors.h"
 
 namespace rampart::proxy {
+
+// The trace context of one request: the trace id (incoming when valid, else
+// new), Rampart's span id (the parent id upstream sees) and the flags.
+struct TraceState {
+  char trace_id[32] = {};
+  char span_id[16] = {};
+  uint8_t flags = 0;
+  bool incoming_valid = false;  // a valid traceparent came in: its tracestate may cross
+  char traceparent[observe::kTraceParentLength] = {};  // the value sent upstream
+
+  std::string_view traceId() const { return {trace_id, sizeof(trace_id)}; }
+  std::string_view traceParent() const { return {traceparent, sizeof(traceparent)}; }
+};
+
+// Reads the request's traceparent: exactly one header with a valid value is
+// continued; none, several or a malformed one start a new trace from
+// `random_a`/`random_b`. `random_span` makes Rampart's span id.
+void takeTraceContext(const std::vector<http::Header>& headers, uint64_t random_a,
+                      uint64_t random_b, uint64_t random_span, TraceState* out);
+
+// The tracestate to send upstream: the incoming tracestate headers joined
+// with ',' (RFC 9110 list semantics) when the traceparent was valid and the
+// whole is at most kMaxTraceState bytes; empty otherwise. `buffer` backs the
+// answer when several headers had to be joined.
+std::string_view forwardedTraceState(const std::vector<http::Header>& headers,
+                                     const TraceState& trace,
+                                     char (&buffer)[observe::kMaxTraceState]);
 
 // What the access line says about the current request, filled as it goes.
 struct AccessNote {

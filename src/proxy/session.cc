@@ -401,6 +401,8 @@ void Session::startRequest() {
   access_.parsed = true;
   access_.setMethod(request_.method);
   access_.bytes_in = head_bytes_;
+  takeTraceContext(request_.headers, worker_->nextRandom(), worker_->nextRandom(),
+                   worker_->nextRandom(), &trace_);
 
   RequestContext ctx;
   ctx.snapshot = &snapshot;
@@ -609,6 +611,9 @@ void Session::startForwarding(bool has_body) {
   info.method_override = route_->method_override;
   info.authorizer_headers = &snapshot.ext_authz.upstream_header_names;
   info.authorizer_lines = authz_headers_;
+  char tracestate[observe::kMaxTraceState];
+  info.traceparent = trace_.traceParent();
+  info.tracestate = forwardedTraceState(request_.headers, trace_, tracestate);
   appendUpstreamRequestHead(upstream_out_, info);
   access_.upstream_start_us = core::monotonicMicros();
 
@@ -1093,6 +1098,7 @@ void Session::logRequest() {
   }
   record.decision = access_.decision;
   record.cause = access_.cause;
+  if (access_.parsed) record.trace_id = trace_.traceId();
   logAccess(*ring, snapshot.access_log, worker_->stats(), worker_->nextRandom(), record);
 }
 

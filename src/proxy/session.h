@@ -178,6 +178,7 @@ class Session final : public core::EventHandler,
   bool overload_admitted_ = false;  // holds a slot of the worker's shedder (phase 7b)
   shield::RequestClass request_class_ = shield::RequestClass::kAnonymous;
   AccessNote access_;  // phase 10's view of the request (proxy/access_phase.h)
+  TraceState trace_;   // W3C trace context sent upstream and logged
 
   // Request body in flight (client -> upstream).
   core::Buffer upstream_out_;  // the rewritten request head (kept whole for one retry)

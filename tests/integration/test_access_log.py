@@ -1,6 +1,7 @@
-"""The access log (phase 10) through the real binary: one JSON line per
-request with its fields, refusals with their cause, the canonical path,
-sampling that never hides a refusal, and a full ring that drops and counts."""
+"""The access log (phase 10) and W3C trace context through the real binary:
+one JSON line per request with its fields, refusals with their cause,
+the canonical path, sampling that never hides a refusal, a full ring that
+drops and counts, and traceparent propagated or replaced."""
 import hashlib
 import json
 import re
@@ -13,6 +14,7 @@ import prometheus_text
 FIELDS = {"time", "request_id", "client", "method", "path", "route", "status", "bytes_in",
           "bytes_out", "rampart_us", "upstream_us", "principal", "account", "decision", "cause",
           "trace_id"}
+INCOMING = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def write_keys(stack):
@@ -99,7 +101,7 @@ def test_one_line_per_request_with_every_field_and_cause(stack):
     assert (first["decision"], first["cause"]) == ("allow", "")
     assert first["bytes_in"] > 5 and first["bytes_out"] == len(ok.raw_head) + len(ok.body), (first, ok)
     assert first["upstream_us"] > 0 and first["rampart_us"] > 0
-    assert first["trace_id"] == ""  # trace context comes next
+    assert re.fullmatch(r"[0-9a-f]{32}", first["trace_id"]) and first["trace_id"] != "0" * 32
 
     limited = by_id(lines, over.header("x-request-id"))
     assert (limited["status"], limited["decision"], limited["cause"], limited["route"]) == (429, "deny", "rate-limit", "limited")
@@ -156,6 +158,40 @@ def test_configured_fields_only_and_stderr(stack):
     assert found, rampart.stderr()
     line = json.loads(found[0])
     assert set(line) == {"path", "status", "trace_id"} and line["status"] == 200
+
+
+def test_traceparent_continued_with_a_new_parent_and_tracestate_passed(stack):
+    path = stack.workdir / "access.log"
+    rampart, upstream = gateway(stack, {"path": str(path)})
+    response = helpers.get(rampart.port, "/pub/t", headers=[("traceparent", INCOMING),
+                                                              ("tracestate", "vendor=abc,other=1")])
+    assert response.status == 200
+    echo = upstream.requests()[-1]
+    sent = helpers.echo_header(echo, "traceparent")
+    assert len(sent) == 1, echo
+    version, trace_id, parent, flags = sent[0].split("-")
+    assert (version, trace_id, flags) == ("00", "4bf92f3577b34da6a3ce929d0e0e4736", "01")
+    assert re.fullmatch(r"[0-9a-f]{16}", parent) and parent != "00f067aa0ba902b7"
+    assert helpers.echo_header(echo, "tracestate") == ["vendor=abc,other=1"]
+    assert read_lines(path, 1)[0]["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_an_invalid_traceparent_is_replaced_and_its_tracestate_dropped(stack):
+    path = stack.workdir / "access.log"
+    rampart, upstream = gateway(stack, {"path": str(path)})
+    bad = INCOMING.upper().replace("X", "x")  # uppercase hex is not valid
+    assert helpers.get(rampart.port, "/pub/t", headers=[("traceparent", bad),
+                                                          ("tracestate", "vendor=abc")]).status == 200
+    assert helpers.get(rampart.port, "/pub/u").status == 200  # none at all: started
+    echoes = upstream.requests()
+    logged = [line["trace_id"] for line in read_lines(path, 2)]
+    for echo, trace in zip(echoes, logged):
+        sent = helpers.echo_header(echo, "traceparent")
+        assert len(sent) == 1 and re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-00", sent[0]), echo
+        assert sent[0].split("-")[1] == trace
+        assert sent[0].split("-")[1] != "4bf92f3577b34da6a3ce929d0e0e4736"
+        assert helpers.echo_header(echo, "tracestate") == []
+    assert logged[0] != logged[1]
 
 
 def test_a_full_ring_drops_and_counts(stack):

@@ -8,6 +8,8 @@
 namespace rampart::proxy {
 namespace {
 
+constexpr std::string_view kIncoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 TEST(AccessPhaseTest, RefusalCauseByPhaseAndStatus) {
   EXPECT_EQ(refusalCause(Phase::kReadHead, 400), "bad-request");
   EXPECT_EQ(refusalCause(Phase::kCanonicalize, 400), "bad-request");
@@ -27,6 +29,44 @@ TEST(AccessPhaseTest, UpstreamCausesAreNamed) {
   EXPECT_EQ(upstreamCause(upstream::FailureCause::kConnectFailure), "upstream-connect-failure");
   EXPECT_EQ(upstreamCause(upstream::FailureCause::kNoHealthyUpstream),
             "upstream-no-healthy-upstream");
+}
+
+TEST(AccessPhaseTest, ValidTraceparentIsContinuedWithOurSpan) {
+  TraceState trace;
+  takeTraceContext({{"Host", "x"}, {"traceparent", kIncoming}}, 1, 2, 0xabc, &trace);
+  EXPECT_TRUE(trace.incoming_valid);
+  EXPECT_EQ(trace.traceId(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(trace.traceParent(), "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000abc-01");
+}
+
+TEST(AccessPhaseTest, AbsentInvalidOrRepeatedTraceparentStartsANewTrace) {
+  const std::vector<std::vector<http::Header>> cases = {
+      {},
+      {{"traceparent", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"}},
+      {{"traceparent", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}},
+      {{"traceparent", kIncoming}, {"traceparent", kIncoming}},
+  };
+  for (const auto& headers : cases) {
+    TraceState trace;
+    takeTraceContext(headers, 0x1111, 0x2222, 0x3333, &trace);
+    EXPECT_FALSE(trace.incoming_valid);
+    EXPECT_EQ(trace.traceParent(), "00-00000000000011110000000000002222-0000000000003333-00");
+  }
+}
+
+TEST(AccessPhaseTest, TracestateOnlyAfterAValidTraceparentAndWithinTheBound) {
+  char buffer[observe::kMaxTraceState];
+  TraceState valid;
+  takeTraceContext({{"traceparent", kIncoming}}, 1, 2, 3, &valid);
+  EXPECT_EQ(forwardedTraceState({{"tracestate", "a=1"}}, valid, buffer), "a=1");
+  EXPECT_EQ(forwardedTraceState({{"tracestate", "a=1"}, {"TraceState", "b=2"}}, valid, buffer),
+            "a=1,b=2");
+  std::string big(observe::kMaxTraceState, 'x');
+  EXPECT_EQ(forwardedTraceState({{"tracestate", big}}, valid, buffer), big);
+  EXPECT_EQ(forwardedTraceState({{"tracestate", big}, {"tracestate", "b=2"}}, valid, buffer), "");
+  TraceState fresh;
+  takeTraceContext({}, 1, 2, 3, &fresh);
+  EXPECT_EQ(forwardedTraceState({{"tracestate", "a=1"}}, fresh, buffer), "");
 }
 
 TEST(AccessPhaseTest, AFullRingCountsTheDropAndSamplingSkipsOnlySuccesses) {
