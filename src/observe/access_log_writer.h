@@ -1,8 +1,9 @@
 // The access log's thread: drains every worker's ring (observe/access_log.h)
 // every few milliseconds and writes the lines with large write() calls, so a
 // slow disk holds up this thread alone; the workers only ever see a full
-// ring, and count the line as dropped. Reopens its file on request (SIGUSR1,
-// for log rotation) and writes what is left when it stops.
+// ring, and count the line as dropped. A pipe or FIFO sink is written
+// without blocking: a stalled reader backs the lines up into the rings. Reopens its file on request
+// (SIGUSR1, for log rotation) and writes what is left when it stops.
 #pragma once
 
 #include <atomic>
@@ -30,13 +31,15 @@ class AccessLogWriter {
 
   AccessRing* ring(size_t worker) { return rings_[worker].get(); }
   const AccessLogSettings& settings() const { return settings_; }
-  // Lines written and write() failures so far (the shutdown line).
+  // Lines written, write() failures, and lines lost to a failed write or a
+  // sink still stalled at exit (the shutdown line).
   uint64_t linesWritten() const { return lines_written_.load(std::memory_order_relaxed); }
   uint64_t writeErrors() const { return write_errors_.load(std::memory_order_relaxed); }
+  uint64_t linesLost() const { return lines_lost_.load(std::memory_order_relaxed); }
 
  private:
   void drainOnce();
-  void flush();
+  bool flush();  // false: the sink would block (EAGAIN); the rest stays in pending_
   bool open(std::string* error);
 
   AccessLogSettings settings_;
@@ -47,6 +50,7 @@ class AccessLogWriter {
   std::atomic<bool> reopen_{false};
   std::atomic<uint64_t> lines_written_{0};
   std::atomic<uint64_t> write_errors_{0};
+  std::atomic<uint64_t> lines_lost_{0};
   core::PeriodicThread thread_;
   bool started_ = false;
 };

@@ -212,8 +212,10 @@ void Server::drainAndStop() {
   // After the workers: every line they logged is in a ring, written now.
   if (access_log_) {
     access_log_->stop();
-    spdlog::info("access log: {} lines written, {} write errors", access_log_->linesWritten(),
-                 access_log_->writeErrors());
+    spdlog::info(
+        "access log: {} lines written, {} lost to write errors or a stalled sink, {} "
+        "write errors",
+        access_log_->linesWritten(), access_log_->linesLost(), access_log_->writeErrors());
   }
   if (admin_) admin_->stop();
   if (jwks_) jwks_->stop();

@@ -4,6 +4,7 @@ the canonical path, sampling that never hides a refusal, a full ring that
 drops and counts, and traceparent propagated or replaced."""
 import hashlib
 import json
+import os
 import re
 import subprocess
 import time
@@ -223,6 +224,53 @@ def test_a_full_ring_drops_and_counts(stack):
     assert written + dropped == total, (written, dropped, total)
     stopped = [l for l in rampart.stderr().splitlines() if "stopped:" in l][-1]
     assert f"access_log_dropped={int(dropped)}" in stopped, stopped
+
+
+def test_a_stalled_sink_never_blocks_the_workers(stack):
+    """A FIFO whose reader never reads: the pipe fills and the log thread
+    cannot write. Requests are still served at once, the lines over the
+    rings are dropped and counted, shutdown is not held up, and every line
+    is accounted for: in the pipe, dropped by a worker, or lost at exit."""
+    fifo = stack.workdir / "stalled.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # opened, never read until the end
+    try:
+        admin_port = helpers.free_port()
+        rampart, _ = gateway(stack, {"path": str(fifo), "buffer_lines": 16}, admin_port=admin_port)
+        total = 0
+        began = time.monotonic()
+        with helpers.Client(rampart.port) as client:
+            while total < 3000 and time.monotonic() - began < 20:
+                client.send(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n" * 100)
+                for _ in range(100):
+                    assert client.read_response().status == 404
+                total += 100
+        assert total == 3000
+        started = time.monotonic()
+        assert helpers.get(rampart.port, "/pub/still-served").status == 200
+        assert time.monotonic() - started < 1.0
+        total += 1
+        metrics = prometheus_text.parse(helpers.get(admin_port, "/metrics").body.decode())
+        dropped = int(prometheus_text.value(metrics, "rampart_access_log_dropped_total"))
+        assert dropped > total // 2, (dropped, total)
+        started = time.monotonic()
+        assert rampart.stop() == 0
+        assert time.monotonic() - started < 5.0
+        in_pipe = b""
+        while True:
+            try:
+                chunk = os.read(reader, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            in_pipe += chunk
+    finally:
+        os.close(reader)
+    summary = [l for l in rampart.stderr().splitlines() if "access log:" in l][-1]
+    written, lost = map(int, re.search(r"(\d+) lines written, (\d+) lost", summary).groups())
+    assert written == in_pipe.count(b"\n"), (summary, in_pipe.count(b"\n"))
+    assert written + lost + dropped == total, (written, lost, dropped, total)
 
 
 def test_a_bad_access_log_config_is_refused_with_its_position(stack):
