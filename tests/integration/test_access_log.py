@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -271,6 +272,49 @@ def test_a_stalled_sink_never_blocks_the_workers(stack):
     written, lost = map(int, re.search(r"(\d+) lines written, (\d+) lost", summary).groups())
     assert written == in_pipe.count(b"\n"), (summary, in_pipe.count(b"\n"))
     assert written + lost + dropped == total, (written, lost, dropped, total)
+
+
+def test_upstream_failures_and_aborts_are_logged_with_their_cause(stack):
+    path = stack.workdir / "access.log"
+    upstream = stack.upstream("app")
+    port = helpers.free_port()
+    dead = f"127.0.0.1:{helpers.free_port()}"  # nothing listens there
+    routes = [{"name": "dead", "match": {"prefix": "/dead"}, "cluster": "dead"},
+              {"name": "app", "match": {"prefix": "/"}, "cluster": "app"}]
+    text = helpers.config(port, [helpers.cluster("app", [upstream.address]),
+                                 helpers.cluster("dead", [dead])],
+                          [{"name": "default", "domains": ["*"], "routes": routes}],
+                          access_log={"path": str(path)})
+    rampart = stack.rampart(text, port)
+    failed = helpers.get(rampart.port, "/dead/x")
+    assert failed.status == 502
+    # A client that leaves before its response: the line says so.
+    with helpers.Client(rampart.port) as client:
+        client.send(b"GET /slow?ms=400 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.1)
+    lines = read_lines(path, 2)
+    line = by_id(lines, failed.header("x-request-id"))
+    assert (line["status"], line["decision"], line["cause"], line["route"]) == (
+        502, "error", "upstream-connect-failure", "dead"), line
+    aborted = [l for l in lines if l["path"] == "/slow"]
+    # The slow upstream sends its head at once: the status went out, the body never did.
+    assert len(aborted) == 1 and aborted[0]["decision"] == "abort", lines
+    assert aborted[0]["status"] in (0, 200) and aborted[0]["cause"] == "", lines
+
+
+def test_sigusr1_reopens_the_file_after_rotation(stack):
+    path = stack.workdir / "access.log"
+    rampart, _ = gateway(stack, {"path": str(path)})
+    assert helpers.get(rampart.port, "/pub/before").status == 200
+    assert [l["path"] for l in read_lines(path, 1)] == ["/pub/before"]
+    rotated = stack.workdir / "access.log.1"
+    path.rename(rotated)
+    rampart.process.send_signal(signal.SIGUSR1)
+    time.sleep(0.2)  # the log thread reopens on its next tick
+    assert helpers.get(rampart.port, "/pub/after").status == 200
+    assert [l["path"] for l in read_lines(path, 1)] == ["/pub/after"]
+    assert [l["path"] for l in read_lines(rotated, 1)] == ["/pub/before"]
+    assert rampart.stop() == 0
 
 
 def test_a_bad_access_log_config_is_refused_with_its_position(stack):
