@@ -270,10 +270,10 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
                                        const std::string& base_dir) {
   std::optional<Map> top = reader.map(
       root, "the top level",
-      {"workers", "log_format", "log_level", "drain_timeout", "max_connections", "via",
-       "trusted_proxies", "http", "canonical", "listeners", "clusters", "virtual_hosts",
-       "authentication", "policies", "policy_files", "authorization", "authorizers", "shield",
-       "admin"});
+      {"workers",       "log_format",      "log_level",      "drain_timeout", "max_connections",
+       "via",           "trusted_proxies", "http",           "canonical",     "listeners",
+       "clusters",      "virtual_hosts",   "authentication", "policies",      "policy_files",
+       "authorization", "authorizers",     "shield",         "admin",         "access_log"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());
@@ -290,6 +290,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
   readListeners(reader, *top, snapshot.get());
   detail::readListenerLimits(reader, *top, snapshot.get());
   detail::readAdmin(reader, *top, snapshot.get());
+  detail::readAccessLog(reader, *top, snapshot.get());
   readRoutes(reader, *top, base_dir, snapshot.get());
   if (reader.hasErrors()) return nullptr;
   return snapshot;

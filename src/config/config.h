@@ -17,6 +17,7 @@
 #include "http/canonical.h"
 #include "http/message.h"
 #include "net/address.h"
+#include "observe/access_log.h"
 #include "policy/policy.h"
 #include "routing/router.h"
 #include "shield/settings.h"
@@ -110,8 +111,9 @@ struct Snapshot {
   AuthSettings auth;
   AuthorizationSettings authorization;
   ExtAuthzSettings ext_authz;
-  shield::ShieldSettings shield;  // limits, admission, escalation (config/shield.cc)
-  admin::AdminSettings admin;     // the admin listener (config/admin.cc); off unless set
+  shield::ShieldSettings shield;          // limits, admission, escalation (config/shield.cc)
+  admin::AdminSettings admin;             // the admin listener (config/admin.cc); off unless set
+  observe::AccessLogSettings access_log;  // config/access_log.cc; off unless set
 };
 
 // One problem in a config file. Printed as "file:line:col: message".

@@ -105,6 +105,8 @@ void readBaselines(yaml::Reader& reader, const YAML::Node& node, const std::stri
 std::optional<double> parseRate(std::string_view text);
 // `admin:` (admin.cc): the admin listener's address and token (after the listeners).
 void readAdmin(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
+// `access_log:` (access_log.cc): the JSON access log's file, fields, sampling, ring size.
+void readAccessLog(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
 // Each listener's `limits:` (after the listeners are read).
 void readListenerLimits(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
 // Each route's `limits:`, by route index.

@@ -53,6 +53,7 @@ const std::vector<CounterField>& counterFields() {
       {"shield_dropped", &WorkerStats::shield_dropped},
       {"proxy_headers", &WorkerStats::proxy_headers},
       {"proxy_header_refused", &WorkerStats::proxy_header_refused},
+      {"access_log_dropped", &WorkerStats::access_log_dropped},
   };
   return kFields;
 }

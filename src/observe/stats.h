@@ -54,6 +54,9 @@ struct WorkerStats {
   Counter proxy_headers;         // headers taken from trusted proxies
   Counter proxy_header_refused;  // closed: malformed, late, missing, or from an untrusted peer
 
+  // The access log (observe/access_log.h): lines refused by a full ring.
+  Counter access_log_dropped;
+
   void countStatus(uint16_t status);
 };
 

@@ -62,6 +62,7 @@ enum class HeaderClass : uint8_t {
   kVia,
   kRewriteUrl,      // X-Original-URL, X-Rewrite-URL: never honoured, never forwarded
   kMethodOverride,  // X-HTTP-Method-Override and kin: forwarded only where a route allows it
+  kTraceContext,    // traceparent, tracestate: Rampart sends its own
 };
 
 HeaderClass classify(std::string_view name) {
@@ -87,6 +88,10 @@ HeaderClass classify(std::string_view name) {
       if (equalsIgnoreCase(name, "connection") || equalsIgnoreCase(name, "keep-alive")) {
         return HeaderClass::kHopByHop;
       }
+      if (equalsIgnoreCase(name, "tracestate")) return HeaderClass::kTraceContext;
+      break;
+    case 11:
+      if (equalsIgnoreCase(name, "traceparent")) return HeaderClass::kTraceContext;
       break;
     case 12:
       if (equalsIgnoreCase(name, "x-request-id")) return HeaderClass::kRequestId;
@@ -223,6 +228,8 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
   if (!kept_proto) appendHeader(out, "X-Forwarded-Proto", "http");
   if (!kept_host && !host.empty()) appendHeader(out, "X-Forwarded-Host", host);
   appendHeader(out, "x-request-id", info.request_id);
+  if (!info.traceparent.empty()) appendHeader(out, "traceparent", info.traceparent);
+  if (!info.tracestate.empty()) appendHeader(out, "tracestate", info.tracestate);
   appendHeader(out, "Via", info.via);
   appendIdentity(out, info);
   if (!info.authorizer_lines.empty()) out.append(info.authorizer_lines);

@@ -34,6 +34,10 @@ struct UpstreamRequestInfo {
   // ("Name: value\r\n" from the authorizer's answer) is appended instead.
   const std::vector<std::string>* authorizer_headers = nullptr;
   std::string_view authorizer_lines;
+  // W3C trace context (proxy/access_phase.h): incoming traceparent and
+  // tracestate headers are always dropped; these values, when set, are sent.
+  std::string_view traceparent;
+  std::string_view tracestate;
 };
 
 // Appends the upstream request head: "METHOD canonical HTTP/1.1", end-to-end

@@ -48,6 +48,16 @@ bool Server::start() {
   // Learned baselines from the last run, before any worker thread starts.
   baselines_ = snapshot_->shield.baselines;
   baseline_seed_ = restoreBaselines(baselines_, workers_);
+  if (snapshot_->access_log.enabled) {
+    access_log_ = std::make_unique<observe::AccessLogWriter>(snapshot_->access_log, count);
+    std::string error;
+    if (!access_log_->start(&error)) {
+      spdlog::error("access_log: cannot open {}", error);
+      workers_.clear();
+      return false;
+    }
+    for (uint32_t i = 0; i < count; ++i) workers_[i]->setAccessRing(access_log_->ring(i));
+  }
   for (auto& worker : workers_) {
     threads_.emplace_back([w = worker.get()] { w->run(); });
   }
@@ -132,6 +142,7 @@ int Server::run() {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -141,6 +152,10 @@ int Server::run() {
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
       reloadShield();
+      continue;
+    }
+    if (sig == SIGUSR1) {  // log rotation: the file was moved away; open it anew
+      if (access_log_) access_log_->requestReopen();
       continue;
     }
     spdlog::info("{}: draining (up to {} ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
@@ -194,6 +209,14 @@ void Server::drainAndStop() {
   }
   for (auto& thread : threads_) thread.join();
   threads_.clear();
+  // After the workers: every line they logged is in a ring, written now.
+  if (access_log_) {
+    access_log_->stop();
+    spdlog::info(
+        "access log: {} lines written, {} lost to write errors or a stalled sink, {} "
+        "write errors",
+        access_log_->linesWritten(), access_log_->linesLost(), access_log_->writeErrors());
+  }
   if (admin_) admin_->stop();
   if (jwks_) jwks_->stop();
   if (api_keys_) api_keys_->stop();

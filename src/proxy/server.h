@@ -14,6 +14,7 @@
 #include "auth/api_key_watch.h"
 #include "auth/jwks_refresh.h"
 #include "config/config.h"
+#include "observe/access_log_writer.h"
 #include "proxy/worker.h"
 #include "upstream/health_checker.h"
 
@@ -59,7 +60,8 @@ class Server {
   // seed every worker uses, kept in the state file with what they learned.
   shield::BaselineSettings baselines_;
   shield::Seed baseline_seed_;
-  std::unique_ptr<upstream::HealthChecker> health_;  // active health checks, per cluster
+  std::unique_ptr<upstream::HealthChecker> health_;       // active health checks, per cluster
+  std::unique_ptr<observe::AccessLogWriter> access_log_;  // null unless access_log: is set
 };
 
 // The number of workers for `configured` (0 = one per core).

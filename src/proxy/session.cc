@@ -265,6 +265,7 @@ bool Session::flushClient(std::string_view extra, size_t* extra_written) {
     return false;
   }
   size_t written = static_cast<size_t>(n);
+  access_.bytes_out += written;
   size_t from_head = std::min(written, head.size());
   out_.consume(from_head);
   *extra_written = written - from_head;
@@ -307,6 +308,9 @@ bool Session::tryParseHead() {
     case http::ParseOutcome::State::kError: {
       worker_->stats().bad_requests.inc();
       makeRequestId();
+      access_.begin(core::monotonicMicros());
+      access_.decision = "deny";
+      access_.cause = refusalCause(Phase::kReadHead, 400);
       is_head_request_ = false;
       LocalReply reply{http::statusFor(outcome.error), reasonPhrase(http::statusFor(outcome.error)),
                        http::describe(outcome.error), true};
@@ -393,6 +397,12 @@ void Session::startRequest() {
   client_keep_alive_ = request_.keep_alive;
   if (!request_.keep_alive) close_after_response_ = true;
   makeRequestId();
+  access_.begin(request_start_us_);
+  access_.parsed = true;
+  access_.setMethod(request_.method);
+  access_.bytes_in = head_bytes_;
+  takeTraceContext(request_.headers, worker_->nextRandom(), worker_->nextRandom(),
+                   worker_->nextRandom(), &trace_);
 
   RequestContext ctx;
   ctx.snapshot = &snapshot;
@@ -451,6 +461,13 @@ void Session::finishRequestPhases(RequestContext& ctx, const Verdict& verdict) {
   bool has_body =
       request_.framing == http::BodyFraming::kChunked ||
       (request_.framing == http::BodyFraming::kContentLength && request_.content_length > 0);
+  access_.path_known = verdict.proceeds() || verdict.phase > Phase::kCanonicalize;
+  if (ctx.route != nullptr) access_.route = ctx.route->index;
+  if (!verdict.proceeds()) {
+    access_.decision = "deny";
+    access_.cause = refusalCause(verdict.phase, verdict.reply.status);
+    identity_ = std::move(ctx.auth.identity);  // who was refused, for the access log
+  }
   if (verdict.kind == Verdict::Kind::kDrop) {
     worker_->stats().shield_dropped.inc();  // a limit's `action: drop`: no response at all
     closeNow();
@@ -536,6 +553,8 @@ bool Session::admitToCluster(const RequestContext& ctx, bool has_body) {
 void Session::shedAtCluster(std::string_view detail) {
   const upstream::ClusterSpec& spec = worker_->snapshot().clusters[route_->cluster_index];
   appendShedHeaders(reply_headers_, *spec.admission);
+  access_.decision = "deny";
+  access_.cause = "admission";
   in_.consume(head_bytes_);
   bool has_body =
       request_.framing == http::BodyFraming::kChunked ||
@@ -556,7 +575,9 @@ void Session::startForwarding(bool has_body) {
   pool_ = &worker_->pool(route_->cluster_index);
   if (!pool_->tryBeginRequest()) {
     worker_->stats().upstream_overloaded.inc();
-    endClusterRequest();  // gives back the adaptive slot, if it took one
+    access_.decision = "deny";
+    access_.cause = "breaker";  // the cluster's max_requests
+    endClusterRequest();        // gives back the adaptive slot, if it took one
     in_.consume(head_bytes_);
     replyLocally(
         {503, "Service Unavailable", "the upstream is at its concurrency limit", has_body});
@@ -568,6 +589,8 @@ void Session::startForwarding(bool has_body) {
   if (!choice.found()) {  // decided before any "100 Continue" goes out
     pool_->recordFailure(upstream::FailureCause::kNoHealthyUpstream,
                          upstream::ClusterPool::kNoEndpoint);
+    access_.decision = "error";
+    access_.cause = upstreamCause(upstream::FailureCause::kNoHealthyUpstream);
     endClusterRequest();
     in_.consume(head_bytes_);
     replyLocally(upstreamFailureReply(upstream::FailureCause::kNoHealthyUpstream, has_body));
@@ -588,7 +611,11 @@ void Session::startForwarding(bool has_body) {
   info.method_override = route_->method_override;
   info.authorizer_headers = &snapshot.ext_authz.upstream_header_names;
   info.authorizer_lines = authz_headers_;
+  char tracestate[observe::kMaxTraceState];
+  info.traceparent = trace_.traceParent();
+  info.tracestate = forwardedTraceState(request_.headers, trace_, tracestate);
   appendUpstreamRequestHead(upstream_out_, info);
+  access_.upstream_start_us = core::monotonicMicros();
 
   request_framing_ = request_.framing;
   request_remaining_ =
@@ -703,6 +730,7 @@ bool Session::pumpRequestBody() {
   upstream_head_sent_ += from_head;
   size_t from_body = written - from_head;
   if (from_body > 0) {
+    access_.bytes_in += from_body;
     in_.consume(from_body);
     if (request_framing_ == http::BodyFraming::kContentLength) {
       request_remaining_ -= from_body;
@@ -993,6 +1021,8 @@ void Session::failUpstream(UpstreamFailure failure) {
   // Counted per cluster and cause, and held against the endpoint by outlier
   // detection (docs/upstreams.md).
   pool_->recordFailure(cause, blamed);
+  access_.decision = "error";
+  access_.cause = upstreamCause(cause);
   endClusterRequest();
   replyLocally(upstreamFailureReply(cause, !requestBodyComplete()));
 }
@@ -1031,10 +1061,45 @@ void Session::endClusterRequest() {
 // (request head read -> response head ready) in the worker's metrics shard.
 void Session::noteResponse(uint16_t status) {
   worker_->stats().countStatus(status);
-  uint64_t micros = request_start_us_ == 0 ? 0 : core::monotonicMicros() - request_start_us_;
+  const uint64_t now = core::monotonicMicros();
+  uint64_t micros = request_start_us_ == 0 ? 0 : now - request_start_us_;
+  access_.status = status;
+  access_.upstreamDone(now);
   uint32_t slot = route_ != nullptr ? route_->index : worker_->metrics().unmatchedSlot();
   worker_->metrics().recordResponse(slot, status, micros);
   request_start_us_ = 0;
+}
+
+// Phase 10: the request's access line, once, whichever way it ended (a
+// response sent, a local reply, the connection closed under it).
+void Session::logRequest() {
+  if (!access_.pending) return;
+  access_.pending = false;
+  observe::AccessRing* ring = worker_->accessRing();
+  if (ring == nullptr) return;
+  const config::Snapshot& snapshot = worker_->snapshot();
+  const uint64_t total = core::monotonicMicros() - access_.start_us;
+  observe::AccessRecord record;
+  record.unix_millis = unixMillis();
+  record.request_id = requestId();
+  record.client = std::string_view(peer_ip_, peer_ip_length_);
+  record.method = access_.methodText();
+  if (access_.path_known) record.path = target_.path();
+  if (access_.route < snapshot.route_names.size())
+    record.route = snapshot.route_names[access_.route];
+  record.status = access_.status;
+  record.bytes_in = access_.bytes_in;
+  record.bytes_out = access_.bytes_out;
+  record.upstream_us = access_.upstream_us;
+  record.rampart_us = total > access_.upstream_us ? total - access_.upstream_us : 0;
+  if (identity_ != nullptr) {
+    record.principal = identity_->principal;
+    record.account = identity_->account;
+  }
+  record.decision = access_.decision;
+  record.cause = access_.cause;
+  if (access_.parsed) record.trace_id = trace_.traceId();
+  logAccess(*ring, snapshot.access_log, worker_->stats(), worker_->nextRandom(), record);
 }
 
 void Session::replyLocally(const LocalReply& reply) {
@@ -1065,6 +1130,7 @@ void Session::afterResponse() {
   }
   ++requests_served_;
   releaseOverload();
+  logRequest();
   if (close_after_response_ || draining_ || client_eof_) {
     startLingering();
     return;
@@ -1149,6 +1215,8 @@ void Session::closeNow() {
   releaseUpstream(false);
   endClusterRequest();
   releaseOverload();
+  if (access_.pending && access_.decision == "allow") access_.decision = "abort";
+  logRequest();
   worker_->loop().remove(fd_);
   ::close(fd_);
   fd_ = -1;

@@ -15,6 +15,7 @@
 #include "http/message.h"
 #include "http/parser.h"
 #include "net/address.h"
+#include "proxy/access_phase.h"
 #include "proxy/cluster_admission.h"
 #include "proxy/phases.h"
 #include "proxy/proxy_header.h"
@@ -127,6 +128,7 @@ class Session final : public core::EventHandler,
   // Local replies, the end of a request, closing.
   void replyLocally(const LocalReply& reply);
   void noteResponse(uint16_t status);
+  void logRequest();  // phase 10: exactly once per request, at its end
   void afterResponse();
   void resetRequest();
   void releaseOverload();  // the request's shedder slot, if it holds one
@@ -175,6 +177,8 @@ class Session final : public core::EventHandler,
   bool client_keep_alive_ = true;
   bool overload_admitted_ = false;  // holds a slot of the worker's shedder (phase 7b)
   shield::RequestClass request_class_ = shield::RequestClass::kAnonymous;
+  AccessNote access_;  // phase 10's view of the request (proxy/access_phase.h)
+  TraceState trace_;   // W3C trace context sent upstream and logged
 
   // Request body in flight (client -> upstream).
   core::Buffer upstream_out_;  // the rewritten request head (kept whole for one retry)

@@ -80,6 +80,10 @@ class Worker {
   // True while this second's budget of shadow log lines lasts.
   bool takeShadowLogToken();
   uint64_t nextRandom();
+  // The access log's ring of this worker (observe/access_log.h); null: no log.
+  // Set before the worker's thread starts.
+  observe::AccessRing* accessRing() { return access_ring_; }
+  void setAccessRing(observe::AccessRing* ring) { access_ring_ = ring; }
   void sessionClosed(Session* session);
   void acceptFrom(int listen_fd, uint32_t listener);
   uint32_t index() const { return index_; }
@@ -112,6 +116,7 @@ class Worker {
   size_t session_count_ = 0;
   bool draining_ = false;
   uint64_t random_state_;
+  observe::AccessRing* access_ring_ = nullptr;  // owned by the server's AccessLogWriter
   std::atomic<bool> finished_{false};
 };
 

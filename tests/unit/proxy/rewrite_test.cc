@@ -45,6 +45,40 @@ TEST(RewriteTest, SendsTheCanonicalTargetNotTheRawOne) {
   EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
 }
 
+// A client's trace headers never cross as they are: Rampart's replace them
+// (proxy/access_phase.h decides the values), or none are sent.
+TEST(RewriteTest, TraceHeadersAreRampartsOwn) {
+  http::RequestHead request =
+      makeRequest({{"Host", "api.example.com"},
+                   {"TraceParent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+                   {"tracestate", "forged=1"}});
+  http::CanonicalTarget target;
+  target.text = "/x";
+  target.path_length = 2;
+  core::Buffer out(64);
+  UpstreamRequestInfo info;
+  info.head = &request;
+  info.target = &target;
+  info.client_ip = "192.0.2.7";
+  info.request_id = "rid-1";
+  info.via = "1.1 rampart";
+  info.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01";
+  info.tracestate = "vendor=1";
+  appendUpstreamRequestHead(out, info);
+  std::string head(out.readable());
+  EXPECT_NE(
+      head.find("\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01\r\n"),
+      std::string::npos)
+      << head;
+  EXPECT_NE(head.find("\r\ntracestate: vendor=1\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("00f067aa0ba902b7"), std::string::npos) << head;
+  EXPECT_EQ(head.find("forged"), std::string::npos) << head;
+  // Without values of Rampart's, the incoming ones are still dropped.
+  std::string bare = upstreamHead(request, /*trusted=*/true);
+  EXPECT_EQ(bare.find("TraceParent"), std::string::npos) << bare;
+  EXPECT_EQ(bare.find("forged"), std::string::npos) << bare;
+}
+
 // Headers that make some upstreams act on another path or method than the
 // one Rampart checked.
 TEST(RewriteTest, RewriteUrlAndMethodOverrideHeadersAreRemoved) {
