@@ -464,6 +464,9 @@ void Session::finishRequestPhases(RequestContext& ctx, const Verdict& verdict) {
     if (has_body) reply.close_connection = true;
     if (verdict.phase == Phase::kCanonicalize) worker_->stats().bad_requests.inc();
     if (verdict.phase == Phase::kAuthenticate) worker_->stats().auth_refused.inc();
+    if (verdict.phase == Phase::kAuthenticate && verdict.reply.status == 503) {
+      worker_->stats().signature_budget_refused.inc();
+    }
     if (verdict.phase == Phase::kAuthorize && verdict.reply.status == 403) {
       worker_->stats().policy_denied.inc();
     }
