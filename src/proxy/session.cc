@@ -456,6 +456,7 @@ void Session::finishRequestPhases(RequestContext& ctx, const Verdict& verdict) {
     closeNow();
     return;
   }
+  proven_ = verdict.proceeds();
   if (!verdict.proceeds()) {
     if (verdict.reply.status == 429) worker_->stats().shield_limited.inc();
     in_.consume(head_bytes_);
