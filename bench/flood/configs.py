@@ -110,6 +110,7 @@ def rampart_conf(port, origin, pool, limits, issuer, audience):
     block_for: 30s
     max_block: 1h
   auth_failures: {{rate: 20/s, burst: 40}}
+  signature_verifications: {{rate: 500/s, burst: 10}}
   slow_clients:
     head_timeout: {HEAD_TIMEOUT_S}s
     body_min_rate: 1024

@@ -113,7 +113,13 @@ AuthResult verifyJwt(uint32_t provider_index, const Provider& provider, std::str
   }
   ++state.cache_misses;
   auto identity = std::make_shared<Identity>();
-  JwtError error = provider.jwt->authenticate(token, input.now, state.scratch, *identity);
+  JwtError error =
+      provider.jwt->authenticate(token, input.now, state.scratch, *identity, input.signature_gate);
+  if (error == JwtError::kBusy) {
+    result.outcome = AuthOutcome::kBusy;
+    result.reason = describe(error);
+    return result;
+  }
   if (error != JwtError::kNone) {
     if (keyRefreshMayHelp(error) || error == JwtError::kNoKey)
       askForKeys(provider, identity->issuer);

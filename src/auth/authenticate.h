@@ -60,6 +60,7 @@ enum class AuthOutcome : uint8_t {
   kMissing,            // 401: no credential where one is required
   kInvalid,            // 401: a credential was present and did not verify
   kInsufficientScope,  // 403: verified, but a required scope is missing
+  kBusy,  // not judged: a token not in the cache, and the worker's signature budget is spent
 };
 
 struct AuthResult {
@@ -89,6 +90,9 @@ struct AuthInput {
   // The snapshot's identity header names: a newly verified token's identity
   // is rendered into its header lines once, here, and cached with it.
   const IdentityHeaderNames* header_names = nullptr;
+  // Asked before each signature verification (a token not in the cache);
+  // null: every one is verified. Cached tokens never reach it.
+  SignatureGate* signature_gate = nullptr;
 };
 
 // Runs the route's providers in order: the first whose credential is present

@@ -314,6 +314,8 @@ const char* describe(JwtError error) {
       return "token claim of the wrong type";
     case JwtError::kInternal:
       return "internal error verifying token";
+    case JwtError::kBusy:
+      return "too many new tokens to verify right now";
   }
   return "unknown";
 }
@@ -400,10 +402,10 @@ std::shared_ptr<const KeySet> Authenticator::keys(std::string_view issuer) const
 }
 
 JwtError Authenticator::authenticate(std::string_view token, int64_t now, VerifyScratch& scratch,
-                                     Identity& out) const {
+                                     Identity& out, SignatureGate* gate) const {
   out.kind = CredentialKind::kNone;
   out.issuer.clear();
-  return verify(token, now, *scratch.state_, out);
+  return verify(token, now, *scratch.state_, out, gate);
 }
 
 JwtError Authenticator::authenticate(std::string_view token, int64_t now, Identity& out) const {
@@ -412,7 +414,7 @@ JwtError Authenticator::authenticate(std::string_view token, int64_t now, Identi
 }
 
 JwtError Authenticator::verify(std::string_view token, int64_t now, VerifyScratch::State& scratch,
-                               Identity& out) const {
+                               Identity& out, SignatureGate* gate) const {
   if (token.size() > max_token_bytes_) return JwtError::kTooLarge;
   const size_t dot1 = token.find('.');
   if (dot1 == std::string_view::npos) return JwtError::kMalformed;
@@ -477,6 +479,7 @@ JwtError Authenticator::verify(std::string_view token, int64_t now, VerifyScratc
     if (fitting == 0 && keys->size() > 0) return JwtError::kKeyTypeMismatch;
     if (fitting != 1) return JwtError::kNoKey;
   }
+  if (gate != nullptr && !gate->admit()) return JwtError::kBusy;
   error = fromSignatureError(
       verifySignature(fields.alg, *key, signing_input, scratch.signature, signature_length));
   if (error != JwtError::kNone) return error;

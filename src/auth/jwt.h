@@ -51,6 +51,9 @@ enum class JwtError : uint8_t {
   kPrincipalMissing,     // the principal claim is missing or not a string
   kBadClaimType,         // account/roles/scopes claim of the wrong JSON type
   kInternal,             // OpenSSL failure: refused, never accepted
+  // Every cheap check passed, but the caller's SignatureGate refused the
+  // signature verification (its budget is spent): not a judgement of the token.
+  kBusy,
 };
 
 // Short reason for logs and 401 bodies ("token expired"). Never secret.
@@ -61,6 +64,19 @@ const char* describe(JwtError error);
 constexpr bool keyRefreshMayHelp(JwtError error) {
   return error == JwtError::kUnknownKid;
 }
+
+// Asked right before a token's signature is verified, the one costly step
+// (tens of microseconds for ES256, more for RSA), after every check that
+// costs nothing: false refuses the token with kBusy, unverified. How a
+// caller bounds the CPU a flood of unknown tokens can take; the engine
+// itself has no clock and no budget.
+class SignatureGate {
+ public:
+  virtual bool admit() = 0;
+
+ protected:
+  ~SignatureGate() = default;
+};
 
 // Which claims become which Identity fields.
 struct ClaimMapping {
@@ -128,8 +144,9 @@ class Authenticator {
   // until it verifies. Returns kNone and fills `out` (kind kJwt) on success. On
   // failure `out.issuer` holds the token's "iss" when it was read (so a caller
   // knows whose JWKS to refresh on kUnknownKid); other fields are unspecified.
-  JwtError authenticate(std::string_view token, int64_t now, VerifyScratch& scratch,
-                        Identity& out) const;
+  // `gate` (optional) is asked once, right before the signature.
+  JwtError authenticate(std::string_view token, int64_t now, VerifyScratch& scratch, Identity& out,
+                        SignatureGate* gate = nullptr) const;
   // The same with a thread_local scratch of the calling thread.
   JwtError authenticate(std::string_view token, int64_t now, Identity& out) const;
 
@@ -144,8 +161,8 @@ class Authenticator {
   struct Issuer;
   explicit Authenticator(std::vector<IssuerSpec> issuers);
   const Issuer* findIssuer(std::string_view name) const;
-  JwtError verify(std::string_view token, int64_t now, VerifyScratch::State& scratch,
-                  Identity& out) const;
+  JwtError verify(std::string_view token, int64_t now, VerifyScratch::State& scratch, Identity& out,
+                  SignatureGate* gate) const;
 
   std::vector<std::unique_ptr<Issuer>> issuers_;
   size_t max_token_bytes_ = 0;  // the largest of all issuers: the limit before "iss" is known

@@ -383,10 +383,10 @@ void readShield(yaml::Reader& reader, const Map& top, const std::string& base_di
   shield::ShieldSettings& out = snapshot->shield;
   const YAML::Node* node = top.find("shield");
   if (node != nullptr) {
-    std::optional<yaml::Map> map =
-        reader.map(*node, "shield",
-                   {"trusted_proxies", "max_tracked_keys", "admission", "escalation",
-                    "auth_failures", "slow_clients", "overload", "baselines"});
+    std::optional<yaml::Map> map = reader.map(
+        *node, "shield",
+        {"trusted_proxies", "max_tracked_keys", "admission", "escalation", "auth_failures",
+         "signature_verifications", "slow_clients", "overload", "baselines"});
     if (map) {
       if (const YAML::Node* proxies = map->find("trusted_proxies")) {
         if (reader.sequence(*proxies, "trusted_proxies")) {
@@ -414,6 +414,9 @@ void readShield(yaml::Reader& reader, const Map& top, const std::string& base_di
       }
       if (const YAML::Node* auth = map->find("auth_failures")) {
         out.auth_failures = readRateMap(reader, *auth, "auth_failures");
+      }
+      if (const YAML::Node* budget = map->find("signature_verifications")) {
+        out.signature_verifications = readRateMap(reader, *budget, "signature_verifications");
       }
       if (const YAML::Node* slow = map->find("slow_clients")) {
         readSlowClients(reader, *slow, top, &snapshot->http);

@@ -25,8 +25,13 @@ EventLoop::EventLoop() {
   now_ = monotonicMillis();
 }
 
+EventHandler::~EventHandler() {
+  if (waiting_in_ != nullptr) waiting_in_->unlinkWaiting(this);
+}
+
 EventLoop::~EventLoop() {
   destroyDeferred();
+  while (waiting_head_ != nullptr) unlinkWaiting(waiting_head_);
   if (wake_fd_ >= 0) close(wake_fd_);
   if (epoll_fd_ >= 0) close(epoll_fd_);
 }
@@ -45,7 +50,9 @@ bool EventLoop::addLevelTriggeredInput(int fd, EventHandler* handler) {
   return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
 }
 
-void EventLoop::remove(int fd) { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+void EventLoop::remove(int fd) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
 
 void EventLoop::stop() {
   stopping_.store(true, std::memory_order_release);
@@ -86,11 +93,53 @@ void EventLoop::destroyDeferred() {
   }
 }
 
+void EventLoop::enqueueWaiting(EventHandler* handler, uint32_t events) {
+  handler->waiting_events_ |= events;
+  if (handler->waiting_in_ != nullptr) return;  // already waiting: one entry, events merged
+  handler->waiting_in_ = this;
+  handler->waiting_prev_ = waiting_tail_;
+  handler->waiting_next_ = nullptr;
+  if (waiting_tail_ != nullptr) {
+    waiting_tail_->waiting_next_ = handler;
+  } else {
+    waiting_head_ = handler;
+  }
+  waiting_tail_ = handler;
+  ++waiting_count_;
+}
+
+void EventLoop::unlinkWaiting(EventHandler* handler) {
+  if (handler->waiting_prev_ != nullptr) {
+    handler->waiting_prev_->waiting_next_ = handler->waiting_next_;
+  } else {
+    waiting_head_ = handler->waiting_next_;
+  }
+  if (handler->waiting_next_ != nullptr) {
+    handler->waiting_next_->waiting_prev_ = handler->waiting_prev_;
+  } else {
+    waiting_tail_ = handler->waiting_prev_;
+  }
+  handler->waiting_in_ = nullptr;
+  handler->waiting_prev_ = handler->waiting_next_ = nullptr;
+  handler->waiting_events_ = 0;
+  --waiting_count_;
+}
+
+void EventLoop::dispatchWaiting() {
+  for (int i = 0; i < kWaitingPerIteration && waiting_head_ != nullptr; ++i) {
+    EventHandler* handler = waiting_head_;
+    const uint32_t events = handler->waiting_events_;
+    unlinkWaiting(handler);
+    handler->onEvents(events);
+  }
+}
+
 void EventLoop::run() {
   epoll_event events[kMaxEventsPerWait];
   while (!stopping_.load(std::memory_order_acquire)) {
     now_ = monotonicMillis();
-    int timeout = timers_.nextTimeout(now_);
+    // Deferred events waiting: look at the sockets again without blocking.
+    int timeout = waiting_head_ != nullptr ? 0 : timers_.nextTimeout(now_);
     int n = epoll_wait(epoll_fd_, events, kMaxEventsPerWait, timeout);
     if (n < 0 && errno != EINTR) throw std::runtime_error("epoll_wait failed");
     now_ = monotonicMillis();
@@ -101,8 +150,18 @@ void EventLoop::run() {
         woken = true;
         continue;
       }
-      handler->onEvents(events[i].events);
+      uint32_t ready = events[i].events;
+      if (handler->mayWait()) {
+        enqueueWaiting(handler, ready);
+        continue;
+      }
+      if (handler->waiting_in_ != nullptr) {  // queued before it became urgent: now, all of it
+        ready |= handler->waiting_events_;
+        unlinkWaiting(handler);
+      }
+      handler->onEvents(ready);
     }
+    dispatchWaiting();
     destroyDeferred();
     timers_.expire(now_);
     destroyDeferred();

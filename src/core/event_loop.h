@@ -18,11 +18,32 @@
 
 namespace rampart::core {
 
+class EventLoop;
+
 class EventHandler {
  public:
-  virtual ~EventHandler() = default;
+  EventHandler() = default;
+  EventHandler(const EventHandler&) = delete;
+  EventHandler& operator=(const EventHandler&) = delete;
+  // Leaves the loop's queue of waiting events, if it is in it.
+  virtual ~EventHandler();
   // `events` is the epoll mask (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP, EPOLLERR).
   virtual void onEvents(uint32_t events) = 0;
+  // True: this handler's events may wait behind everybody else's (see
+  // EventLoop::run); asked once per event, when it arrives. A client
+  // connection that has not yet shown it behaves says true, so a flood of
+  // connections being refused cannot stand between the ones being served
+  // and the loop.
+  virtual bool mayWait() const { return false; }
+
+ private:
+  friend class EventLoop;
+  // The loop's FIFO of waiting events, intrusive so that a handler that
+  // dies while waiting there leaves it in O(1) and is never dispatched.
+  EventLoop* waiting_in_ = nullptr;
+  EventHandler* waiting_prev_ = nullptr;
+  EventHandler* waiting_next_ = nullptr;
+  uint32_t waiting_events_ = 0;  // every event that arrived while it waited, ORed
 };
 
 // Objects destroyed by the loop after the current batch of events, so a
@@ -45,7 +66,15 @@ class EventLoop {
   bool addLevelTriggeredInput(int fd, EventHandler* handler);
   void remove(int fd);
 
-  // Runs until stop(). Each iteration: wait, dispatch, expire timers, run posted tasks.
+  // Runs until stop(). Each iteration: wait, dispatch, expire timers, run
+  // posted tasks. Events of mayWait() handlers are queued (FIFO, one entry
+  // per handler) and at most kWaitingPerIteration of them dispatched per
+  // iteration, after every other event of the batch; while any wait, the
+  // next wait does not block. So the time between two looks at the sockets
+  // of the connections being served is bounded by that many refusals, not
+  // by the number of connections in a flood.
+  static constexpr int kWaitingPerIteration = 32;
+  size_t waitingCount() const { return waiting_count_; }
   void run();
   // Thread-safe.
   void stop();
@@ -63,6 +92,10 @@ class EventLoop {
   void drainWakeups();
   void runPosted();
   void destroyDeferred();
+  friend class EventHandler;
+  void enqueueWaiting(EventHandler* handler, uint32_t events);
+  void unlinkWaiting(EventHandler* handler);
+  void dispatchWaiting();
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
@@ -70,6 +103,9 @@ class EventLoop {
   Millis now_ = 0;
   Timers timers_;
   std::vector<Deferred*> deferred_;
+  EventHandler* waiting_head_ = nullptr;  // deferrable handlers' events, oldest first
+  EventHandler* waiting_tail_ = nullptr;
+  size_t waiting_count_ = 0;
   std::mutex posted_mutex_;  // only taken by post() and once per wakeup, never per request
   std::vector<std::function<void()>> posted_;
 };

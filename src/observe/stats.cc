@@ -51,6 +51,7 @@ const std::vector<CounterField>& counterFields() {
       {"shield_refused_at_accept", &WorkerStats::shield_refused_at_accept},
       {"shield_limited", &WorkerStats::shield_limited},
       {"shield_dropped", &WorkerStats::shield_dropped},
+      {"signature_budget_refused", &WorkerStats::signature_budget_refused},
       {"proxy_headers", &WorkerStats::proxy_headers},
       {"proxy_header_refused", &WorkerStats::proxy_header_refused},
       {"access_log_dropped", &WorkerStats::access_log_dropped},

@@ -49,6 +49,7 @@ struct WorkerStats {
   Counter shield_refused_at_accept;  // deny-listed, blocked or over a per-address cap
   Counter shield_limited;            // 429 from the shield (limits, blocks, auth failures)
   Counter shield_dropped;            // closed without a response by a limit's `action: drop`
+  Counter signature_budget_refused;  // 503: a new token over the worker's signature budget
 
   // The PROXY protocol (listeners with proxy_protocol: true).
   Counter proxy_headers;         // headers taken from trusted proxies

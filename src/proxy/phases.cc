@@ -118,6 +118,8 @@ Verdict authenticate(RequestContext& ctx) {
   Verdict over_budget;
   if (authBudgetExhausted(ctx, &over_budget)) return over_budget;
   auth::AuthInput input{ctx.head, ctx.target->query(), ctx.now, &settings.identity_headers};
+  SignatureBudgetGate budget(ctx);
+  input.signature_gate = budget.gate();
   ctx.auth = auth::authenticate(requirement, settings.providers, input, *ctx.auth_state);
   if (ctx.auth.outcome == auth::AuthOutcome::kMissing ||
       ctx.auth.outcome == auth::AuthOutcome::kInvalid) {
@@ -138,6 +140,8 @@ Verdict authenticate(RequestContext& ctx) {
       reply.extra_headers = challenge(ctx, requirement);
       return Verdict::respond(Phase::kAuthenticate, reply);
     }
+    case auth::AuthOutcome::kBusy:
+      return signatureBudgetSpent(ctx, budget.decision());
   }
   return Verdict::proceed();
 }

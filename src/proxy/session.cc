@@ -473,6 +473,7 @@ void Session::finishRequestPhases(RequestContext& ctx, const Verdict& verdict) {
     closeNow();
     return;
   }
+  proven_ = verdict.proceeds();
   if (!verdict.proceeds()) {
     if (verdict.reply.status == 429) worker_->stats().shield_limited.inc();
     in_.consume(head_bytes_);
@@ -481,6 +482,9 @@ void Session::finishRequestPhases(RequestContext& ctx, const Verdict& verdict) {
     if (has_body) reply.close_connection = true;
     if (verdict.phase == Phase::kCanonicalize) worker_->stats().bad_requests.inc();
     if (verdict.phase == Phase::kAuthenticate) worker_->stats().auth_refused.inc();
+    if (verdict.phase == Phase::kAuthenticate && verdict.reply.status == 503) {
+      worker_->stats().signature_budget_refused.inc();
+    }
     if (verdict.phase == Phase::kAuthorize && verdict.reply.status == 403) {
       worker_->stats().policy_denied.inc();
     }

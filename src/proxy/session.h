@@ -48,6 +48,10 @@ class Session final : public core::EventHandler,
   void forceClose() { closeNow(); }
 
   void onEvents(uint32_t events) override;
+  // Until a request on it has passed every phase (and after any is
+  // refused), the connection's events wait behind the proven ones' (see
+  // core::EventLoop::run): a flood being refused cannot delay them.
+  bool mayWait() const override { return !proven_; }
   void onUpstreamEvents(uint32_t events) override;
   void onUpstreamTimeout() override;
   void onAuthzAnswer(const authz::Answer& answer) override;
@@ -142,6 +146,7 @@ class Session final : public core::EventHandler,
   char peer_ip_[64] = {};
   size_t peer_ip_length_ = 0;
   bool peer_trusted_ = false;
+  bool proven_ = false;  // the last request that went through the phases was forwarded
   ProxyHeaderRule proxy_rule_ = ProxyHeaderRule::kNone;  // kNone once the header is taken
   shield::GateTicket gate_ticket_;
   State state_ = State::kReadingHead;

@@ -182,6 +182,17 @@ bool authBudgetExhausted(RequestContext& ctx, Verdict* out) {
   return true;
 }
 
+Verdict signatureBudgetSpent(RequestContext& ctx, const shield::Decision& decision) {
+  if (ctx.client != nullptr) ctx.shield->noteRefusal(*ctx.client, ctx.mono_nanos);
+  std::string& headers = *ctx.reply_headers;
+  headers.clear();
+  appendRetryAfter(headers, decision.retryAfterSeconds());
+  return Verdict::respond(Phase::kAuthenticate, {503, "Service Unavailable",
+                                                 "too many new credentials to verify right now; "
+                                                 "retry later",
+                                                 false, headers});
+}
+
 void noteAuthFailure(RequestContext& ctx) {
   if (ctx.shield == nullptr || ctx.client == nullptr) return;
   ctx.shield->noteAuthFailure(*ctx.client, ctx.mono_nanos);

@@ -5,7 +5,9 @@
 // no-op that proceeds when ctx.shield is null.
 #pragma once
 
+#include "auth/jwt.h"
 #include "proxy/phases.h"
+#include "shield/verify_budget.h"
 
 namespace rampart::proxy {
 
@@ -22,6 +24,35 @@ Verdict limitRequest(RequestContext& ctx);
 bool authBudgetExhausted(RequestContext& ctx, Verdict* out);
 // Phase 5, after a 401: charges the client's budget.
 void noteAuthFailure(RequestContext& ctx);
+
+// Phase 5: the worker's budget of signature verifications, handed to the
+// JWT engine, which asks it right before a signature (a token not in the
+// cache, past every check that costs nothing). Lives on the stack of one
+// authentication.
+class SignatureBudgetGate final : public auth::SignatureGate {
+ public:
+  explicit SignatureBudgetGate(RequestContext& ctx)
+      : budget_(ctx.shield == nullptr ? nullptr : ctx.shield->verifyBudget()),
+        now_(ctx.mono_nanos) {}
+  // Null when no budget is configured: every token is verified.
+  auth::SignatureGate* gate() { return budget_ == nullptr ? nullptr : this; }
+  bool admit() override {
+    decision_ = budget_->take(now_);
+    return decision_.allowed();
+  }
+  const shield::Decision& decision() const { return decision_; }
+
+ private:
+  shield::VerifyBudget* budget_;
+  shield::Nanos now_;
+  shield::Decision decision_;
+};
+
+// Phase 5, when that budget refused a verification: 503 with Retry-After,
+// keeping the connection. Not a judgement of the credential (no auth failure
+// is charged), but a refusal for escalation, so an address that keeps
+// sending new tokens into a spent budget is soon blocked at accept.
+Verdict signatureBudgetSpent(RequestContext& ctx, const shield::Decision& decision);
 
 // Appends the 429's extra headers for `limit` and `decision`:
 // Retry-After, RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers).

@@ -16,7 +16,7 @@ namespace {
 constexpr int kListenBacklog = 4096;
 // Accepts per readiness event: bounded so one listener cannot starve the
 // connections already being served.
-constexpr int kMaxAcceptsPerEvent = 64;
+constexpr int kMaxAcceptsPerEvent = 16;
 // How often the loop's lag is sampled while shedding is configured: fine
 // enough to follow a 20 ms lag target, and 100 wake-ups a second cost an
 // idle worker next to nothing.

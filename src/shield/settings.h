@@ -77,6 +77,9 @@ struct ShieldSettings {
   bool gate_enabled = false;  // admission, escalation or a list is configured
   GateConfig gate;            // admission caps, escalation, allow/deny
   std::optional<Limit> auth_failures;
+  // Signature verifications per worker for tokens not in the cache (see
+  // verify_budget.h); absent: every such token is verified.
+  std::optional<Limit> signature_verifications;
   OverloadSettings overload;   // priority classes and shedding (docs/shield.md#overload)
   BaselineSettings baselines;  // learned baselines (docs/shield.md#learned-baselines)
 

@@ -40,6 +40,7 @@ WorkerShield::WorkerShield(const ShieldSettings& settings, Seed seed)
     auth_gcra_.emplace(*settings.auth_failures);
     auth_limiter_ = std::make_unique<RateLimiter>(capacity);
   }
+  if (settings.signature_verifications) verify_budget_.emplace(*settings.signature_verifications);
 }
 
 void WorkerShield::reloadGate(bool enabled, const GateConfig& gate) {

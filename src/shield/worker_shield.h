@@ -15,6 +15,7 @@
 #include "shield/key.h"
 #include "shield/rate_limiter.h"
 #include "shield/settings.h"
+#include "shield/verify_budget.h"
 
 namespace rampart::shield {
 
@@ -86,6 +87,10 @@ class WorkerShield {
   bool authBudgetExhausted(const net::SocketAddress& client, Nanos now, Decision* out);
   void noteAuthFailure(const net::SocketAddress& client, Nanos now);
 
+  // The worker's budget of signature verifications for tokens not in the
+  // cache (`signature_verifications`), or null when not configured.
+  VerifyBudget* verifyBudget() { return verify_budget_ ? &*verify_budget_ : nullptr; }
+
   RequestShieldStats& stats() { return stats_; }
   const RequestShieldStats& stats() const { return stats_; }
 
@@ -103,6 +108,7 @@ class WorkerShield {
   std::unique_ptr<AcceptGate> gate_;
   std::unique_ptr<RateLimiter> limiter_;       // listener and route limits
   std::unique_ptr<RateLimiter> auth_limiter_;  // auth failures
+  std::optional<VerifyBudget> verify_budget_;  // signature verifications (whole worker)
   RequestShieldStats stats_;
 };
 

@@ -202,3 +202,33 @@ def test_connection_survives_below_idle_timeout(stack):
             assert client.request("GET", f"/tick/{i}").status == 200
             time.sleep(0.6)
         assert client.request("GET", "/tick/last").status == 200
+
+
+def test_a_burst_of_new_connections_is_accepted_and_served(proxy):
+    """Accepts are bounded per loop iteration (16) and new connections wait
+    behind the proven ones: a burst of 600 connections queued in the backlog
+    at once must still all be accepted and answered, promptly."""
+    import select
+    import socket
+    rampart, upstream = proxy
+    socks = [socket.create_connection(("127.0.0.1", rampart.port), timeout=5) for _ in range(600)]
+    try:
+        start = time.monotonic()
+        for i, sock in enumerate(socks):
+            sock.sendall(build_request("GET", f"/burst/{i}"))
+        pending = {sock: b"" for sock in socks}
+        answered = 0
+        while pending and time.monotonic() - start < 20:
+            ready, _, _ = select.select(list(pending)[:500], [], [], 1.0)
+            for sock in ready:
+                chunk = sock.recv(65536)
+                pending[sock] += chunk
+                if not chunk or b"\r\n\r\n" in pending[sock]:
+                    assert pending[sock].startswith(b"HTTP/1.1 200"), pending[sock][:80]
+                    del pending[sock]
+                    answered += 1
+        assert answered == 600, f"{len(pending)} connections unanswered"
+        assert time.monotonic() - start < 10
+    finally:
+        for sock in socks:
+            sock.close()

@@ -306,6 +306,42 @@ def test_auth_failures_are_limited_per_address_before_any_credential_check(stack
                    source="127.0.0.12").status == 200
 
 
+def test_signature_budget_refuses_new_tokens_beyond_it_while_cached_ones_pass(stack):
+    import jose
+    key = jose.EcKey("ec-1")
+    stack.write("jwks.json", jose.jwks(key))
+    authentication = {"providers": [{"name": "users", "jwt": {"issuers": [{
+        "issuer": "https://id.test", "algorithms": ["ES256"], "jwks_file": "jwks.json",
+        "audiences": ["orders"]}]}}]}
+    routes = [{"name": "orders", "match": {"prefix": "/"}, "cluster": "app",
+               "auth": {"providers": ["users"]}}]
+    # Two signature verifications per minute for the whole worker.
+    rampart, upstream = start(stack, routes=routes, authentication=authentication,
+                              shield={"signature_verifications": {"rate": "1/m", "burst": 2}})
+    good = jose.token(key, subject="alice")
+    bearer = lambda t: [("authorization", f"Bearer {t}")]
+    assert request(rampart.port, "/first", bearer(good), source="127.0.0.41").status == 200
+    bogus = [jose.token(key, subject=f"mallory-{i}")[:-4] + "AAAA" for i in range(4)]
+    # The budget's second verification: judged, a bad signature.
+    assert request(rampart.port, "/b0", bearer(bogus[0]), source="127.0.0.42").status == 401
+    # Spent: new tokens are refused unverified, from any address.
+    for i, token in enumerate(bogus[1:], start=1):
+        response = request(rampart.port, f"/b{i}", bearer(token), source=f"127.0.0.{42 + i}")
+        body = assert_problem(response, 503)
+        assert body["detail"] == "too many new credentials to verify right now; retry later"
+        assert 1 <= int(response.header("retry-after")) <= 60
+    # A token verified before is in the cache and never pays.
+    for source in ("127.0.0.41", "127.0.0.50"):
+        assert request(rampart.port, "/cached", bearer(good), source=source).status == 200
+    # A new valid token waits for the budget like any other.
+    fresh = jose.token(key, subject="bob")
+    assert assert_problem(request(rampart.port, "/fresh", bearer(fresh), source="127.0.0.51"), 503)
+    # What cheap checks refuse never reaches the budget: still a 401.
+    assert request(rampart.port, "/junk", bearer("not-a-jwt"), source="127.0.0.52").status == 401
+    assert [t for t in upstream.targets() if t != "/first"] == ["/cached", "/cached"]
+    assert stopped_counters(rampart)["signature_budget_refused"] == 4
+
+
 def test_a_head_that_does_not_arrive_in_time_ends_the_connection(stack):
     rampart, upstream = start(stack, shield={"slow_clients": {"head_timeout": "1s"}},
                               http={"head_timeout": "30s"})

@@ -956,9 +956,63 @@ TEST(Jwks, HmacSecretsGivenDirectly) {
 }
 
 TEST(JwtErrors, EveryErrorIsDescribed) {
-  for (int i = 0; i <= static_cast<int>(E::kInternal); ++i) {
+  for (int i = 0; i <= static_cast<int>(E::kBusy); ++i) {
     EXPECT_STRNE(describe(static_cast<E>(i)), "unknown") << i;
   }
+}
+
+// ---- the signature gate --------------------------------------------------
+
+// Counts the calls and answers as told.
+class CountingGate final : public SignatureGate {
+ public:
+  explicit CountingGate(bool allow) : allow_(allow) {}
+  bool admit() override {
+    ++asked;
+    return allow_;
+  }
+  int asked = 0;
+
+ private:
+  bool allow_;
+};
+
+TEST(JwtSignatureGate, AskedOnceRightBeforeTheSignature) {
+  auto auth = make();
+  VerifyScratch scratch;
+  Identity identity;
+  CountingGate open(true);
+  EXPECT_EQ(auth->authenticate(good("ES256"), kNow, scratch, identity, &open), E::kNone);
+  EXPECT_EQ(open.asked, 1);
+  // A bad signature is judged as usual once the gate lets it through.
+  EXPECT_EQ(auth->authenticate(corruptLastChar(good("ES256")), kNow, scratch, identity, &open),
+            E::kBadSignature);
+  EXPECT_EQ(open.asked, 2);
+}
+
+TEST(JwtSignatureGate, RefusalIsBusyAndNotAVerdictOnTheToken) {
+  auto auth = make();
+  VerifyScratch scratch;
+  Identity identity;
+  CountingGate shut(false);
+  EXPECT_EQ(auth->authenticate(good("ES256"), kNow, scratch, identity, &shut), E::kBusy);
+  EXPECT_EQ(auth->authenticate(corruptLastChar(good("ES256")), kNow, scratch, identity, &shut),
+            E::kBusy);
+  EXPECT_EQ(shut.asked, 2);
+  EXPECT_FALSE(identity.authenticated());
+}
+
+TEST(JwtSignatureGate, NotAskedForWhatCheapChecksRefuse) {
+  auto auth = make();
+  VerifyScratch scratch;
+  Identity identity;
+  CountingGate shut(false);
+  EXPECT_EQ(auth->authenticate("no-dots-at-all", kNow, scratch, identity, &shut), E::kMalformed);
+  EXPECT_EQ(auth->authenticate(unsignedToken("none"), kNow, scratch, identity, &shut), E::kAlgNone);
+  EXPECT_EQ(auth->authenticate(hs(claims(), header("HS256", "rotated-away")), kNow, scratch,
+                               identity, &shut),
+            E::kUnknownKid);
+  EXPECT_EQ(shut.asked, 0);
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ shield:
     block_for: 30s
     max_block: 1h
   auth_failures: {rate: 20/s, burst: 40}
+  signature_verifications: {rate: 2000/s, burst: 20}
   slow_clients:
     head_timeout: 10s
     body_min_rate: 1024
@@ -95,6 +96,9 @@ TEST(ShieldConfigTest, TheAgreedSyntaxCompiles) {
   ASSERT_TRUE(shield.auth_failures.has_value());
   EXPECT_DOUBLE_EQ(shield.auth_failures->rate, 20);
   EXPECT_EQ(shield.auth_failures->burst, 40u);
+  ASSERT_TRUE(shield.signature_verifications.has_value());
+  EXPECT_DOUBLE_EQ(shield.signature_verifications->rate, 2000);
+  EXPECT_EQ(shield.signature_verifications->burst, 20u);
   EXPECT_EQ(s.http.head_timeout.count(), 10000);
   EXPECT_EQ(s.http.min_body_rate, 1024u);
   EXPECT_EQ(s.http.body_rate_window.count(), 5000);
@@ -133,6 +137,7 @@ listeners: [{name: main, address: "127.0.0.1:8080"}]
   const shield::ShieldSettings& shield = result.snapshot->shield;
   EXPECT_FALSE(shield.gate_enabled);
   EXPECT_FALSE(shield.auth_failures.has_value());
+  EXPECT_FALSE(shield.signature_verifications.has_value());
   EXPECT_FALSE(shield.anyRequestLimit());
   EXPECT_EQ(shield.max_tracked_keys, 100000u);
   EXPECT_FALSE(shield.trusted_proxies.contains(ip("127.0.0.1")));
@@ -341,6 +346,12 @@ shield:
 listeners: [{name: main, address: "127.0.0.1:8080"}]
 )",
                 "2:18", "missing required key 'rate' in auth_failures"},
+        BadCase{"SignatureVerificationsBurstZero", R"(
+shield:
+  signature_verifications: {rate: 100/s, burst: 0}
+listeners: [{name: main, address: "127.0.0.1:8080"}]
+)",
+                "2:49", "burst: expected an integer from 1 to 1000000"},
         BadCase{"AcceptRateBadKey", R"(
 shield:
   admission:

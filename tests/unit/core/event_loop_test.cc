@@ -4,7 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
+#include <memory>
 #include <thread>
+#include <vector>
 
 namespace rampart::core {
 namespace {
@@ -48,6 +51,105 @@ TEST(EventLoopTest, DispatchesReadableSocket) {
   EXPECT_EQ(handler.reads, 1);
   close(fds[0]);
   close(fds[1]);
+}
+
+// One end of a socketpair, registered edge-triggered; records each dispatch
+// in `order` and drains what was written.
+class OrderedHandler : public EventHandler {
+ public:
+  OrderedHandler(int id, bool may_wait, std::vector<int>* order)
+      : id_(id), may_wait_(may_wait), order_(order) {
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds_), 0);
+  }
+  ~OrderedHandler() override {
+    close(fds_[0]);
+    close(fds_[1]);
+  }
+  void poke() { EXPECT_EQ(write(fds_[1], "x", 1), 1); }
+  int fd() const { return fds_[0]; }
+  bool mayWait() const override { return may_wait_; }
+  void setMayWait(bool may_wait) { may_wait_ = may_wait; }
+  void onEvents(uint32_t events) override {
+    if ((events & EPOLLIN) == 0) return;
+    char buffer[16];
+    while (read(fds_[0], buffer, sizeof(buffer)) > 0) {
+    }
+    order_->push_back(id_);
+    if (then) then();
+  }
+  std::function<void()> then;
+
+ private:
+  int id_;
+  bool may_wait_;
+  std::vector<int>* order_;
+  int fds_[2];
+};
+
+TEST(EventLoopTest, WaitingEventsGoAfterUrgentOnesAndAtMostABatchPerIteration) {
+  EventLoop loop;
+  std::vector<int> order;
+  constexpr int kWaiting = 100;
+  const int per = EventLoop::kWaitingPerIteration;
+  std::vector<std::unique_ptr<OrderedHandler>> waiting;
+  for (int i = 0; i < kWaiting; ++i) {
+    waiting.push_back(std::make_unique<OrderedHandler>(i, true, &order));
+    ASSERT_TRUE(loop.addEdgeTriggered(waiting.back()->fd(), waiting.back().get()));
+    waiting.back()->poke();
+  }
+  OrderedHandler urgent(-1, false, &order);
+  ASSERT_TRUE(loop.addEdgeTriggered(urgent.fd(), &urgent));
+  urgent.poke();  // ready last of all
+  // The first waiting handler pokes the urgent one again, and kills number 50
+  // while it waits: it must never be dispatched.
+  waiting[0]->then = [&] {
+    urgent.poke();
+    loop.remove(waiting[50]->fd());
+    waiting[50].reset();
+  };
+  waiting[kWaiting - 1]->then = [&] { loop.stop(); };
+  loop.run();
+
+  ASSERT_EQ(order.size(), static_cast<size_t>(kWaiting - 1 + 2));
+  EXPECT_EQ(order[0], -1);  // ready last, served first
+  // One batch of waiting handlers, oldest first, then the urgent one again:
+  // it never waits behind more than one batch, however many are queued.
+  for (int i = 0; i < per; ++i) EXPECT_EQ(order[1 + i], i) << i;
+  EXPECT_EQ(order[1 + per], -1);
+  std::vector<int> rest(order.begin() + 2 + per, order.end());
+  std::vector<int> expected;
+  for (int i = per; i < kWaiting; ++i) {
+    if (i != 50) expected.push_back(i);
+  }
+  EXPECT_EQ(rest, expected);
+  EXPECT_EQ(loop.waitingCount(), 0u);
+}
+
+TEST(EventLoopTest, AWaitingHandlerThatBecomesUrgentIsServedAtOnceAndOnce) {
+  EventLoop loop;
+  std::vector<int> order;
+  const int count = 2 * EventLoop::kWaitingPerIteration;
+  std::vector<std::unique_ptr<OrderedHandler>> waiting;
+  for (int i = 0; i < count; ++i) {
+    waiting.push_back(std::make_unique<OrderedHandler>(i, true, &order));
+    ASSERT_TRUE(loop.addEdgeTriggered(waiting.back()->fd(), waiting.back().get()));
+    waiting.back()->poke();
+  }
+  // The last one waits behind all the others until the first one's dispatch
+  // makes it urgent (a connection that has just proven itself) and pokes it.
+  OrderedHandler* last = waiting.back().get();
+  waiting[0]->then = [&] {
+    last->setMayWait(false);
+    last->poke();
+  };
+  waiting[count - 2]->then = [&] { loop.stop(); };
+  loop.run();
+  std::vector<int> expected;
+  for (int i = 0; i < EventLoop::kWaitingPerIteration; ++i) expected.push_back(i);
+  expected.push_back(count - 1);  // the next iteration, before the rest of the queue
+  for (int i = EventLoop::kWaitingPerIteration; i < count - 1; ++i) expected.push_back(i);
+  EXPECT_EQ(order, expected);
+  EXPECT_EQ(loop.waitingCount(), 0u);
 }
 
 TEST(EventLoopTest, FiresTimers) {
