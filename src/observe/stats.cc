@@ -53,6 +53,7 @@ const std::vector<CounterField>& counterFields() {
       {"shield_dropped", &WorkerStats::shield_dropped},
       {"proxy_headers", &WorkerStats::proxy_headers},
       {"proxy_header_refused", &WorkerStats::proxy_header_refused},
+      {"cutover_step_backs", &WorkerStats::cutover_step_backs},
   };
   return kFields;
 }
