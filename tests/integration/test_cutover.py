@@ -267,3 +267,37 @@ def test_the_cutover_example_routes_as_documented(stack):
         assert got.status == 200 and got.header("x-upstream-name") == expected, (account, got)
         on_accounts += expected == "accounts"
     assert on_accounts < 20
+
+
+def test_sticky_account_follows_the_verified_identity_not_a_header(stack):
+    """`key: account` hashes phase 5's verified account; a client's own
+    x-auth-account header (removed before forwarding) has no say."""
+    import hashlib
+    old, new = stack.upstream("old"), stack.upstream("new")
+    accounts = [f"tenant-{i}" for i in range(30)]
+    lines = ["keys:"]
+    for i, account in enumerate(accounts):
+        digest = hashlib.sha256(f"key-{i:04d}".encode()).hexdigest()
+        lines += [f"  - name: k{i}", f"    sha256: {digest}", f"    principal: p{i}",
+                  f"    account: {account}"]
+    stack.write("api-keys.yaml", "\n".join(lines) + "\n")
+    port = helpers.free_port()
+    route = {"name": "shift", "match": {"prefix": "/"},
+             "clusters": [{"cluster": "old", "weight": 50}, {"cluster": "new", "weight": 50}],
+             "sticky": {"key": "account"}, "auth": {"providers": ["partners"]}}
+    text = helpers.config(
+        port, [helpers.cluster("old", [old.address]), helpers.cluster("new", [new.address])],
+        [{"name": "default", "domains": ["*"], "routes": [route]}],
+        authentication={"providers": [{"name": "partners",
+                                       "api_keys": {"file": "api-keys.yaml"}}]})
+    stack.rampart(text, port)
+    for i, account in enumerate(accounts):
+        expected = "old" if cohort_point(account) < 5000 else "new"
+        # The forged header names an account on the other side of the split.
+        other = next(a for a in accounts
+                     if (cohort_point(a) < 5000) != (expected == "old"))
+        for forged in ([], [("X-Auth-Account", other)]):
+            response = helpers.get(port, "/x", headers=[("x-api-key", f"key-{i:04d}")] + forged)
+            assert response.status == 200, response
+            assert response.header("x-upstream-name") == expected, (account, forged)
+            assert helpers.echo_header(response.json(), "x-auth-account") == [account]
