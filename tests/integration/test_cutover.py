@@ -151,12 +151,23 @@ def test_a_failing_new_cluster_is_stepped_back_and_nothing_fails_afterwards(stac
     rampart = start(stack, old, new, 50, workers=2,
                     step_back={"watch": "new", "max_error_rate": 0.2, "min_requests": 20,
                                "window": "30s", "to": 0})
-    answers = served(rampart.port, 300)
+    # Eight keep-alive connections taken in turn, one request at a time:
+    # SO_REUSEPORT spreads them over both workers.
+    clients = [Client(rampart.port) for _ in range(8)]
+    answers = []
+    try:
+        for i in range(300):
+            response = clients[i % 8].request("GET", f"/x?i={i}")
+            answers.append((response.status, response.header("x-upstream-name")))
+    finally:
+        for client in clients:
+            client.close()
     failed = [i for i, (status, _) in enumerate(answers) if status != 200]
     assert failed, "the new cluster never answered"
     assert all(answers[i][1] == "new" and answers[i][0] == 500 for i in failed)
-    # One request at a time, a window shared by both workers: the 20th
-    # failure trips it (100% > 20% with 20 requests), not one more.
+    # The window is shared by both workers: the 20th failure, wherever it
+    # lands, trips it (100% > 20% with 20 requests), not one more. Windows
+    # per worker would let each worker see 20 of its own first.
     assert len(failed) == 20, failed
     after = answers[failed[-1] + 1:]
     assert len(after) > 100
