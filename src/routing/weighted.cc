@@ -113,6 +113,12 @@ uint32_t Split::choose(uint32_t point) const {
   return bounds.empty() ? 0 : static_cast<uint32_t>(bounds.size() - 1);
 }
 
+uint32_t Split::weightNow(uint32_t target) const {
+  const std::vector<uint32_t>& bounds = steppedBack() ? stepped_cumulative_ : cumulative_;
+  if (target >= bounds.size()) return 0;
+  return (bounds[target] - (target == 0 ? 0 : bounds[target - 1])) / (kPoints / 100);
+}
+
 Split::Recorded Split::record(uint32_t target, bool failed, int64_t now_ms) const {
   const StepBackSpec& rule = spec_.step_back;
   if (!rule.enabled || target != rule.watch) return {};

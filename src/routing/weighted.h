@@ -122,6 +122,9 @@ class Split {
   Recorded record(uint32_t target, bool failed, int64_t now_ms) const;
 
   bool steppedBack() const { return stepped_back_.load(std::memory_order_relaxed); }
+  // The percent of points target `target` gets now: its configured weight,
+  // or its weight after the step-back (for /metrics and /stats).
+  uint32_t weightNow(uint32_t target) const;
   const SplitSpec& spec() const { return spec_; }
 
  private:

@@ -3,11 +3,13 @@ and `new` (docs/cutover.md): a weighted route splits by weight, a sticky key
 keeps each user on one side, raising the new side's weight only moves keys
 from old to new, a failing new cluster is stepped back by itself, and a
 shift under steady load loses no request."""
+import json
 import re
 import threading
 import time
 
 import helpers
+import prometheus_text
 from helpers import Client
 
 MASK = (1 << 64) - 1
@@ -29,19 +31,34 @@ def cohort_point(key):
     return h % 10000
 
 
-def config_text(old, new, new_weight, port, workers=1, **route_keys):
+def config_text(old, new, new_weight, port, workers=1, top=None, **route_keys):
     route = {"name": "shift", "match": {"prefix": "/"},
              "clusters": [{"cluster": "old", "weight": 100 - new_weight},
                           {"cluster": "new", "weight": new_weight}]}
     route.update(route_keys)
     clusters = [helpers.cluster("old", [old.address]), helpers.cluster("new", [new.address])]
     return helpers.config(port, clusters, [{"name": "default", "domains": ["*"], "routes": [route]}],
-                          workers=workers)
+                          workers=workers, **(top or {}))
 
 
-def start(stack, old, new, new_weight, workers=1, **route_keys):
+def start(stack, old, new, new_weight, workers=1, top=None, **route_keys):
     port = helpers.free_port()
-    return stack.rampart(config_text(old, new, new_weight, port, workers, **route_keys), port)
+    return stack.rampart(config_text(old, new, new_weight, port, workers, top, **route_keys), port)
+
+
+def split_state(admin_port):
+    """The route's weights and stepped_back from /metrics (strictly parsed) and /stats."""
+    response = helpers.get(admin_port, "/metrics")
+    assert response.status == 200, response
+    families = prometheus_text.parse(response.body.decode())
+    v = prometheus_text.value
+    metrics = ({c: v(families, "rampart_route_cluster_weight", route="shift", cluster=c)
+                for c in ("old", "new")},
+               v(families, "rampart_route_stepped_back", route="shift"))
+    stats = json.loads(helpers.get(admin_port, "/stats").body)
+    assert stats["splits"] == [{"route": "shift", "stepped_back": bool(metrics[1]),
+                                "weights": metrics[0]}], stats["splits"]
+    return metrics
 
 
 def start_beside(stack, old, new, new_weight, port, step):
@@ -148,9 +165,12 @@ def test_raising_the_weight_moves_keys_only_from_old_to_new(stack):
 def test_a_failing_new_cluster_is_stepped_back_and_nothing_fails_afterwards(stack):
     old = stack.upstream("old")
     new = stack.upstream("new", extra_args=["--fail-status", "500"])
-    rampart = start(stack, old, new, 50, workers=2,
+    admin_port = helpers.free_port()
+    rampart = start(stack, old, new, 50, workers=2, top={"admin": {"address": f"127.0.0.1:{admin_port}"}},
                     step_back={"watch": "new", "max_error_rate": 0.2, "min_requests": 20,
                                "window": "30s", "to": 0})
+    helpers.wait_port(admin_port, 10, rampart.process)
+    assert split_state(admin_port) == ({"old": 50, "new": 50}, 0)
     # Eight keep-alive connections taken in turn, one request at a time:
     # SO_REUSEPORT spreads them over both workers.
     clients = [Client(rampart.port) for _ in range(8)]
@@ -175,6 +195,7 @@ def test_a_failing_new_cluster_is_stepped_back_and_nothing_fails_afterwards(stac
     match = re.findall(r"cutover step-back on route 'shift': (\d+) of (\d+) requests to cluster "
                        r"'new'", rampart.stderr())
     assert match == [("20", "20")], rampart.stderr()[-2000:]
+    assert split_state(admin_port) == ({"old": 100, "new": 0}, 1)
     assert rampart.stop() == 0
     assert counter(rampart.stderr(), "cutover_step_backs") == 1
     assert len(new.requests()) == 20

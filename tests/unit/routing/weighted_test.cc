@@ -135,6 +135,15 @@ TEST(StepBack, TripsOnceWhenTheRateExceedsTheThresholdAndMovesEverythingToOld) {
   EXPECT_TRUE(split.steppedBack());
   EXPECT_EQ(split.record(1, true, now).verdict, StepBackVerdict::kAlready);
   for (uint32_t point = 0; point < kPoints; ++point) ASSERT_EQ(split.choose(point), 0u);
+  EXPECT_EQ(split.weightNow(0), 100u);
+  EXPECT_EQ(split.weightNow(1), 0u);
+}
+
+TEST(Split, WeightNowIsTheConfiguredWeightUntilTheStepBack) {
+  Split split(guarded(30));
+  EXPECT_EQ(split.weightNow(0), 70u);
+  EXPECT_EQ(split.weightNow(1), 30u);
+  EXPECT_EQ(split.weightNow(2), 0u);  // no such target
 }
 
 TEST(StepBack, StaysBelowTheThreshold) {
