@@ -166,6 +166,26 @@ void readRouteName(RouteContext& ctx, const yaml::Map& map, routing::RouteSpec* 
 
 void readRouteCluster(RouteContext& ctx, const yaml::Map& map, const std::string& label,
                       routing::RouteSpec* route) {
+  if (map.find("clusters") != nullptr) {  // a weighted split (route_split.cc)
+    if (map.find("cluster") != nullptr) {
+      ctx.reader.error(map.keyPosition("clusters"),
+                       label +
+                           ": cluster and clusters both given; use cluster for one cluster, "
+                           "clusters for a weighted split");
+    }
+    route->split = readRouteSplit(ctx.reader, map, ctx.clusters);
+    // The first listed cluster stands for the route wherever one cluster is named.
+    if (route->split) route->cluster_index = route->split->spec().targets.front().cluster_index;
+    return;
+  }
+  for (std::string_view key : {"sticky", "step_back"}) {
+    if (map.find(key) != nullptr) {
+      ctx.reader.error(map.keyPosition(key), std::string(key) +
+                                                 ": only a route with a weighted `clusters:` "
+                                                 "split can have " +
+                                                 std::string(key));
+    }
+  }
   const YAML::Node* node = ctx.reader.require(map, "cluster", label);
   if (node == nullptr) return;
   std::optional<std::string> name = ctx.reader.string(*node, "cluster");
@@ -182,10 +202,10 @@ void readRouteCluster(RouteContext& ctx, const yaml::Map& map, const std::string
 
 void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSpec* host) {
   std::string label = labelOf(node, "route");
-  std::optional<yaml::Map> map =
-      ctx.reader.map(node, label,
-                     {"name", "match", "cluster", "max_body_bytes", "auth", "method_override",
-                      "policy", "shadow_policy", "rollout", "public", "ext_authz", "limits"});
+  std::optional<yaml::Map> map = ctx.reader.map(
+      node, label,
+      {"name", "match", "cluster", "clusters", "sticky", "step_back", "max_body_bytes", "auth",
+       "method_override", "policy", "shadow_policy", "rollout", "public", "ext_authz", "limits"});
   if (!map) return;
   routing::RouteSpec route;
   route.max_body_bytes = ctx.defaults.max_body_bytes;

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "config/yaml_reader.h"
 #include "http/canonical.h"
 #include "routing/router.h"
+#include "routing/weighted.h"
 #include "upstream/cluster.h"
 
 namespace rampart::config::detail {
@@ -50,6 +52,13 @@ struct RouteDefaults {
 // Each route's authentication and authorization keys are collected in
 // `extras`, in route-index order, for the sections that need the providers
 // and policies first.
+// A route's `clusters` (a weighted split), with its `sticky` and `step_back`
+// (route_split.cc). Runs when `clusters` is present; returns null after
+// reporting every problem.
+std::shared_ptr<const routing::Split> readRouteSplit(
+    yaml::Reader& reader, const yaml::Map& route,
+    const std::vector<upstream::ClusterSpec>& clusters);
+
 void readVirtualHosts(yaml::Reader& reader, const YAML::Node& node,
                       const std::vector<upstream::ClusterSpec>& clusters,
                       const RouteDefaults& defaults, std::vector<routing::VirtualHostSpec>* out,

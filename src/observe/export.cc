@@ -134,6 +134,23 @@ std::string renderPrometheus(const MetricsSources& sources) {
   fmt::format_to(it, "rampart_workers {}\n", sources.stats.size());
   family(out, "rampart_uptime_seconds", "gauge", "Seconds since the process started serving.");
   fmt::format_to(it, "rampart_uptime_seconds {}\n", sources.uptime_seconds);
+  if (!sources.split_weights.empty()) {
+    family(out, "rampart_route_cluster_weight", "gauge",
+           "Percent of a weighted route's traffic its cluster gets now (after any step-back).");
+    for (const SplitWeight& split : sources.split_weights) {
+      fmt::format_to(it, "rampart_route_cluster_weight{{route=\"{}\",cluster=\"{}\"}} {}\n",
+                     escapeLabelValue(split.route), escapeLabelValue(split.cluster), split.weight);
+    }
+    family(out, "rampart_route_stepped_back", "gauge",
+           "1 when a weighted route's step-back has tripped (until restart).");
+    std::string_view last;
+    for (const SplitWeight& split : sources.split_weights) {
+      if (split.route == last) continue;  // one series per route; its clusters are adjacent
+      last = split.route;
+      fmt::format_to(it, "rampart_route_stepped_back{{route=\"{}\"}} {}\n",
+                     escapeLabelValue(split.route), split.stepped_back ? 1 : 0);
+    }
+  }
   return out;
 }
 
@@ -166,8 +183,23 @@ std::string renderStatsJson(const MetricsSources& sources) {
                    merged.quantileMicros(0.5) / 1000, merged.quantileMicros(0.9) / 1000,
                    merged.quantileMicros(0.99) / 1000);
   }
+  out += "],\"splits\":[";
+  std::string_view last;
+  for (const SplitWeight& split : sources.split_weights) {
+    if (split.route != last) {  // a route's clusters are adjacent
+      fmt::format_to(it, "{}{{\"route\":\"{}\",\"stepped_back\":{},\"weights\":{{",
+                     last.empty() ? "" : "}},", escapeJson(split.route),
+                     split.stepped_back ? "true" : "false");
+    } else {
+      out += ",";
+    }
+    fmt::format_to(it, "\"{}\":{}", escapeJson(split.cluster), split.weight);
+    last = split.route;
+  }
+  if (!last.empty()) out += "}}";
+  out += "],";
   fmt::format_to(it,
-                 "],\"latency\":{{\"requests\":{},\"p50_ms\":{:.3f},\"p90_ms\":{:.3f},"
+                 "\"latency\":{{\"requests\":{},\"p50_ms\":{:.3f},\"p90_ms\":{:.3f},"
                  "\"p99_ms\":{:.3f}}}}}",
                  all.total(), all.quantileMicros(0.5) / 1000, all.quantileMicros(0.9) / 1000,
                  all.quantileMicros(0.99) / 1000);

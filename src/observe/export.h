@@ -13,6 +13,14 @@
 
 namespace rampart::observe {
 
+// One cluster of a weighted route (docs/cutover.md), read when asked.
+struct SplitWeight {
+  std::string_view route;
+  std::string_view cluster;
+  uint32_t weight = 0;        // percent now: the configured one, or after the step-back
+  bool stepped_back = false;  // the route's step-back has tripped
+};
+
 struct MetricsSources {
   const std::vector<std::string>* route_names = nullptr;  // by route index
   std::vector<const WorkerStats*> stats;                  // one per worker
@@ -20,6 +28,7 @@ struct MetricsSources {
   uint64_t open_connections = 0;
   uint64_t uptime_seconds = 0;
   bool draining = false;
+  std::vector<SplitWeight> split_weights;  // every cluster of every weighted route
 };
 
 // The label value of the slot for requests answered before routing.

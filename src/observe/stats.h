@@ -54,6 +54,7 @@ struct WorkerStats {
   // The PROXY protocol (listeners with proxy_protocol: true).
   Counter proxy_headers;         // headers taken from trusted proxies
   Counter proxy_header_refused;  // closed: malformed, late, missing, or from an untrusted peer
+  Counter cutover_step_backs;    // weighted routes stepped back from a failing cluster (cutover)
 
   // The access log (observe/access_log.h): lines refused by a full ring.
   Counter access_log_dropped;

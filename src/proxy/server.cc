@@ -179,6 +179,17 @@ observe::MetricsSources Server::metricsSources() const {
                                                      std::chrono::steady_clock::now() - started_at_)
                                                      .count());
   sources.draining = draining_.load(std::memory_order_relaxed);
+  // Weighted routes (docs/cutover.md): each cluster's weight now.
+  for (size_t route = 0; route < snapshot_->route_specs.size(); ++route) {
+    const routing::Split* split = snapshot_->route_specs[route].split.get();
+    if (split == nullptr) continue;
+    for (uint32_t t = 0; t < split->spec().targets.size(); ++t) {
+      sources.split_weights.push_back(
+          {snapshot_->route_names[route],
+           snapshot_->clusters[split->spec().targets[t].cluster_index].name, split->weightNow(t),
+           split->steppedBack()});
+    }
+  }
   return sources;
 }
 

@@ -496,6 +496,11 @@ void Session::finishRequestPhases(RequestContext& ctx, const Verdict& verdict) {
   route_ = ctx.route;
   identity_ = std::move(ctx.auth.identity);
   authz_headers_ = ctx.authz_upstream_headers;
+  // Phase 8 starts by choosing the cluster: a weighted route picks one of
+  // its clusters here (cluster_choice.h), while the request head is intact.
+  ClusterChoice choice = chooseCluster(*route_, request_, identity_.get());
+  cluster_index_ = choice.cluster_index;
+  split_target_ = choice.target;
   if (!admitToCluster(ctx, has_body)) return;
   startForwarding(has_body);
 }
@@ -526,7 +531,7 @@ void Session::reportShadow(const RequestContext& ctx) {
 
 // Phase 8, first step: the cluster's adaptive concurrency limit, when it has one.
 bool Session::admitToCluster(const RequestContext& ctx, bool has_body) {
-  ClusterAdmission* cluster = worker_->clusterAdmissions().find(route_->cluster_index);
+  ClusterAdmission* cluster = worker_->clusterAdmissions().find(cluster_index_);
   if (cluster == nullptr) return true;
   FlowInput who{identity_.get(), ctx.client != nullptr ? ctx.client : &peer_};
   switch (cluster->admit(&cluster_hold_, who, admissionClassOf(ctx), this, preciseNanos())) {
@@ -555,7 +560,7 @@ bool Session::admitToCluster(const RequestContext& ctx, bool has_body) {
 // header naming the cause, so a client (or a test) can tell it from the
 // upstream's own 503.
 void Session::shedAtCluster(std::string_view detail) {
-  const upstream::ClusterSpec& spec = worker_->snapshot().clusters[route_->cluster_index];
+  const upstream::ClusterSpec& spec = worker_->snapshot().clusters[cluster_index_];
   appendShedHeaders(reply_headers_, *spec.admission);
   access_.decision = "deny";
   access_.cause = "admission";
@@ -576,7 +581,7 @@ void Session::onClusterSlot() {
 
 void Session::startForwarding(bool has_body) {
   const config::Snapshot& snapshot = worker_->snapshot();
-  pool_ = &worker_->pool(route_->cluster_index);
+  pool_ = &worker_->pool(cluster_index_);
   if (!pool_->tryBeginRequest()) {
     worker_->stats().upstream_overloaded.inc();
     access_.decision = "deny";
@@ -1072,6 +1077,10 @@ void Session::noteResponse(uint16_t status) {
   uint32_t slot = route_ != nullptr ? route_->index : worker_->metrics().unmatchedSlot();
   worker_->metrics().recordResponse(slot, status, micros);
   request_start_us_ = 0;
+  if (split_target_ >= 0) {  // the outcome a weighted route's step-back watches
+    recordSplitOutcome(*route_, split_target_, status, worker_->stats());
+    split_target_ = -1;
+  }
 }
 
 // Phase 10: the request's access line, once, whichever way it ended (a
@@ -1153,6 +1162,7 @@ void Session::afterResponse() {
 void Session::resetRequest() {
   endClusterRequest();  // every end path has done it already; a slot must never leak
   route_ = nullptr;
+  split_target_ = -1;  // a request that ended without a response is not an outcome
   authz_headers_ = {};
   if (has_waiting_) {
     waiting_ = RequestContext{};  // drops the identity it held

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "http/message.h"
+#include "routing/weighted.h"
 
 namespace rampart::routing {
 
@@ -43,6 +44,9 @@ struct RouteSpec {
   uint32_t cluster_index = 0;        // index into Snapshot::clusters
   uint64_t max_body_bytes = 0;       // 0: no limit
   bool method_override = false;      // honour X-HTTP-Method-Override (policy sees that method)
+  // `clusters:` a weighted split (weighted.h); null: cluster_index alone.
+  // With a split, cluster_index is its first listed cluster.
+  std::shared_ptr<const Split> split;
 };
 
 struct VirtualHostSpec {
@@ -58,6 +62,7 @@ struct Route {
   uint32_t cluster_index = 0;
   uint64_t max_body_bytes = 0;
   bool method_override = false;
+  std::shared_ptr<const Split> split;  // null: always cluster_index (phase 8 chooses)
 };
 
 // What the router looks at: all views into the current request.
