@@ -240,6 +240,23 @@ void Server::logClusterTotals() const {
     add("ejections", ejections);
     add("ejections_refused", refused);
     add("panic_picks", panic);
+    // Retries and breaker trips (docs/upstreams.md "Retries", "Circuit breakers").
+    uint64_t retries = 0, budget_refused = 0;
+    uint64_t trips[upstream::kBreakerCount] = {};
+    for (const auto& worker : workers_) {
+      const upstream::ClusterPool& pool = worker->pool(c);
+      retries += pool.stats().retries.get();
+      budget_refused += pool.stats().retries_budget_refused.get();
+      for (size_t b = 1; b < upstream::kBreakerCount; ++b) {
+        trips[b] += pool.breakers().trips(static_cast<upstream::Breaker>(b));
+      }
+    }
+    add("retries", retries);
+    add("retries_budget_refused", budget_refused);
+    for (size_t b = 1; b < upstream::kBreakerCount; ++b) {
+      add(fmt::format("breaker_{}", upstream::breakerName(static_cast<upstream::Breaker>(b))),
+          trips[b]);
+    }
     if (const upstream::ClusterHealth* health = clusters[c].health.get()) {
       add("health_checks", health->checks.load(std::memory_order_relaxed));
       add("health_checks_failed", health->failed_checks.load(std::memory_order_relaxed));

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -115,6 +116,7 @@ void Session::onUpstreamEvents(uint32_t events) {
     onUpstreamConnected();
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstream_readable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstream_hangup_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) upstream_writable_ = true;
   drive();
 }
@@ -174,6 +176,10 @@ void Session::onTimeout() {
       }
       return;
     }
+    case TimerPurpose::kRetryBackoff:
+      if (state_ != State::kProxying || upstream_ != nullptr) return;
+      startRetryAttempt();
+      break;
     case TimerPurpose::kSlotWait:
       if (state_ != State::kAwaitingSlot) return;
       cluster_hold_.cluster->timeOut(&cluster_hold_);
@@ -564,6 +570,9 @@ void Session::startForwarding(bool has_body) {
   }
   admitted_to_cluster_ = true;
   attempt_endpoint_ = upstream::ClusterPool::kNoEndpoint;
+  const std::vector<upstream::RetryPolicy>& retries = snapshot.route_retries;
+  retry_.begin(route_->index < retries.size() ? &retries[route_->index] : nullptr, request_.method,
+               request_.framing, request_.content_length);
   upstream::EndpointChoice choice = pool_->pickEndpoint();
   if (!choice.found()) {  // decided before any "100 Continue" goes out
     pool_->recordFailure(upstream::FailureCause::kNoHealthyUpstream,
@@ -611,6 +620,7 @@ bool Session::attachUpstream(uint32_t endpoint) {
   if (upstream_ == nullptr) return false;
   upstream_eof_ = false;
   upstream_readable_ = false;
+  upstream_hangup_ = false;
   if (upstream_->reused()) {
     worker_->stats().upstream_reuses.inc();
     onUpstreamConnected();
@@ -703,6 +713,13 @@ bool Session::pumpRequestBody() {
   upstream_head_sent_ += from_head;
   size_t from_body = written - from_head;
   if (from_body > 0) {
+    if (retry_.keepsBody()) {
+      // Kept after the head, so a retry resends head and body from
+      // upstream_out_ and then goes on with what is still in in_.
+      upstream_out_.append(in_.readable().substr(0, from_body));
+      upstream_head_sent_ += from_body;
+      retry_.keptBody(from_body);
+    }
     in_.consume(from_body);
     if (request_framing_ == http::BodyFraming::kContentLength) {
       request_remaining_ -= from_body;
@@ -717,7 +734,7 @@ bool Session::pumpRequestBody() {
     // began: a client's slow upload must not read as a slow upstream.
     if (cluster_hold_.cluster != nullptr) cluster_hold_.sent_at = preciseNanos();
     if (!response_started_) {
-      armTimer(TimerPurpose::kResponse, pool_->spec().response_timeout.count());
+      armTimer(TimerPurpose::kResponse, attemptTimeoutMillis());
     }
   }
   return true;
@@ -771,7 +788,9 @@ bool Session::readUpstream() {
   ssize_t n = ::read(upstream_->fd(), input.writePtr(), space);
   if (n > 0) {
     input.produce(static_cast<size_t>(n));
-    if (static_cast<size_t>(n) < space) upstream_readable_ = false;
+    // A short read drains the socket, unless its FIN came with the same edge
+    // (bytes then close): read again to see the EOF, or nothing would wake us.
+    if (static_cast<size_t>(n) < space && !upstream_hangup_) upstream_readable_ = false;
     return true;
   }
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -848,6 +867,8 @@ bool Session::parseResponseHead() {
           outcome.consumed);  // interim responses are not relayed (Rampart sent its own 100)
       continue;
     }
+    endRetryHold();  // a retry's attempt ends with its response head
+    if (retryResponse()) return true;
     startResponse(outcome.consumed);
     return true;
   }
@@ -938,6 +959,7 @@ bool Session::responseComplete() const {
 }
 
 void Session::failUpstream(UpstreamFailure failure) {
+  endRetryHold();
   observe::WorkerStats& stats = worker_->stats();
   upstream::FailureCause cause = upstream::FailureCause::kReset;
   switch (failure) {
@@ -993,8 +1015,117 @@ void Session::failUpstream(UpstreamFailure failure) {
   // Counted per cluster and cause, and held against the endpoint by outlier
   // detection (docs/upstreams.md).
   pool_->recordFailure(cause, blamed);
+  if (!retry && failure != UpstreamFailure::kBadResponse) {
+    upstream::AttemptOutcome outcome = upstream::AttemptOutcome::kReset;
+    if (failure == UpstreamFailure::kConnect || failure == UpstreamFailure::kConnectTimeout) {
+      outcome = upstream::AttemptOutcome::kConnectFailure;
+    } else if (failure == UpstreamFailure::kTimeout) {
+      outcome = upstream::AttemptOutcome::kTimeout;
+    }
+    RetryGate gate = gateRetry(outcome, 0, -1);
+    if (gate.kind == RetryGate::Kind::kRetry) {
+      scheduleRetry(gate.delay);
+      return;
+    }
+    if (gate.kind == RetryGate::Kind::kBreakerOpen) {
+      endClusterRequest();
+      replyBreakerOpen(upstream::Breaker::kRetries, !requestBodyComplete());
+      return;
+    }
+  }
   endClusterRequest();
   replyLocally(upstreamFailureReply(cause, !requestBodyComplete()));
+}
+
+Session::RetryGate Session::gateRetry(upstream::AttemptOutcome outcome, uint16_t status,
+                                      int64_t retry_after_ms) {
+  RetryDecision decision =
+      retry_.afterAttempt(outcome, status, retry_after_ms, worker_->nextRandom());
+  if (!decision.retries()) return {};
+  bool by_budget = false;
+  upstream::Breaker open = pool_->tryStartRetry(&by_budget);
+  // Over the budget the failure itself goes to the client: the budget is
+  // what keeps an outage from multiplying the load, not an error of its own.
+  if (by_budget) return {};
+  if (open != upstream::Breaker::kNone) return {RetryGate::Kind::kBreakerOpen, {}};
+  retry_.setHoldsRetry(true);
+  return {RetryGate::Kind::kRetry, decision.delay};
+}
+
+void Session::scheduleRetry(std::chrono::milliseconds delay) {
+  upstream_head_sent_ = 0;  // upstream_out_ holds the head and every body byte sent
+  request_sent_ = false;
+  if (delay.count() > 0) {
+    armTimer(TimerPurpose::kRetryBackoff, delay.count());
+    return;
+  }
+  startRetryAttempt();
+}
+
+// To another endpoint than the failed attempt's where the balancer has one.
+void Session::startRetryAttempt() {
+  upstream::EndpointChoice choice = pool_->pickEndpoint(attempt_endpoint_);
+  if (!choice.found()) {
+    endRetryHold();
+    pool_->recordFailure(upstream::FailureCause::kNoHealthyUpstream,
+                         upstream::ClusterPool::kNoEndpoint);
+    endClusterRequest();
+    replyLocally(
+        upstreamFailureReply(upstream::FailureCause::kNoHealthyUpstream, !requestBodyComplete()));
+    return;
+  }
+  if (!attachUpstream(choice.endpoint)) failUpstream(UpstreamFailure::kConnect);
+}
+
+// A final response head the route retries (502, 503...): dropped unseen, its
+// connection closed, and the request sent again. Otherwise (no policy for
+// it, unsafe, attempts or budget used up, Retry-After too long) it goes to
+// the client as it is.
+bool Session::retryResponse() {
+  uint16_t status = response_.status;
+  if (!retry_.considers(upstream::AttemptOutcome::kResponse, status)) return false;
+  int64_t retry_after_ms = -1;
+  for (const http::Header& header : response_.headers) {
+    if (http::equalsIgnoreCase(header.name, "retry-after")) {
+      retry_after_ms =
+          upstream::parseRetryAfterMs(header.value, static_cast<int64_t>(time(nullptr)));
+      break;
+    }
+  }
+  RetryGate gate = gateRetry(upstream::AttemptOutcome::kResponse, status, retry_after_ms);
+  if (gate.kind == RetryGate::Kind::kNoRetry) return false;
+  pool_->recordResponse(attempt_endpoint_, status);  // outlier detection still sees it
+  releaseUpstream(false);  // its body is unread: the connection cannot be reused
+  if (gate.kind == RetryGate::Kind::kBreakerOpen) {
+    endClusterRequest();
+    replyBreakerOpen(upstream::Breaker::kRetries, !requestBodyComplete());
+    return true;
+  }
+  scheduleRetry(gate.delay);
+  return true;
+}
+
+void Session::endRetryHold() {
+  if (!retry_.holdsRetry()) return;
+  retry_.setHoldsRetry(false);
+  if (pool_ != nullptr) pool_->endRetry();
+}
+
+int64_t Session::attemptTimeoutMillis() const {
+  int64_t per_try = retry_.perTryTimeout().count();
+  return per_try > 0 ? per_try : pool_->spec().response_timeout.count();
+}
+
+// Over a circuit breaker: 503 at once, the problem type and a header naming it.
+void Session::replyBreakerOpen(upstream::Breaker breaker, bool close) {
+  reply_headers_.clear();
+  reply_headers_.append("x-rampart-breaker: ");
+  reply_headers_.append(upstream::breakerName(breaker));
+  reply_headers_.append("\r\n");
+  LocalReply reply{503, "Service Unavailable", "the upstream's circuit breaker is open", close,
+                   reply_headers_};
+  reply.type = "urn:rampart:problem:breaker-open";
+  replyLocally(reply);
 }
 
 void Session::finishExchange() {
@@ -1014,6 +1145,7 @@ void Session::releaseUpstream(bool reusable) {
 }
 
 void Session::endClusterRequest() {
+  endRetryHold();
   if (admitted_to_cluster_) {
     pool_->endRequest();
     admitted_to_cluster_ = false;
