@@ -560,12 +560,11 @@ void Session::onClusterSlot() {
 void Session::startForwarding(bool has_body) {
   const config::Snapshot& snapshot = worker_->snapshot();
   pool_ = &worker_->pool(route_->cluster_index);
-  if (!pool_->tryBeginRequest()) {
+  if (!pool_->tryBeginRequest()) {  // the max_requests breaker
     worker_->stats().upstream_overloaded.inc();
     endClusterRequest();  // gives back the adaptive slot, if it took one
     in_.consume(head_bytes_);
-    replyLocally(
-        {503, "Service Unavailable", "the upstream is at its concurrency limit", has_body});
+    replyBreakerOpen(upstream::Breaker::kRequests, has_body);
     return;
   }
   admitted_to_cluster_ = true;
@@ -611,12 +610,13 @@ void Session::startForwarding(bool has_body) {
   if (wants_continue && has_body && in_.empty()) out_.append(kContinue);
   body_bytes_read_ = body_bytes_at_last_check_ = 0;
   state_ = State::kProxying;
-  if (!attachUpstream(choice.endpoint)) failUpstream(UpstreamFailure::kConnect);
+  if (!attachUpstream(choice.endpoint)) attachFailed();
 }
 
 bool Session::attachUpstream(uint32_t endpoint) {
   attempt_endpoint_ = endpoint;
-  upstream_ = pool_->acquire(endpoint, this);
+  breaker_tripped_ = upstream::Breaker::kNone;
+  upstream_ = pool_->acquire(endpoint, this, &breaker_tripped_);
   if (upstream_ == nullptr) return false;
   upstream_eof_ = false;
   upstream_readable_ = false;
@@ -630,6 +630,18 @@ bool Session::attachUpstream(uint32_t endpoint) {
     armTimer(TimerPurpose::kConnect, pool_->spec().connect_timeout.count());
   }
   return true;
+}
+
+// No connection for the attempt: over the max_connections or max_pending
+// breaker (503 breaker-open at once, no retry: the cluster is saturated),
+// else no socket could be made (a connect failure, which may be retried).
+void Session::attachFailed() {
+  if (breaker_tripped_ == upstream::Breaker::kNone) {
+    failUpstream(UpstreamFailure::kConnect);
+    return;
+  }
+  endClusterRequest();
+  replyBreakerOpen(breaker_tripped_, !requestBodyComplete());
 }
 
 void Session::onUpstreamConnected() {
@@ -1006,6 +1018,9 @@ void Session::failUpstream(UpstreamFailure failure) {
       cause = upstream::FailureCause::kNoHealthyUpstream;
     } else if (attachUpstream(choice.endpoint)) {
       return;
+    } else if (breaker_tripped_ != upstream::Breaker::kNone) {
+      attachFailed();
+      return;
     } else {
       cause = upstream::FailureCause::kConnectFailure;
       blamed = attempt_endpoint_;
@@ -1074,7 +1089,7 @@ void Session::startRetryAttempt() {
         upstreamFailureReply(upstream::FailureCause::kNoHealthyUpstream, !requestBodyComplete()));
     return;
   }
-  if (!attachUpstream(choice.endpoint)) failUpstream(UpstreamFailure::kConnect);
+  if (!attachUpstream(choice.endpoint)) attachFailed();
 }
 
 // A final response head the route retries (502, 503...): dropped unseen, its

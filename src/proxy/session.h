@@ -104,6 +104,7 @@ class Session final : public core::EventHandler,
   void shedAtCluster(std::string_view detail);
   void startForwarding(bool has_body);
   bool attachUpstream(uint32_t endpoint);
+  void attachFailed();
   void onUpstreamConnected();
   void reportShadow(const RequestContext& ctx);
   bool flushInterim();
@@ -218,6 +219,7 @@ class Session final : public core::EventHandler,
   bool slot_wait_has_body_ = false;  // kAwaitingSlot: what startForwarding needs on resume
   bool retried_ = false;             // the one free resend after a stale pooled connection
   RetryLoop retry_;                  // the route's retries of this request
+  upstream::Breaker breaker_tripped_ = upstream::Breaker::kNone;  // why attachUpstream failed
 
   // Response in flight (upstream -> client).
   http::ResponseHead response_;

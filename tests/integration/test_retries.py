@@ -244,3 +244,76 @@ def test_the_budget_keeps_upstream_attempts_within_its_share_of_client_requests(
     totals = cluster_totals(rampart, "app")
     assert totals["retries"] == attempts - n, totals
     assert totals["retries_budget_refused"] > 0, totals
+
+
+# ------------------------------------------------------------ circuit breakers
+
+def assert_breaker_open(response, breaker):
+    body = assert_problem(response, 503)
+    assert body["type"] == TYPE_PREFIX + "breaker-open", body
+    assert response.header("x-rampart-breaker") == breaker, response
+
+
+def test_max_requests_breaker_answers_503_at_once_naming_itself(stack):
+    a = stack.upstream("a")
+    spec = helpers.cluster("app", [a.address], circuit_breakers={"max_requests": 1})
+    del spec["max_requests"]  # the same limit: one key or the other
+    rampart = start(stack, [spec])
+    slow = Client(rampart.port, timeout=8)
+    slow.send(helpers.build_request("GET", "/slow?ms=1500"))
+    a.wait_for(lambda r: r["target"].startswith("/slow"))
+    started = time.monotonic()
+    assert_breaker_open(get(rampart.port, "/second"), "max_requests")
+    assert time.monotonic() - started < 0.5  # at once, not queued
+    assert slow.read_response().status == 200
+    slow.close()
+    assert get(rampart.port, "/third").status == 200
+    assert "/second" not in a.targets()
+    totals = cluster_totals(rampart, "app")
+    assert totals["breaker_max_requests"] == 1, totals
+
+
+def test_max_connections_breaker_counts_open_connections(stack):
+    a = stack.upstream("a")
+    rampart = start(stack, [helpers.cluster("app", [a.address],
+                                            circuit_breakers={"max_connections": 1})])
+    slow = Client(rampart.port, timeout=8)
+    slow.send(helpers.build_request("GET", "/slow?ms=1500"))
+    a.wait_for(lambda r: r["target"].startswith("/slow"))
+    assert_breaker_open(get(rampart.port, "/second"), "max_connections")
+    assert slow.read_response().status == 200
+    slow.close()
+    assert get(rampart.port, "/third").status == 200  # the pooled connection is reused
+    totals = cluster_totals(rampart, "app")
+    assert totals["breaker_max_connections"] == 1, totals
+
+
+def test_max_pending_breaker_trips_while_a_connect_hangs(stack):
+    # A loopback listener that never accepts, its backlog already full:
+    # further connects to it stay pending (their SYNs are dropped).
+    import socket
+    hung = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(0)
+    address = f"127.0.0.1:{hung.getsockname()[1]}"
+    fillers = []
+    try:
+        for _ in range(3):
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            filler.connect_ex(hung.getsockname())
+            fillers.append(filler)
+        time.sleep(0.2)
+        rampart = start(stack, [helpers.cluster("app", [address], connect_timeout="3s",
+                                                circuit_breakers={"max_pending": 1})])
+        first = Client(rampart.port, timeout=8)
+        first.send(helpers.build_request("GET", "/first"))
+        time.sleep(0.3)  # its connect is pending now
+        assert_breaker_open(get(rampart.port, "/second"), "max_pending")
+        first.close()
+        totals = cluster_totals(rampart, "app")
+        assert totals["breaker_max_pending"] == 1, totals
+    finally:
+        for filler in fillers:
+            filler.close()
+        hung.close()
