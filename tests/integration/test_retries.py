@@ -317,3 +317,28 @@ def test_max_pending_breaker_trips_while_a_connect_hangs(stack):
         for filler in fillers:
             filler.close()
         hung.close()
+
+
+def test_max_retries_breaker_trips_while_another_retry_waits(stack):
+    a = stack.upstream("a", extra_args=["--fail-status", "503"])
+    b = stack.upstream("b", extra_args=["--fail-status", "503"])
+    for upstream in (a, b):
+        upstream.control(retry_after="1")  # each retry waits 1 s, holding its place
+    rampart = start(stack, [helpers.cluster("app", [a.address, b.address],
+                                            retry_budget={"percent": 100, "min_retries": 10},
+                                            circuit_breakers={"max_retries": 1})],
+                    retry={"attempts": 2, "on": [503], "backoff": FAST, "max_retry_after": "2s"})
+    first = Client(rampart.port, timeout=8)
+    first.send(helpers.build_request("GET", "/first"))
+    deadline = time.monotonic() + 5
+    while not any(r["target"] == "/first" for r in a.requests() + b.requests()):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.1)  # its 503 came back: the retry is waiting
+    assert_breaker_open(get(rampart.port, "/second"), "max_retries")
+    response = first.read_response()
+    assert response.status == 503 and response.header("x-rampart-breaker") is None, response
+    first.close()
+    assert sum(1 for r in a.requests() + b.requests() if r["target"] == "/first") == 2
+    totals = cluster_totals(rampart, "app")
+    assert totals["breaker_max_retries"] == 1 and totals["retries"] == 1, totals
