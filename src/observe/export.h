@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "observe/metrics.h"
@@ -20,6 +21,14 @@ struct MetricsSources {
   uint64_t open_connections = 0;
   uint64_t uptime_seconds = 0;
   bool draining = false;
+  // Per-cluster upstream counters (failures by cause, retries, breaker
+  // trips...), summed over the workers by the server: one row per cluster,
+  // (counter name, value) pairs in a fixed order.
+  struct ClusterCounters {
+    std::string cluster;
+    std::vector<std::pair<std::string, uint64_t>> values;
+  };
+  std::vector<ClusterCounters> clusters;
 };
 
 // The label value of the slot for requests answered before routing.

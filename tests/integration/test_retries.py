@@ -342,3 +342,23 @@ def test_max_retries_breaker_trips_while_another_retry_waits(stack):
     assert sum(1 for r in a.requests() + b.requests() if r["target"] == "/first") == 2
     totals = cluster_totals(rampart, "app")
     assert totals["breaker_max_retries"] == 1 and totals["retries"] == 1, totals
+
+
+def test_retries_and_trips_are_in_metrics(stack):
+    dead = f"127.0.0.1:{helpers.free_port()}"
+    b = stack.upstream("b")
+    port, admin_port = helpers.free_port(), helpers.free_port()
+    route = {"name": "all", "match": {"prefix": "/"}, "cluster": "app",
+             "retry": {"attempts": 2, "on": ["connect-failure"], "backoff": FAST}}
+    text = helpers.config(port, [helpers.cluster("app", [dead, b.address])],
+                          [{"name": "default", "domains": ["*"], "routes": [route]}],
+                          admin={"address": f"127.0.0.1:{admin_port}"})
+    rampart = stack.rampart(text, port)
+    helpers.wait_port(admin_port, 10, rampart.process)
+    for i in range(4):
+        assert get(rampart.port, f"/m?i={i}").status == 200
+    metrics = get(admin_port, "/metrics").body.decode()
+    found = dict(re.findall(r'rampart_cluster_events_total\{cluster="app",event="(\w+)"\} (\d+)',
+                            metrics))
+    assert int(found["retries"]) >= 2 and found["retries"] == found["connect_failure"], found
+    assert found["breaker_max_requests"] == "0" and found["retries_budget_refused"] == "0", found
