@@ -362,3 +362,40 @@ def test_retries_and_trips_are_in_metrics(stack):
                             metrics))
     assert int(found["retries"]) >= 2 and found["retries"] == found["connect_failure"], found
     assert found["breaker_max_requests"] == "0" and found["retries_budget_refused"] == "0", found
+
+
+def test_a_chunked_body_on_an_idempotent_route_arrives_whole_the_second_time(stack):
+    import hashlib
+    a = stack.upstream("a", extra_args=["--fail-status", "503"])
+    b = stack.upstream("b")
+    rampart = start(stack, [helpers.cluster("app", [a.address, b.address])],
+                    retry={"attempts": 2, "on": [503], "backoff": FAST, "idempotent": True})
+    with Client(rampart.port) as client:
+        for i in range(2):
+            client.send(f"POST /chunk?i={i} HTTP/1.1\r\nHost: localhost\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n"
+                        "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n".encode())
+            response = client.read_response("POST")
+            assert response.status == 200, response
+            echo = response.json()
+            assert echo["name"] == "b" and echo["body_len"] == 11, echo
+            assert echo["body_sha256"] == hashlib.sha256(b"hello world").hexdigest()
+    assert any(r["target"].startswith("/chunk") for r in a.requests())
+
+
+def test_per_try_timeout_bounds_each_attempt_and_the_retry_goes_elsewhere(stack):
+    a = stack.upstream("a", extra_args=["--delay-ms", "3000"])
+    b = stack.upstream("b")
+    rampart = start(stack, [helpers.cluster("app", [a.address, b.address])],
+                    retry={"attempts": 2, "on": ["timeout"], "per_try_timeout": "300ms",
+                           "backoff": FAST})
+    with Client(rampart.port, timeout=10) as client:
+        for i in range(2):  # round robin: one of them tries the slow endpoint first
+            started = time.monotonic()
+            response = client.request("GET", f"/t?i={i}")
+            elapsed = time.monotonic() - started
+            assert response.status == 200 and response.header("x-upstream-name") == "b", response
+            assert elapsed < 1.5, elapsed  # 300 ms on a at most, then b: not a's 3 s
+    assert any(r["target"].startswith("/t?") for r in a.requests())
+    totals = cluster_totals(rampart, "app")
+    assert totals["timeout"] >= 1 and totals["retries"] == totals["timeout"], totals
