@@ -72,11 +72,11 @@ bool readName(yaml::Reader& reader, const yaml::Map& map, std::map<std::string, 
 void readCluster(yaml::Reader& reader, const YAML::Node& node, std::map<std::string, int>* seen,
                  std::vector<upstream::ClusterSpec>* out) {
   std::string label = labelOf(node, "cluster");
-  std::optional<yaml::Map> map = reader.map(
-      node, label,
-      {"name", "endpoints", "balance", "connect_timeout", "response_timeout", "max_idle",
-       "idle_timeout", "max_requests", "adaptive_concurrency", "health_check",
-       "outlier_detection", "panic_threshold"});
+  std::optional<yaml::Map> map =
+      reader.map(node, label,
+                 {"name", "endpoints", "balance", "connect_timeout", "response_timeout", "max_idle",
+                  "idle_timeout", "max_requests", "adaptive_concurrency", "health_check",
+                  "outlier_detection", "panic_threshold", "retry_budget", "circuit_breakers"});
   if (!map) return;
   upstream::ClusterSpec spec;
   bool named = readName(reader, *map, seen, &spec);
@@ -93,6 +93,7 @@ void readCluster(yaml::Reader& reader, const YAML::Node& node, std::map<std::str
     readClusterAdmission(reader, *admission, &spec);
   }
   readClusterHealth(reader, *map, &spec);
+  readClusterResilience(reader, *map, &spec);
   if (named) out->push_back(std::move(spec));
 }
 

@@ -262,6 +262,7 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
     detail::readRoutePolicies(reader, extras, &out->authorization);
     detail::readRouteExtAuthz(reader, extras, &out->ext_authz);
     detail::readRouteLimits(reader, extras, &out->shield);
+    detail::readRouteRetries(reader, extras, &out->route_retries);
   }
   if (!reader.hasErrors()) compileRoutes(reader, top, hosts, out);
 }

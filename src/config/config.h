@@ -22,6 +22,7 @@
 #include "routing/router.h"
 #include "shield/settings.h"
 #include "upstream/cluster.h"
+#include "upstream/retry.h"
 
 namespace rampart::config {
 
@@ -108,6 +109,7 @@ struct Snapshot {
   std::vector<std::string> route_names;         // by Route::index, for stats and logs
   std::vector<routing::RouteSpec> route_specs;  // by Route::index: as declared (impact reports)
   std::vector<std::string> route_hosts;         // by Route::index: the virtual host's name
+  std::vector<upstream::RetryPolicy> route_retries;  // by Route::index (config/retry.cc)
   AuthSettings auth;
   AuthorizationSettings authorization;
   ExtAuthzSettings ext_authz;

@@ -205,7 +205,8 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
   std::optional<yaml::Map> map = ctx.reader.map(
       node, label,
       {"name", "match", "cluster", "clusters", "sticky", "step_back", "max_body_bytes", "auth",
-       "method_override", "policy", "shadow_policy", "rollout", "public", "ext_authz", "limits"});
+       "method_override", "policy", "shadow_policy", "rollout", "public", "ext_authz", "limits",
+       "retry"});
   if (!map) return;
   routing::RouteSpec route;
   route.max_body_bytes = ctx.defaults.max_body_bytes;
@@ -229,6 +230,7 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
   take("public", &extras.is_public);
   take("ext_authz", &extras.ext_authz);
   take("limits", &extras.limits);
+  take("retry", &extras.retry);
   ctx.extras->push_back(std::move(extras));
   host->routes.push_back(std::move(route));
 }

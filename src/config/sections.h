@@ -16,6 +16,7 @@
 #include "routing/router.h"
 #include "routing/weighted.h"
 #include "upstream/cluster.h"
+#include "upstream/retry.h"
 
 namespace rampart::config::detail {
 
@@ -31,6 +32,7 @@ struct RouteExtras {
   std::optional<YAML::Node> is_public;
   std::optional<YAML::Node> ext_authz;
   std::optional<YAML::Node> limits;
+  std::optional<YAML::Node> retry;
 };
 
 // Reads `clusters:`, resolving every endpoint. A cluster with a valid name is
@@ -41,6 +43,12 @@ void readClusters(yaml::Reader& reader, const YAML::Node& node,
 // A cluster's `health_check`, `outlier_detection` and `panic_threshold`
 // (health.cc), after its endpoints are read.
 void readClusterHealth(yaml::Reader& reader, const yaml::Map& map, upstream::ClusterSpec* spec);
+// A cluster's `retry_budget` and `circuit_breakers` (retry.cc).
+// `circuit_breakers.max_requests` is the cluster's `max_requests` (one value).
+void readClusterResilience(yaml::Reader& reader, const yaml::Map& map, upstream::ClusterSpec* spec);
+// Each route's `retry` (retry.cc), by route index; a route without one never retries.
+void readRouteRetries(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
+                      std::vector<upstream::RetryPolicy>* out);
 
 struct RouteDefaults {
   uint64_t max_body_bytes = 0;       // http.max_body_bytes

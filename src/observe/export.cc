@@ -128,6 +128,18 @@ std::string renderPrometheus(const MetricsSources& sources) {
            fmt::format("Worker counter {}, summed over workers.", field.name));
     fmt::format_to(it, "{} {}\n", name, sumOf(sources.stats, field.member));
   }
+  if (!sources.clusters.empty()) {
+    family(out, "rampart_cluster_events_total", "counter",
+           "Upstream events per cluster, summed over workers: failures by cause, ejections, "
+           "retries, retries refused by the budget, breaker trips (docs/upstreams.md).");
+    for (const MetricsSources::ClusterCounters& row : sources.clusters) {
+      std::string cluster = escapeLabelValue(row.cluster);
+      for (const auto& [event, value] : row.values) {
+        fmt::format_to(it, "rampart_cluster_events_total{{cluster=\"{}\",event=\"{}\"}} {}\n",
+                       cluster, event, value);
+      }
+    }
+  }
   family(out, "rampart_connections_open", "gauge", "Client connections open now.");
   fmt::format_to(it, "rampart_connections_open {}\n", sources.open_connections);
   family(out, "rampart_workers", "gauge", "Worker threads.");

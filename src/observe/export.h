@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "observe/metrics.h"
@@ -29,6 +30,14 @@ struct MetricsSources {
   uint64_t uptime_seconds = 0;
   bool draining = false;
   std::vector<SplitWeight> split_weights;  // every cluster of every weighted route
+  // Per-cluster upstream counters (failures by cause, retries, breaker
+  // trips...), summed over the workers by the server: one row per cluster,
+  // (counter name, value) pairs in a fixed order.
+  struct ClusterCounters {
+    std::string cluster;
+    std::vector<std::pair<std::string, uint64_t>> values;
+  };
+  std::vector<ClusterCounters> clusters;
 };
 
 // The label value of the slot for requests answered before routing.

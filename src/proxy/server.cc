@@ -190,6 +190,9 @@ observe::MetricsSources Server::metricsSources() const {
            split->steppedBack()});
     }
   }
+  for (uint32_t c = 0; c < snapshot_->clusters.size(); ++c) {
+    sources.clusters.push_back({snapshot_->clusters[c].name, clusterCounters(c)});
+  }
   return sources;
 }
 
@@ -247,38 +250,62 @@ void Server::drainAndStop() {
   logClusterTotals();
 }
 
-// Per cluster, its upstream failures by cause and its health events, summed
-// over the workers; a cluster with nothing to report is left out.
+// One cluster's upstream counters, summed over the workers: failures by
+// cause, outlier and panic events, retries and breaker trips, and the active
+// checks' counts. Shared by the shutdown log line and /metrics; every value is
+// a relaxed atomic, so the admin thread may read it while workers run.
+std::vector<std::pair<std::string, uint64_t>> Server::clusterCounters(uint32_t c) const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  auto add = [&](std::string name, uint64_t value) { out.emplace_back(std::move(name), value); };
+  for (size_t i = 0; i < upstream::kFailureCauseCount; ++i) {
+    auto cause = static_cast<upstream::FailureCause>(i);
+    uint64_t sum = 0;
+    for (const auto& worker : workers_) sum += worker->pool(c).stats().failure(cause).get();
+    add(std::string(upstream::causeCounterName(cause)), sum);
+  }
+  uint64_t ejections = 0, refused = 0, panic = 0, retries = 0, budget_refused = 0;
+  uint64_t trips[upstream::kBreakerCount] = {};
+  for (const auto& worker : workers_) {
+    const upstream::ClusterPool& pool = worker->pool(c);
+    const upstream::ClusterStats& stats = pool.stats();
+    ejections += stats.ejections.get();
+    refused += stats.ejections_refused.get();
+    panic += stats.panic_picks.get();
+    retries += stats.retries.get();
+    budget_refused += stats.retries_budget_refused.get();
+    for (size_t b = 1; b < upstream::kBreakerCount; ++b) {
+      trips[b] += pool.breakers().trips(static_cast<upstream::Breaker>(b));
+    }
+  }
+  add("ejections", ejections);
+  add("ejections_refused", refused);
+  add("panic_picks", panic);
+  // Retries and breaker trips (docs/upstreams.md "Retries", "Circuit breakers").
+  add("retries", retries);
+  add("retries_budget_refused", budget_refused);
+  for (size_t b = 1; b < upstream::kBreakerCount; ++b) {
+    add(fmt::format("breaker_{}", upstream::breakerName(static_cast<upstream::Breaker>(b))),
+        trips[b]);
+  }
+  if (const upstream::ClusterHealth* health = snapshot_->clusters[c].health.get()) {
+    add("health_checks", health->checks.load(std::memory_order_relaxed));
+    add("health_checks_failed", health->failed_checks.load(std::memory_order_relaxed));
+    add("marked_unhealthy", health->marked_unhealthy.load(std::memory_order_relaxed));
+    add("marked_healthy", health->marked_healthy.load(std::memory_order_relaxed));
+  }
+  return out;
+}
+
+// Per cluster, its counters summed over the workers; a cluster with nothing
+// to report is left out.
 void Server::logClusterTotals() const {
   const std::vector<upstream::ClusterSpec>& clusters = snapshot_->clusters;
   for (uint32_t c = 0; c < clusters.size(); ++c) {
     std::string line;
     uint64_t total = 0;
-    auto add = [&](std::string_view name, uint64_t value) {
+    for (const auto& [name, value] : clusterCounters(c)) {
       line += fmt::format(" {}={}", name, value);
       total += value;
-    };
-    for (size_t i = 0; i < upstream::kFailureCauseCount; ++i) {
-      auto cause = static_cast<upstream::FailureCause>(i);
-      uint64_t sum = 0;
-      for (const auto& worker : workers_) sum += worker->pool(c).stats().failure(cause).get();
-      add(upstream::causeCounterName(cause), sum);
-    }
-    uint64_t ejections = 0, refused = 0, panic = 0;
-    for (const auto& worker : workers_) {
-      const upstream::ClusterStats& stats = worker->pool(c).stats();
-      ejections += stats.ejections.get();
-      refused += stats.ejections_refused.get();
-      panic += stats.panic_picks.get();
-    }
-    add("ejections", ejections);
-    add("ejections_refused", refused);
-    add("panic_picks", panic);
-    if (const upstream::ClusterHealth* health = clusters[c].health.get()) {
-      add("health_checks", health->checks.load(std::memory_order_relaxed));
-      add("health_checks_failed", health->failed_checks.load(std::memory_order_relaxed));
-      add("marked_unhealthy", health->marked_unhealthy.load(std::memory_order_relaxed));
-      add("marked_healthy", health->marked_healthy.load(std::memory_order_relaxed));
     }
     if (total == 0) continue;
     spdlog::info("cluster '{}':{}", clusters[c].name, line);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "admin/admin_server.h"
@@ -42,6 +43,7 @@ class Server {
   void logShadowTotals() const;
   void logAuthorizerTotals() const;
   void logClusterTotals() const;
+  std::vector<std::pair<std::string, uint64_t>> clusterCounters(uint32_t cluster) const;
   void reloadShield();
 
   std::shared_ptr<const config::Snapshot> snapshot_;

@@ -115,6 +115,7 @@ void Session::onUpstreamEvents(uint32_t events) {
     onUpstreamConnected();
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstream_readable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstream_hangup_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) upstream_writable_ = true;
   drive();
 }
@@ -174,6 +175,10 @@ void Session::onTimeout() {
       }
       return;
     }
+    case TimerPurpose::kRetryBackoff:
+      if (state_ != State::kProxying || upstream_ != nullptr) return;
+      startRetryAttempt();
+      break;
     case TimerPurpose::kSlotWait:
       if (state_ != State::kAwaitingSlot) return;
       cluster_hold_.cluster->timeOut(&cluster_hold_);
@@ -582,18 +587,20 @@ void Session::onClusterSlot() {
 void Session::startForwarding(bool has_body) {
   const config::Snapshot& snapshot = worker_->snapshot();
   pool_ = &worker_->pool(cluster_index_);
-  if (!pool_->tryBeginRequest()) {
+  if (!pool_->tryBeginRequest()) {  // the max_requests breaker
     worker_->stats().upstream_overloaded.inc();
     access_.decision = "deny";
     access_.cause = "breaker";  // the cluster's max_requests
     endClusterRequest();        // gives back the adaptive slot, if it took one
     in_.consume(head_bytes_);
-    replyLocally(
-        {503, "Service Unavailable", "the upstream is at its concurrency limit", has_body});
+    replyBreakerOpen(upstream::Breaker::kRequests, has_body);
     return;
   }
   admitted_to_cluster_ = true;
   attempt_endpoint_ = upstream::ClusterPool::kNoEndpoint;
+  const std::vector<upstream::RetryPolicy>& retries = snapshot.route_retries;
+  retry_.begin(route_->index < retries.size() ? &retries[route_->index] : nullptr, request_.method,
+               request_.framing, request_.content_length);
   upstream::EndpointChoice choice = pool_->pickEndpoint();
   if (!choice.found()) {  // decided before any "100 Continue" goes out
     pool_->recordFailure(upstream::FailureCause::kNoHealthyUpstream,
@@ -638,15 +645,17 @@ void Session::startForwarding(bool has_body) {
   if (wants_continue && has_body && in_.empty()) out_.append(kContinue);
   body_bytes_read_ = body_bytes_at_last_check_ = 0;
   state_ = State::kProxying;
-  if (!attachUpstream(choice.endpoint)) failUpstream(UpstreamFailure::kConnect);
+  if (!attachUpstream(choice.endpoint)) attachFailed();
 }
 
 bool Session::attachUpstream(uint32_t endpoint) {
   attempt_endpoint_ = endpoint;
-  upstream_ = pool_->acquire(endpoint, this);
+  breaker_tripped_ = upstream::Breaker::kNone;
+  upstream_ = pool_->acquire(endpoint, this, &breaker_tripped_);
   if (upstream_ == nullptr) return false;
   upstream_eof_ = false;
   upstream_readable_ = false;
+  upstream_hangup_ = false;
   if (upstream_->reused()) {
     worker_->stats().upstream_reuses.inc();
     onUpstreamConnected();
@@ -740,6 +749,13 @@ bool Session::pumpRequestBody() {
   size_t from_body = written - from_head;
   if (from_body > 0) {
     access_.bytes_in += from_body;
+    if (retry_.keepsBody()) {
+      // Kept after the head, so a retry resends head and body from
+      // upstream_out_ and then goes on with what is still in in_.
+      upstream_out_.append(in_.readable().substr(0, from_body));
+      upstream_head_sent_ += from_body;
+      retry_.keptBody(from_body);
+    }
     in_.consume(from_body);
     if (request_framing_ == http::BodyFraming::kContentLength) {
       request_remaining_ -= from_body;
@@ -754,7 +770,7 @@ bool Session::pumpRequestBody() {
     // began: a client's slow upload must not read as a slow upstream.
     if (cluster_hold_.cluster != nullptr) cluster_hold_.sent_at = preciseNanos();
     if (!response_started_) {
-      armTimer(TimerPurpose::kResponse, pool_->spec().response_timeout.count());
+      armTimer(TimerPurpose::kResponse, attemptTimeoutMillis());
     }
   }
   return true;
@@ -808,7 +824,9 @@ bool Session::readUpstream() {
   ssize_t n = ::read(upstream_->fd(), input.writePtr(), space);
   if (n > 0) {
     input.produce(static_cast<size_t>(n));
-    if (static_cast<size_t>(n) < space) upstream_readable_ = false;
+    // A short read drains the socket, unless its FIN came with the same edge
+    // (bytes then close): read again to see the EOF, or nothing would wake us.
+    if (static_cast<size_t>(n) < space && !upstream_hangup_) upstream_readable_ = false;
     return true;
   }
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -885,6 +903,8 @@ bool Session::parseResponseHead() {
           outcome.consumed);  // interim responses are not relayed (Rampart sent its own 100)
       continue;
     }
+    endRetryHold();  // a retry's attempt ends with its response head
+    if (retryResponse()) return true;
     startResponse(outcome.consumed);
     return true;
   }
@@ -975,6 +995,7 @@ bool Session::responseComplete() const {
 }
 
 void Session::failUpstream(UpstreamFailure failure) {
+  endRetryHold();
   observe::WorkerStats& stats = worker_->stats();
   upstream::FailureCause cause = upstream::FailureCause::kReset;
   switch (failure) {
@@ -1021,6 +1042,9 @@ void Session::failUpstream(UpstreamFailure failure) {
       cause = upstream::FailureCause::kNoHealthyUpstream;
     } else if (attachUpstream(choice.endpoint)) {
       return;
+    } else if (breaker_tripped_ != upstream::Breaker::kNone) {
+      attachFailed();
+      return;
     } else {
       cause = upstream::FailureCause::kConnectFailure;
       blamed = attempt_endpoint_;
@@ -1030,6 +1054,24 @@ void Session::failUpstream(UpstreamFailure failure) {
   // Counted per cluster and cause, and held against the endpoint by outlier
   // detection (docs/upstreams.md).
   pool_->recordFailure(cause, blamed);
+  if (!retry && failure != UpstreamFailure::kBadResponse) {
+    upstream::AttemptOutcome outcome = upstream::AttemptOutcome::kReset;
+    if (failure == UpstreamFailure::kConnect || failure == UpstreamFailure::kConnectTimeout) {
+      outcome = upstream::AttemptOutcome::kConnectFailure;
+    } else if (failure == UpstreamFailure::kTimeout) {
+      outcome = upstream::AttemptOutcome::kTimeout;
+    }
+    RetryGate gate = gateRetry(outcome, 0, -1);
+    if (gate.kind == RetryGate::Kind::kRetry) {
+      scheduleRetry(gate.delay);
+      return;
+    }
+    if (gate.kind == RetryGate::Kind::kBreakerOpen) {
+      endClusterRequest();
+      replyBreakerOpen(upstream::Breaker::kRetries, !requestBodyComplete());
+      return;
+    }
+  }
   access_.decision = "error";
   access_.cause = upstreamCause(cause);
   endClusterRequest();
@@ -1053,6 +1095,7 @@ void Session::releaseUpstream(bool reusable) {
 }
 
 void Session::endClusterRequest() {
+  endRetryHold();
   if (admitted_to_cluster_) {
     pool_->endRequest();
     admitted_to_cluster_ = false;

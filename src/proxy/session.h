@@ -20,6 +20,7 @@
 #include "proxy/cluster_choice.h"
 #include "proxy/phases.h"
 #include "proxy/proxy_header.h"
+#include "proxy/retry_loop.h"
 #include "proxy/rewrite.h"
 #include "shield/accept_gate.h"
 #include "upstream/pool.h"
@@ -109,6 +110,7 @@ class Session final : public core::EventHandler,
   void shedAtCluster(std::string_view detail);
   void startForwarding(bool has_body);
   bool attachUpstream(uint32_t endpoint);
+  void attachFailed();
   void onUpstreamConnected();
   void reportShadow(const RequestContext& ctx);
   bool flushInterim();
@@ -125,6 +127,23 @@ class Session final : public core::EventHandler,
   size_t forwardableResponseBytes();
   bool responseComplete() const;
   void failUpstream(UpstreamFailure failure);
+  // The retry loop (proxy/retry_loop.h, docs/upstreams.md): gateRetry asks
+  // the route's policy, then the cluster's budget and max_retries breaker,
+  // about a failed attempt whose response has not reached the client;
+  // scheduleRetry starts the next attempt after the backoff (the timer,
+  // never a sleep), once the failed attempt's connection is released.
+  struct RetryGate {
+    enum class Kind : uint8_t { kNoRetry, kRetry, kBreakerOpen };
+    Kind kind = Kind::kNoRetry;
+    std::chrono::milliseconds delay{0};
+  };
+  RetryGate gateRetry(upstream::AttemptOutcome outcome, uint16_t status, int64_t retry_after_ms);
+  void scheduleRetry(std::chrono::milliseconds delay);
+  void startRetryAttempt();
+  bool retryResponse();  // a final response head that the policy retries
+  void endRetryHold();
+  int64_t attemptTimeoutMillis() const;
+  void replyBreakerOpen(upstream::Breaker breaker, bool close);
   void abortExchange(const LocalReply& reply);
   void finishExchange();
   void releaseUpstream(bool reusable);
@@ -206,10 +225,13 @@ class Session final : public core::EventHandler,
   bool upstream_readable_ = false;
   bool upstream_writable_ = false;
   bool upstream_eof_ = false;
+  bool upstream_hangup_ = false;  // epoll reported the upstream's FIN, reset or error
   bool admitted_to_cluster_ = false;
   ClusterHold cluster_hold_;         // adaptive concurrency: slot, place in the queue, latency
   bool slot_wait_has_body_ = false;  // kAwaitingSlot: what startForwarding needs on resume
-  bool retried_ = false;
+  bool retried_ = false;             // the one free resend after a stale pooled connection
+  RetryLoop retry_;                  // the route's retries of this request
+  upstream::Breaker breaker_tripped_ = upstream::Breaker::kNone;  // why attachUpstream failed
 
   // Response in flight (upstream -> client).
   http::ResponseHead response_;
@@ -229,7 +251,8 @@ class Session final : public core::EventHandler,
     kResponse,
     kBodyRate,
     kLinger,
-    kSlotWait,  // the cluster's queue timeout
+    kSlotWait,      // the cluster's queue timeout
+    kRetryBackoff,  // the wait before the next attempt
   };
   TimerPurpose timer_purpose_ = TimerPurpose::kNone;
   void armTimer(TimerPurpose purpose, int64_t millis);

@@ -42,7 +42,7 @@ bool ClusterBreakers::open(Breaker breaker) const {
 Breaker ClusterBreakers::admit(Breaker breaker, uint32_t limit) {
   uint32_t& count = active_[index(breaker)];
   if (limit != 0 && count >= limit) {
-    ++trips_[index(breaker)];
+    trips_[index(breaker)].inc();
     return breaker;
   }
   ++count;

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "observe/stats.h"
+
 namespace rampart::upstream {
 
 enum class Breaker : uint8_t {
@@ -50,7 +52,8 @@ class ClusterBreakers {
   void endRetry() { release(Breaker::kRetries); }
 
   uint32_t active(Breaker breaker) const { return active_[index(breaker)]; }
-  uint64_t trips(Breaker breaker) const { return trips_[index(breaker)]; }
+  // Read by the admin thread for /metrics (relaxed atomics, like every counter).
+  uint64_t trips(Breaker breaker) const { return trips_[index(breaker)].get(); }
   // True while `breaker` is at its cap: the next admission would trip.
   bool open(Breaker breaker) const;
 
@@ -65,7 +68,7 @@ class ClusterBreakers {
 
   BreakerLimits limits_;
   std::array<uint32_t, kBreakerCount> active_{};
-  std::array<uint64_t, kBreakerCount> trips_{};
+  std::array<observe::Counter, kBreakerCount> trips_{};
 };
 
 }  // namespace rampart::upstream

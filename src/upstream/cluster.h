@@ -11,6 +11,7 @@
 
 #include "net/address.h"
 #include "shield/cluster_admission_policy.h"
+#include "upstream/breakers.h"
 #include "upstream/health.h"
 #include "upstream/outlier.h"
 
@@ -30,7 +31,8 @@ struct ClusterSpec {
   std::chrono::milliseconds response_timeout{30000};  // until the response head arrives
   uint32_t max_idle_per_endpoint = 64;                // per worker
   std::chrono::milliseconds idle_timeout{60000};      // pooled connection lifetime when unused
-  uint32_t max_requests = 0;  // concurrent requests per worker to this cluster; over it: 503. 0: no cap
+  uint32_t max_requests =
+      0;  // concurrent requests per worker to this cluster; over it: 503. 0: no cap
   // `adaptive_concurrency:`: a latency-driven limit per worker with a fair
   // queue in front of the cluster (proxy/cluster_admission.h). Absent: none.
   std::optional<shield::ClusterAdmissionPolicy> admission;
@@ -42,6 +44,15 @@ struct ClusterSpec {
   std::shared_ptr<ClusterHealth> health;
   OutlierSpec outlier;           // passive ejection, per worker
   uint32_t panic_threshold = 0;  // percent; below this share usable, balance over all. 0: never
+
+  // Retries and breakers (docs/upstreams.md; read by config/retry.cc).
+  // Retries in flight per worker: at most max(min, percent% of the requests
+  // on their first attempt).
+  uint32_t retry_budget_percent = 20;
+  uint32_t retry_budget_min = 3;
+  // Per worker. Its max_requests is not used: `max_requests` above is that
+  // breaker (kept for the existing key and the authorizer clients).
+  BreakerLimits breakers;
 };
 
 // "localhost:9000 (127.0.0.1:9000)", or just the address when it was written

@@ -15,6 +15,13 @@ namespace rampart::upstream {
 namespace {
 // Response heads are small; bodies stream through this window.
 constexpr size_t kUpstreamBufferBytes = 64 * 1024;
+
+// The cluster's `max_requests` is the max_requests breaker.
+BreakerLimits limitsOf(const ClusterSpec& spec) {
+  BreakerLimits limits = spec.breakers;
+  limits.max_requests = spec.max_requests;
+  return limits;
+}
 }  // namespace
 
 Connection::Connection(ClusterPool* pool, uint32_t endpoint, int fd)
@@ -43,6 +50,11 @@ void Connection::onEvents(uint32_t events) {
   pool_->removeIdle(this);
 }
 
+void Connection::setConnected() {
+  connected_ = true;
+  pool_->connectDone(this);
+}
+
 void Connection::onTimeout() {
   if (user_ != nullptr) {
     user_->onUpstreamTimeout();
@@ -57,7 +69,9 @@ ClusterPool::ClusterPool(const ClusterSpec* spec, core::EventLoop* loop, uint64_
       balancer_(spec->balance, static_cast<uint32_t>(spec->endpoints.size()), seed),
       endpoints_(spec->endpoints.size()),
       active_counts_(spec->endpoints.size(), 0),
-      outlier_(spec->outlier, static_cast<uint32_t>(spec->endpoints.size())) {
+      outlier_(spec->outlier, static_cast<uint32_t>(spec->endpoints.size())),
+      breakers_(limitsOf(*spec)),
+      budget_(static_cast<double>(spec->retry_budget_percent), spec->retry_budget_min) {
   usable_.reserve(spec->endpoints.size());
 }
 
@@ -72,16 +86,44 @@ ClusterPool::~ClusterPool() {
 }
 
 bool ClusterPool::tryBeginRequest() {
-  if (spec_->max_requests != 0 && active_requests_ >= spec_->max_requests) return false;
+  if (breakers_.admitRequest() != Breaker::kNone) return false;
   ++active_requests_;
   return true;
 }
 
 void ClusterPool::endRequest() {
   if (active_requests_ > 0) --active_requests_;
+  breakers_.endRequest();
 }
 
-EndpointChoice ClusterPool::pickEndpoint() {
+Breaker ClusterPool::tryStartRetry(bool* by_budget) {
+  *by_budget = false;
+  if (!budget_.tryStartRetry(active_requests_)) {
+    stats_.retries_budget_refused.inc();
+    *by_budget = true;
+    return Breaker::kRetries;
+  }
+  Breaker tripped = breakers_.admitRetry();
+  if (tripped != Breaker::kNone) {
+    budget_.endRetry();
+    return tripped;
+  }
+  stats_.retries.inc();
+  return Breaker::kNone;
+}
+
+EndpointChoice ClusterPool::pickEndpoint(uint32_t avoid) {
+  EndpointChoice choice = pickOnce();
+  // A retry goes elsewhere when the balancer offers another endpoint within
+  // a few picks (round robin: the next one; least-request: fresh random pairs).
+  for (int i = 0; i < 3 && choice.found() && choice.endpoint == avoid && endpoints_.size() > 1;
+       ++i) {
+    choice = pickOnce();
+  }
+  return choice;
+}
+
+EndpointChoice ClusterPool::pickOnce() {
   const ClusterHealth* health = spec_->health.get();
   uint32_t unhealthy = health != nullptr ? health->unhealthyCount() : 0;
   uint32_t ejected = outlier_.enabled() ? outlier_.refresh(loop_->now()) : 0;
@@ -157,7 +199,7 @@ void ClusterPool::reportEjection(uint32_t endpoint, const OutlierDetector::Verdi
   }
 }
 
-Connection* ClusterPool::acquire(uint32_t endpoint, ConnectionUser* user) {
+Connection* ClusterPool::acquire(uint32_t endpoint, ConnectionUser* user, Breaker* tripped) {
   Endpoint& slot = endpoints_[endpoint];
   Connection* connection = nullptr;
   if (!slot.idle.empty()) {
@@ -166,11 +208,27 @@ Connection* ClusterPool::acquire(uint32_t endpoint, ConnectionUser* user) {
     connection->reused_ = true;
     connection->connected_ = true;
   } else {
+    Breaker open = breakers_.admitConnection();
+    if (open == Breaker::kNone) {
+      open = breakers_.admitPending();
+      if (open != Breaker::kNone) breakers_.endConnection();
+    }
+    if (open != Breaker::kNone) {
+      if (tripped != nullptr) *tripped = open;
+      return nullptr;
+    }
     int fd = net::connectNonBlocking(spec_->endpoints[endpoint]);
-    if (fd < 0) return nullptr;
+    if (fd < 0) {
+      breakers_.endConnection();
+      breakers_.endPending();
+      return nullptr;
+    }
     connection = new Connection(this, endpoint, fd);
+    connection->pending_ = true;
     ++connects_;
     if (!loop_->addEdgeTriggered(fd, connection)) {
+      breakers_.endConnection();
+      breakers_.endPending();
       delete connection;
       return nullptr;
     }
@@ -205,7 +263,15 @@ void ClusterPool::removeIdle(Connection* connection) {
   closeConnection(connection);
 }
 
+void ClusterPool::connectDone(Connection* connection) {
+  if (!connection->pending_) return;
+  connection->pending_ = false;
+  breakers_.endPending();
+}
+
 void ClusterPool::closeConnection(Connection* connection) {
+  connectDone(connection);
+  breakers_.endConnection();
   loop_->timers().cancel(connection);
   if (connection->fd_ >= 0) {
     loop_->remove(connection->fd_);

@@ -10,9 +10,11 @@
 #include "core/buffer.h"
 #include "core/event_loop.h"
 #include "observe/stats.h"
+#include "upstream/breakers.h"
 #include "upstream/cluster.h"
 #include "upstream/errors.h"
 #include "upstream/outlier.h"
+#include "upstream/retry.h"
 
 namespace rampart::upstream {
 
@@ -33,7 +35,7 @@ class Connection final : public core::EventHandler, public core::Timer, public c
   core::Buffer& input() { return input_; }
   bool reused() const { return reused_; }  // served an earlier request already
   bool connected() const { return connected_; }
-  void setConnected() { connected_ = true; }
+  void setConnected();  // also ends its max_pending count
   uint32_t endpoint() const { return endpoint_; }
 
   void onEvents(uint32_t events) override;
@@ -51,6 +53,7 @@ class Connection final : public core::EventHandler, public core::Timer, public c
   int fd_;
   bool connected_ = false;
   bool reused_ = false;
+  bool pending_ = false;  // counted by the max_pending breaker until its connect ends
   ConnectionUser* user_ = nullptr;
   core::Buffer input_;
 };
@@ -99,6 +102,8 @@ struct ClusterStats {
   observe::Counter ejections;                     // outlier ejections started
   observe::Counter ejections_refused;             // over max_ejection_percent
   observe::Counter panic_picks;                   // endpoints chosen in panic mode
+  observe::Counter retries;                       // retry attempts scheduled
+  observe::Counter retries_budget_refused;        // retries the retry budget refused
   const observe::Counter& failure(FailureCause cause) const {
     return failures[static_cast<size_t>(cause)];
   }
@@ -113,14 +118,29 @@ class ClusterPool {
 
   const ClusterSpec& spec() const { return *spec_; }
 
-  // Admission to the cluster: false when max_requests is reached (answer 503).
+  // Admission to the cluster: false when max_requests is reached (answer 503;
+  // the trip is counted by the max_requests breaker).
   bool tryBeginRequest();
   void endRequest();
+  uint32_t activeRequests() const { return active_requests_; }
+
+  // Whether one more retry may start now: the retry budget, then the
+  // max_retries breaker. kNone: started (the caller ends it with endRetry);
+  // kRetries: the breaker is open; `*by_budget` tells a budget refusal
+  // (answered with the failure itself, not breaker-open).
+  Breaker tryStartRetry(bool* by_budget);
+  void endRetry() {
+    budget_.endRetry();
+    breakers_.endRetry();
+  }
+  const ClusterBreakers& breakers() const { return breakers_; }
 
   // The endpoint for the next attempt: among the usable endpoints (healthy by
   // the active checks and not ejected by this worker's outlier detector),
   // or all of them in panic mode, or none (answer no-healthy-upstream).
-  EndpointChoice pickEndpoint();
+  // `avoid`: the endpoint of the failed attempt a retry follows; another is
+  // chosen where the balancer offers one (a few picks, no scan).
+  EndpointChoice pickEndpoint(uint32_t avoid = kNoEndpoint);
 
   // What became of an attempt on `endpoint`, fed to outlier detection.
   // Cheap no-ops when the cluster has no outlier_detection.
@@ -139,8 +159,12 @@ class ClusterPool {
 
   // A connection to `endpoint` for `user`: an idle pooled one when available
   // (reused() true), else a new non-blocking connect (connected() false until
-  // the first writable event). nullptr when the socket could not be created.
-  Connection* acquire(uint32_t endpoint, ConnectionUser* user);
+  // the first writable event). nullptr when the socket could not be created,
+  // or when the max_connections or max_pending breaker is open (then
+  // `*tripped` names it).
+  Connection* acquire(uint32_t endpoint, ConnectionUser* user, Breaker* tripped = nullptr);
+  // A new connection's connect finished (either way): no longer pending.
+  void connectDone(Connection* connection);
 
   // Gives a connection back. Reusable connections go to the idle list (or
   // are closed over max_idle); others are closed.
@@ -153,6 +177,7 @@ class ClusterPool {
   friend class Connection;
   void closeConnection(Connection* connection);
   void removeIdle(Connection* connection);
+  EndpointChoice pickOnce();
   void reportEjection(uint32_t endpoint, const OutlierDetector::Verdict& verdict);
 
   struct Endpoint {
@@ -168,6 +193,8 @@ class ClusterPool {
   OutlierDetector outlier_;
   std::vector<uint32_t> usable_;  // pickEndpoint() scratch, reserved once: no allocation per pick
   ClusterStats stats_;
+  ClusterBreakers breakers_;
+  RetryBudget budget_;
   uint32_t active_requests_ = 0;
   uint64_t connects_ = 0;
 };

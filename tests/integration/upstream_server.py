@@ -22,6 +22,7 @@ Endpoints (the path, before '?'):
   /chunked?n=K     chunked response: K chunks "chunk-<i>\\n"
   /download?bytes=N[&chunked=1]  N bytes of pattern_block() data
   /close           reads the request and closes without a response
+  /truncate        answers a head promising 100 bytes, sends 10, and closes
   /garbage         answers bytes that are not HTTP, then closes
 Control (for tests talking to the upstream directly; never delayed, never
 counted as in flight):
@@ -29,10 +30,11 @@ counted as in flight):
   /_upstream/stats        JSON {in_flight, max_in_flight, served}: requests being
                           served now, the most at once, and those completed;
                           ?reset=1 first resets max_in_flight to in_flight now
-  /_control?health_status=N&fail_status=N
+  /_control?health_status=N&fail_status=N&retry_after=V
                    changes the failure modes below at run time (0 turns one
-                   off) and answers 204; not logged, so a test's request log
-                   holds only the traffic it is about
+                   off; retry_after=none too) and answers 204; not
+                   logged, so a test's request log holds only the traffic it
+                   is about
 Any request body is read (Content-Length or chunked) and counted.
 "Expect: 100-continue" is answered with "100 Continue" before the body is read.
 
@@ -41,6 +43,7 @@ Failure modes (off by default, so the endpoints above behave as always):
                      status N with a small JSON body instead of the echo
   --fail-status N    every other request (not /_control, not the health
                      path) answers status N with a small JSON body
+  retry_after (only through /_control) adds "Retry-After: V" to those answers
 Each logged record says which status the mode answered ("answered").
 """
 import argparse
@@ -200,6 +203,7 @@ class Server:
         self.health_path = health_path
         self.health_status = health_status  # 0: the health path echoes like any other
         self.fail_status = fail_status      # 0: requests are served normally
+        self.retry_after = ""               # with fail_status: a Retry-After value to send
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
 
     def log(self, record):
@@ -281,6 +285,7 @@ class Server:
                 forced = self.health_status
             else:
                 forced = self.fail_status
+            retry_after = self.retry_after
         record = {"conn": conn_id, "peer": peer[0], "method": method, "target": target,
                   "version": version, "headers": headers, "time": time.time()}
         if forced:
@@ -328,12 +333,17 @@ class Server:
 
         if forced:
             payload = (json.dumps({"name": self.name, "status": forced}) + "\n").encode()
-            self.send_head(sock, forced, base + [("Content-Type", "application/json"),
-                                                 ("Content-Length", str(len(payload)))])
+            extra = [("Retry-After", retry_after)] if retry_after and path != self.health_path else []
+            self.send_head(sock, forced, base + extra + [("Content-Type", "application/json"),
+                                                         ("Content-Length", str(len(payload)))])
             if method != "HEAD":
                 sock.sendall(payload)
             return keep_alive
         if path == "/close":
+            return False
+        if path == "/truncate":  # a response head and part of its body, then the connection drops
+            self.send_head(sock, 200, base + [("Content-Length", "100")])
+            sock.sendall(b"x" * 10)
             return False
         if path == "/garbage":
             sock.sendall(b"\x00\x01\x02 this is not HTTP \xff\xfe\r\n\r\n")
@@ -371,6 +381,9 @@ class Server:
                 self.health_status = int(query["health_status"])
             if "fail_status" in query:
                 self.fail_status = int(query["fail_status"])
+            if "retry_after" in query:
+                value = query["retry_after"]
+                self.retry_after = "" if value == "none" else value
         sock.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
         return False
 
