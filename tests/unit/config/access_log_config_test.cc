@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "config_test_support.h"
 
 namespace rampart::config {
 namespace {
@@ -18,11 +19,7 @@ LoadResult load(std::string_view access_log) {
   return loadString(text, "log.yaml");
 }
 
-std::string all(const std::vector<Diagnostic>& diagnostics) {
-  std::string out;
-  for (const Diagnostic& d : diagnostics) out += format(d) + "\n";
-  return out;
-}
+using test_support::all;
 
 TEST(AccessLogConfigTest, OffUnlessPresent) {
   LoadResult result = load("");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "config_test_support.h"
 
 namespace rampart::config {
 namespace {
@@ -31,11 +32,7 @@ LoadResult load(std::string_view section) {
   return loadString(text, "admission.yaml");
 }
 
-std::string all(const std::vector<Diagnostic>& diagnostics) {
-  std::string out;
-  for (const Diagnostic& d : diagnostics) out += format(d) + "\n";
-  return out;
-}
+using test_support::all;
 
 TEST(ClusterAdmissionConfigTest, EveryKeyCompiles) {
   LoadResult result = load(

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "config_test_support.h"
 
 namespace rampart::config {
 namespace {
@@ -14,15 +15,10 @@ namespace {
 using ::testing::HasSubstr;
 
 LoadResult load(std::string_view text) {
-  if (!text.empty() && text.front() == '\n') text.remove_prefix(1);
-  return loadString(text, "health.yaml");
+  return test_support::loadText(text, "health.yaml");
 }
 
-std::string all(const std::vector<Diagnostic>& diagnostics) {
-  std::string out;
-  for (const Diagnostic& d : diagnostics) out += format(d) + "\n";
-  return out;
-}
+using test_support::all;
 
 TEST(HealthConfigTest, EveryKeyCompiles) {
   LoadResult result = load(R"(

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "config_test_support.h"
 
 namespace rampart::config {
 namespace {
@@ -16,15 +17,10 @@ using shield::ShedAction;
 using ::testing::HasSubstr;
 
 LoadResult load(std::string_view text) {
-  if (!text.empty() && text.front() == '\n') text.remove_prefix(1);
-  return loadString(text, "/etc/rampart/overload.yaml");
+  return test_support::loadText(text, "/etc/rampart/overload.yaml");
 }
 
-std::string all(const std::vector<Diagnostic>& diagnostics) {
-  std::string out;
-  for (const Diagnostic& d : diagnostics) out += format(d) + "\n";
-  return out;
-}
+using test_support::all;
 
 constexpr std::string_view kFull = R"(
 shield:

@@ -6,17 +6,14 @@
 #include <string>
 
 #include "config/config.h"
+#include "config_test_support.h"
 
 namespace rampart::config {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string all(const std::vector<Diagnostic>& diagnostics) {
-  std::string out;
-  for (const Diagnostic& d : diagnostics) out += format(d) + "\n";
-  return out;
-}
+using test_support::all;
 
 // Lines 1-5; the route's own keys start on line 6.
 constexpr std::string_view kHead = R"(listeners: [{name: main, address: "127.0.0.1:8080"}]

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "config_test_support.h"
 
 namespace rampart::config {
 namespace {
@@ -13,15 +14,10 @@ namespace {
 using ::testing::HasSubstr;
 
 LoadResult load(std::string_view text) {
-  if (!text.empty() && text.front() == '\n') text.remove_prefix(1);
-  return loadString(text, "shield.yaml");
+  return test_support::loadText(text, "shield.yaml");
 }
 
-std::string all(const std::vector<Diagnostic>& diagnostics) {
-  std::string out;
-  for (const Diagnostic& d : diagnostics) out += format(d) + "\n";
-  return out;
-}
+using test_support::all;
 
 net::SocketAddress ip(const char* text) {
   return net::SocketAddress::parseNumeric(std::string(text) + ":1").value();
