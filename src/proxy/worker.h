@@ -16,8 +16,8 @@
 #include "core/event_loop.h"
 #include "observe/metrics.h"
 #include "observe/stats.h"
-#include "shield/worker_overload.h"
 #include "proxy/cluster_admission.h"
+#include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
 #include "upstream/pool.h"
 
