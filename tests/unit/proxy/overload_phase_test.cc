@@ -17,6 +17,7 @@
 
 #include "config/config.h"
 #include "http/parser.h"
+#include "phase_test_support.h"
 
 namespace rampart::proxy {
 namespace {
@@ -25,31 +26,12 @@ using shield::kSecond;
 using shield::RequestClass;
 using ::testing::HasSubstr;
 
-std::string hex(const auth::Sha256Digest& digest) {
-  std::string out;
-  char byte[3];
-  for (uint8_t b : digest) {
-    std::snprintf(byte, sizeof(byte), "%02x", b);
-    out += byte;
-  }
-  return out;
-}
-
 class OverloadPhaseTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/rampart-overload-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    std::ofstream keys(dir_ + "/keys.yaml");
-    keys << "keys:\n"
-         << "  - sha256: " << hex(auth::sha256("key-alice")) << "\n    principal: alice\n"
-         << "    account: acme\n";
+    dir_ = test_support::makeKeyDir("rampart-overload", {{"key-alice", "alice", "acme"}});
   }
-  void TearDown() override {
-    std::string command = "rm -rf '" + dir_ + "'";
-    ASSERT_EQ(std::system(command.c_str()), 0);
-  }
+  void TearDown() override { test_support::removeKeyDir(dir_); }
 
   // `shield` is the body of the shield section (indented by four).
   void load(const std::string& shield) {

@@ -16,41 +16,21 @@
 
 #include "config/config.h"
 #include "http/parser.h"
+#include "phase_test_support.h"
 
 namespace rampart::proxy {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string hex(const auth::Sha256Digest& digest) {
-  std::string out;
-  char byte[3];
-  for (uint8_t b : digest) {
-    std::snprintf(byte, sizeof(byte), "%02x", b);
-    out += byte;
-  }
-  return out;
-}
-
 class ShieldPhaseTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/rampart-shield-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    std::ofstream keys(dir_ + "/keys.yaml");
-    keys << "keys:\n"
-         << "  - sha256: " << hex(auth::sha256("key-alice")) << "\n    principal: alice\n"
-         << "    account: acme\n"
-         << "  - sha256: " << hex(auth::sha256("key-bob")) << "\n    principal: bob\n"
-         << "    account: acme\n"
-         << "  - sha256: " << hex(auth::sha256("key-carol")) << "\n    principal: carol\n"
-         << "    account: other\n";
+    dir_ = test_support::makeKeyDir("rampart-shield", {{"key-alice", "alice", "acme"},
+                                                       {"key-bob", "bob", "acme"},
+                                                       {"key-carol", "carol", "other"}});
   }
-  void TearDown() override {
-    std::string command = "rm -rf '" + dir_ + "'";
-    ASSERT_EQ(std::system(command.c_str()), 0);
-  }
+  void TearDown() override { test_support::removeKeyDir(dir_); }
 
   void load(std::string_view text) {
     config::LoadResult result = config::loadString(text, dir_ + "/rampart.yaml");
