@@ -75,7 +75,11 @@ void Session::start() {
 
 void Session::beginDrain() {
   draining_ = true;
-  if (state_ == State::kReadingHead && in_.empty()) {
+  // An idle keep-alive connection is closed now: its client expects that and
+  // retries on a new connection. A fresh one has not sent its first request
+  // yet only because the drain came between its handshake and its bytes:
+  // it is served once (with Connection: close), within the head timeout.
+  if (state_ == State::kReadingHead && in_.empty() && requests_served_ > 0) {
     closeNow();
   } else {
     close_after_response_ = true;

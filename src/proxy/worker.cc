@@ -16,7 +16,7 @@ namespace {
 constexpr int kListenBacklog = 4096;
 // Accepts per readiness event: bounded so one listener cannot starve the
 // connections already being served.
-constexpr int kMaxAcceptsPerEvent = 16;
+constexpr size_t kMaxAcceptsPerEvent = 16;
 // How often the loop's lag is sampled while shedding is configured: fine
 // enough to follow a 20 ms lag target, and 100 wake-ups a second cost an
 // idle worker next to nothing.
@@ -38,8 +38,9 @@ class Worker::Listener final : public core::EventHandler {
   ~Listener() override {
     if (fd_ >= 0) close(fd_);
   }
-  void onEvents(uint32_t) override { worker_->acceptFrom(fd_, index_); }
+  void onEvents(uint32_t) override { worker_->acceptFrom(fd_, index_, kMaxAcceptsPerEvent); }
   int fd() const { return fd_; }
+  uint32_t index() const { return index_; }
 
  private:
   Worker* worker_;
@@ -136,8 +137,8 @@ void Worker::run() {
 }
 
 // Phase "admit" (L4): decided before a single byte is read.
-void Worker::acceptFrom(int listen_fd, uint32_t listener) {
-  for (int i = 0; i < kMaxAcceptsPerEvent && !draining_; ++i) {
+void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
+  for (size_t i = 0; i < most && !draining_; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
     int fd =
@@ -226,6 +227,9 @@ void Worker::requestStop() {
 
 void Worker::beginDrain() {
   if (draining_) return;
+  // Connections already in the accept queue were promised service by the
+  // kernel: closing the listener would reset them. Take them all first.
+  for (auto& listener : listeners_) acceptFrom(listener->fd(), listener->index(), SIZE_MAX);
   draining_ = true;
   closeListeners();
   for (Session* session = sessions_; session != nullptr;) {

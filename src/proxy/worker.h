@@ -85,7 +85,8 @@ class Worker {
   observe::AccessRing* accessRing() { return access_ring_; }
   void setAccessRing(observe::AccessRing* ring) { access_ring_ = ring; }
   void sessionClosed(Session* session);
-  void acceptFrom(int listen_fd, uint32_t listener);
+  // Accepts up to `most` queued connections (fewer when the queue empties).
+  void acceptFrom(int listen_fd, uint32_t listener, size_t most);
   uint32_t index() const { return index_; }
 
  private:

@@ -74,3 +74,25 @@ def test_drain_timeout_bounds_shutdown(stack):
     assert exited < 3.0, f"exit took {exited:.1f}s with drain_timeout 1s"
     assert closed
     assert not data.startswith(b"HTTP/1.1 200"), data[:100]
+
+
+def test_a_connection_accepted_before_the_signal_is_served_once(stack):
+    """A client that connected just before the drain and sends its request
+    just after must get its answer (with Connection: close), not a silent
+    close: it never saw a response, so it cannot know the request is safe to
+    send again. Idle keep-alive connections are still closed at once."""
+    rampart, upstream = stack.simple()
+    fresh = Client(rampart.port, timeout=5)
+    with fresh, Client(rampart.port, timeout=5) as idle:
+        assert idle.request("GET", "/before").status == 200
+        fresh.send(b"")  # connected, nothing sent yet
+        time.sleep(0.2)  # the worker has accepted it
+        rampart.process.send_signal(signal.SIGTERM)
+        closed, data = idle.wait_closed(2)
+        assert closed and data == b""
+        response = fresh.request("GET", "/late-first-request")
+        assert response.status == 200
+        assert response.header("connection") == "close"
+        assert fresh.wait_closed(2)[0]
+    assert rampart.process.wait(timeout=8) == 0
+    assert "/late-first-request" in upstream.targets()
