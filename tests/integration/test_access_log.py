@@ -295,7 +295,8 @@ def test_upstream_failures_and_aborts_are_logged_with_their_cause(stack):
     # A client that leaves before its response: the line says so.
     with helpers.Client(rampart.port) as client:
         client.send(b"GET /slow?ms=400 HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.1)
+        upstream.wait_for(lambda r: r["target"].startswith("/slow"))
+        time.sleep(0.05)  # the upstream's head (sent at once) reaches Rampart
     lines = read_lines(path, 2)
     line = by_id(lines, failed.header("x-request-id"))
     assert (line["status"], line["decision"], line["cause"], line["route"]) == (
