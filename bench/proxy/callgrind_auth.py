@@ -98,6 +98,8 @@ def main():
     parser.add_argument("--requests-seconds", type=int, default=10)
     parser.add_argument("--tokens", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--keep", metavar="DIR",
+                        help="copy the callgrind profiles here (for callgrind_annotate)")
     args = parser.parse_args()
     binary = os.environ.get("RAMPART_BIN", "build/rampart")
     for tool in ("valgrind", "callgrind_control", "wrk", "nginx"):
@@ -118,6 +120,11 @@ def main():
         for name in ("rampart-tokens", "rampart-jwt"):
             rows[name] = measure(name, binary, procs, tmp, origin, pool,
                                  args.requests_seconds, args.connections)
+        if args.keep:
+            os.makedirs(args.keep, exist_ok=True)
+            for dump in os.listdir(tmp):
+                if dump.startswith("callgrind.") and os.path.getsize(os.path.join(tmp, dump)):
+                    shutil.copy(os.path.join(tmp, dump), args.keep)
         print(f"| target | requests | non-2xx | instructions | per request |")
         print(f"|---|---:|---:|---:|---:|")
         for name, (requests, non2xx, ir) in rows.items():
