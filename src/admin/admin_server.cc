@@ -154,6 +154,21 @@ void AdminServer::serveOne(int fd) {
     for (const http::Header& header : head.headers) {
       if (http::equalsIgnoreCase(header.name, "authorization")) authorization = header.value;
     }
+    std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
+    if (path == "/reload" && reloader_ && authorized(authorization, settings_.token)) {
+      // The only endpoint that changes anything: POST only, same token rule.
+      if (head.method != "POST") {
+        sendAll(fd, problem(405, "Method Not Allowed", "/reload answers POST", "Allow: POST\r\n"));
+        return;
+      }
+      ReloadAnswer answer = reloader_();
+      sendAll(fd, response(answer.status,
+                           answer.status == 200
+                               ? "OK"
+                               : (answer.status == 422 ? "Unprocessable Content" : "Bad Request"),
+                           "application/json", answer.body));
+      return;
+    }
     sendAll(fd,
             answerAdminRequest(head.method, head.target, authorization, settings_.token, sources_));
     return;

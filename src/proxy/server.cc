@@ -1,11 +1,15 @@
 #include "proxy/server.h"
 
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <ctime>
+#include <set>
 
 #include "core/log.h"
+#include "net/socket.h"
 #include "observe/stats.h"
 #include "proxy/overload_state.h"
 
@@ -28,13 +32,14 @@ Server::~Server() {
 }
 
 bool Server::start() {
+  // Every published cluster's pool and health live on its first spec.
+  homeClusters(snapshot_);
   // Keys first, so the first requests find them.
   jwks_ = std::make_unique<auth::JwksRefresher>(snapshot_->auth.providers);
   jwks_->start();
   api_keys_ = std::make_unique<auth::ApiKeyWatcher>(snapshot_->auth.providers);
   api_keys_->start();
-  health_ = std::make_unique<upstream::HealthChecker>(snapshot_->clusters);
-  health_->start();
+  restartHealthChecks();
   uint32_t count = resolveWorkerCount(snapshot_->workers);
   for (uint32_t i = 0; i < count; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, snapshot_, &open_connections_));
@@ -65,6 +70,13 @@ bool Server::start() {
   if (snapshot_->admin.enabled) {
     admin_ =
         std::make_unique<admin::AdminServer>(snapshot_->admin, [this] { return metricsSources(); });
+    admin_->setReloader([this] {
+      ReloadOutcome outcome = reload("POST /reload");
+      int status = outcome.result == ReloadOutcome::Result::kRefused
+                       ? (outcome.errors.empty() ? 400 : 422)
+                       : 200;
+      return admin::AdminServer::ReloadAnswer{status, outcome.summary};
+    });
     std::string error;
     if (!admin_->start(&error)) {
       spdlog::error("admin listener {}: {}", snapshot_->admin.address_text, error);
@@ -72,13 +84,247 @@ bool Server::start() {
       drainAndStop();
       return false;
     }
-    spdlog::info("admin on http://{} (/metrics /stats /ready /live)",
+    spdlog::info("admin on http://{} (/metrics /stats /ready /live, POST /reload)",
                  snapshot_->admin.address_text);
   }
   for (const config::ListenerSpec& listener : snapshot_->listeners) {
     spdlog::info("listening on http://{} ({} workers)", listener.address.toString(), count);
   }
+  if (!config_path_.empty()) {
+    watch_.start(std::chrono::milliseconds(1000), [this] { pollWatchedFiles(); });
+  }
   return true;
+}
+
+// By cluster index, the spec whose pools and health serve it: the first
+// published cluster with the same fingerprint (registered here when new).
+std::vector<const upstream::ClusterSpec*> Server::homeClusters(
+    const std::shared_ptr<const config::Snapshot>& snapshot) {
+  std::vector<const upstream::ClusterSpec*> homes;
+  for (uint32_t c = 0; c < snapshot->clusters.size(); ++c) {
+    auto [it, added] =
+        home_clusters_.try_emplace(snapshot->clusters[c].fingerprint, HomeCluster{snapshot, c});
+    homes.push_back(&it->second.owner->clusters[it->second.index]);
+  }
+  return homes;
+}
+
+// The active checks run over the current clusters' home specs (copies share
+// their ClusterHealth, which the workers' pools read); restarted only when
+// that set changed, so an unchanged cluster's health carries on.
+void Server::restartHealthChecks() {
+  std::vector<upstream::ClusterSpec> specs;
+  std::string fingerprints;
+  for (const upstream::ClusterSpec& cluster : snapshot_->clusters) {
+    const HomeCluster& home = home_clusters_.at(cluster.fingerprint);
+    specs.push_back(home.owner->clusters[home.index]);
+    fingerprints += cluster.fingerprint;
+    fingerprints += '\0';
+  }
+  if (health_ && fingerprints == health_fingerprints_) return;
+  if (health_) health_->stop();
+  health_.reset();
+  health_specs_ = std::move(specs);
+  health_fingerprints_ = std::move(fingerprints);
+  health_ = std::make_unique<upstream::HealthChecker>(health_specs_);
+  health_->start();
+}
+
+Server::ReloadOutcome Server::reload(std::string_view trigger) {
+  std::lock_guard<std::mutex> lock(reload_mutex_);
+  ReloadOutcome outcome = reloadLocked(trigger);
+  switch (outcome.result) {
+    case ReloadOutcome::Result::kOk:
+      reloads_ok_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case ReloadOutcome::Result::kRefused:
+      reloads_refused_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case ReloadOutcome::Result::kUnchanged:
+      reloads_unchanged_.fetch_add(1, std::memory_order_relaxed);
+      break;
+  }
+  return outcome;
+}
+
+namespace {
+std::string jsonString(std::string_view text) {
+  return "\"" + observe::escapeJson(text) + "\"";
+}
+
+Server::ReloadOutcome refusal(std::string_view trigger, const std::string& path,
+                              std::vector<config::Diagnostic> errors) {
+  Server::ReloadOutcome outcome;
+  outcome.result = Server::ReloadOutcome::Result::kRefused;
+  std::string list;
+  for (const config::Diagnostic& error : errors) {
+    spdlog::error("{}", config::format(error));
+    if (!list.empty()) list += ",";
+    list += jsonString(config::format(error));
+  }
+  spdlog::error("{}: {} refused ({} errors); the running config is kept", trigger, path,
+                errors.size());
+  outcome.summary = fmt::format("{{\"result\":\"refused\",\"file\":{},\"errors\":[{}]}}\n",
+                                jsonString(path), list);
+  outcome.errors = std::move(errors);
+  return outcome;
+}
+
+bool sameListener(const config::ListenerSpec& a, const config::ListenerSpec& b) {
+  return a.address == b.address;
+}
+}  // namespace
+
+Server::ReloadOutcome Server::reloadLocked(std::string_view trigger) {
+  if (stopping_) {
+    ReloadOutcome outcome;
+    outcome.summary = "{\"result\":\"refused\",\"errors\":[],\"detail\":\"draining\"}\n";
+    return outcome;
+  }
+  if (config_path_.empty()) {
+    spdlog::warn("{}: no config file to reload from (rampart proxy); ignoring", trigger);
+    ReloadOutcome outcome;
+    outcome.summary = "{\"result\":\"refused\",\"errors\":[],\"detail\":\"no config file\"}\n";
+    return outcome;
+  }
+  // Load and compile here, on this control thread: workers keep serving.
+  config::LoadResult result = config::loadFile(config_path_);
+  if (!result.ok()) return refusal(trigger, config_path_, std::move(result.errors));
+  std::shared_ptr<const config::Snapshot> next = result.snapshot;
+  if (next->content_hash == snapshot_->content_hash) {
+    spdlog::info("{}: {} unchanged (sha256 {}); nothing to do", trigger, config_path_,
+                 next->content_hash.substr(0, 12));
+    ReloadOutcome outcome;
+    outcome.result = ReloadOutcome::Result::kUnchanged;
+    outcome.summary =
+        fmt::format("{{\"result\":\"unchanged\",\"generation\":{},\"hash\":\"{}\"}}\n", generation_,
+                    next->content_hash);
+    return outcome;
+  }
+  // Listeners the running config lacks: bound in every worker now, so a
+  // port already taken refuses the whole reload before anything changed.
+  std::vector<std::vector<std::pair<std::string, int>>> added(workers_.size());
+  uint32_t listeners_added = 0, listeners_removed = 0;
+  for (const config::ListenerSpec& spec : snapshot_->listeners) {
+    bool kept = false;
+    for (const config::ListenerSpec& other : next->listeners)
+      kept = kept || sameListener(spec, other);
+    if (!kept) ++listeners_removed;
+  }
+  for (const config::ListenerSpec& spec : next->listeners) {
+    bool known = false;
+    for (const config::ListenerSpec& other : snapshot_->listeners) {
+      known = known || sameListener(spec, other);
+    }
+    if (known) continue;
+    ++listeners_added;
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      std::string error;
+      int fd = net::listenReusePort(spec.address, 4096, &error);
+      if (fd < 0) {
+        for (auto& fds : added) {
+          for (auto& [address, open_fd] : fds) close(open_fd);
+        }
+        return refusal(trigger, config_path_,
+                       {config::Diagnostic{config_path_, 0, 0,
+                                           "listener " + spec.address_text + ": " + error}});
+      }
+      added[w].emplace_back(spec.address.toString(), fd);
+    }
+  }
+  // What needs a restart (or a binary upgrade) is said, not silently ignored.
+  if (resolveWorkerCount(next->workers) != workers_.size()) {
+    spdlog::warn("{}: workers changed ({} running): takes effect at the next start or upgrade",
+                 trigger, workers_.size());
+  }
+  if (next->admin.address_text != snapshot_->admin.address_text ||
+      next->admin.enabled != snapshot_->admin.enabled ||
+      next->access_log.enabled != snapshot_->access_log.enabled ||
+      next->access_log.path != snapshot_->access_log.path) {
+    spdlog::warn("{}: admin or access_log changed: takes effect at the next start or upgrade",
+                 trigger);
+  }
+
+  uint32_t clusters_kept = 0;
+  for (const upstream::ClusterSpec& cluster : next->clusters) {
+    if (home_clusters_.count(cluster.fingerprint) != 0) ++clusters_kept;
+  }
+  std::vector<const upstream::ClusterSpec*> homes = homeClusters(next);
+  // Keys of the new providers before any worker can ask for them.
+  auto jwks = std::make_unique<auth::JwksRefresher>(next->auth.providers);
+  jwks->start();
+  auto api_keys = std::make_unique<auth::ApiKeyWatcher>(next->auth.providers);
+  api_keys->start();
+
+  const uint64_t number = ++generation_;
+  std::shared_ptr<const config::Snapshot> before;
+  {
+    std::lock_guard<std::mutex> lock(publish_mutex_);  // metricsSources reads what this builds
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      workers_[w]->adopt(workers_[w]->buildGeneration(next, homes, number), std::move(added[w]));
+    }
+    before = std::move(snapshot_);
+    snapshot_ = next;
+  }
+  std::swap(jwks_, jwks);
+  std::swap(api_keys_, api_keys);
+  if (jwks) jwks->stop();
+  if (api_keys) api_keys->stop();
+  restartHealthChecks();
+  baselines_ = next->shield.baselines;  // where the learned state goes at shutdown
+
+  spdlog::info(
+      "{}: {} reloaded: generation {}, sha256 {}, {} routes, {} clusters ({} kept), listeners "
+      "+{} -{}",
+      trigger, config_path_, number, next->content_hash.substr(0, 12), next->route_names.size(),
+      next->clusters.size(), clusters_kept, listeners_added, listeners_removed);
+  ReloadOutcome outcome;
+  outcome.result = ReloadOutcome::Result::kOk;
+  outcome.summary = fmt::format(
+      "{{\"result\":\"ok\",\"generation\":{},\"hash\":\"{}\",\"routes\":{},\"clusters\":{},"
+      "\"clusters_kept\":{},\"listeners_added\":{},\"listeners_removed\":{}}}\n",
+      number, next->content_hash, next->route_names.size(), next->clusters.size(), clusters_kept,
+      listeners_added, listeners_removed);
+  return outcome;
+}
+
+// `reload: {watch: true}`: once a second, the mtime and size of the config
+// and of every file it names; a change runs a reload, which compares
+// contents (so a touched file is an unchanged reload, not a new config).
+void Server::pollWatchedFiles() {
+  std::shared_ptr<const config::Snapshot> now;
+  {
+    std::lock_guard<std::mutex> lock(publish_mutex_);
+    now = snapshot_;
+  }
+  if (!now->reload.watch) {
+    watch_stamp_.clear();
+    return;
+  }
+  std::string stamp = sourceStamp(*now);
+  if (watch_stamp_.empty()) {
+    watch_stamp_ = std::move(stamp);  // the first look: nothing to compare with
+    return;
+  }
+  if (stamp == watch_stamp_) return;
+  reload("watch");
+  std::lock_guard<std::mutex> lock(publish_mutex_);
+  watch_stamp_ = sourceStamp(*snapshot_);  // the sources may have changed
+}
+
+// The sources' paths, modification times and sizes, as one comparable string.
+std::string Server::sourceStamp(const config::Snapshot& snapshot) {
+  std::string stamp;
+  for (const config::SourceFile& source : snapshot.sources) {
+    struct stat st {};
+    if (::stat(source.path.c_str(), &st) != 0) {
+      stamp += source.path + ":missing;";
+      continue;
+    }
+    stamp +=
+        fmt::format("{}:{}.{}:{};", source.path, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_size);
+  }
+  return stamp;
 }
 
 // Per route, what the shadow policies would have changed (metrics arrive
@@ -94,38 +340,6 @@ void Server::logShadowTotals() const {
     if (allow + deny == 0) continue;
     spdlog::info("shadow route '{}': would_allow={} would_deny={}", names[route], allow, deny);
   }
-}
-
-// SIGHUP: only the shield's accept gate (the lists change most often under
-// attack), overload and baselines policies are reloaded so far; the rest of
-// a new config needs a restart. Workers keep their per-address state,
-// in-flight counts and learned baselines.
-void Server::reloadShield() {
-  if (config_path_.empty()) {
-    spdlog::warn("SIGHUP: no config file to reload from; ignoring");
-    return;
-  }
-  config::LoadResult result = config::loadFile(config_path_);
-  if (!result.ok()) {
-    for (const config::Diagnostic& error : result.errors)
-      spdlog::error("{}", config::format(error));
-    spdlog::error("SIGHUP: {} refused ({} errors); the running config is kept", config_path_,
-                  result.errors.size());
-    return;
-  }
-  const shield::ShieldSettings& next = result.snapshot->shield;
-  for (auto& worker : workers_) {
-    worker->reloadShieldGate(next.gate_enabled, next.gate);
-    worker->reloadOverload(next.overload, next.baselines);
-  }
-  baselines_ = next.baselines;  // where the learned state goes at shutdown
-  spdlog::info(
-      "SIGHUP: shield admission reloaded from {} (allow: {} ranges, deny: {} ranges; overload "
-      "{}, baselines {}); other "
-      "changes take effect on restart",
-      config_path_, next.gate.allow ? next.gate.allow->rangeCount() : 0,
-      next.gate.deny ? next.gate.deny->rangeCount() : 0, next.overload.enabled ? "on" : "off",
-      next.baselines.enabled ? "on" : "off");
 }
 
 bool Server::allFinished() const {
@@ -151,7 +365,7 @@ int Server::run() {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      reloadShield();
+      reload("SIGHUP");
       continue;
     }
     if (sig == SIGUSR1) {  // log rotation: the file was moved away; open it anew
@@ -168,12 +382,21 @@ int Server::run() {
 
 // What the admin listener reads: the workers' shards, merged by the reader.
 observe::MetricsSources Server::metricsSources() const {
+  // A reload publishes under this lock: the snapshot and every worker's last
+  // built metrics and pools stay consistent with each other while read, and
+  // keep_alive holds them until the answer is rendered.
+  std::lock_guard<std::mutex> lock(publish_mutex_);
   observe::MetricsSources sources;
   sources.route_names = &snapshot_->route_names;
+  sources.keep_alive.push_back(snapshot_);
   for (const auto& worker : workers_) {
     sources.stats.push_back(&worker->stats());
-    sources.metrics.push_back(&worker->metrics());
+    sources.metrics.push_back(worker->builtMetrics().get());
+    sources.keep_alive.push_back(worker->builtMetrics());
   }
+  sources.reloads.ok = reloads_ok_.load(std::memory_order_relaxed);
+  sources.reloads.refused = reloads_refused_.load(std::memory_order_relaxed);
+  sources.reloads.unchanged = reloads_unchanged_.load(std::memory_order_relaxed);
   sources.open_connections = open_connections_.load(std::memory_order_relaxed);
   sources.uptime_seconds = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                                      std::chrono::steady_clock::now() - started_at_)
@@ -197,6 +420,11 @@ observe::MetricsSources Server::metricsSources() const {
 }
 
 void Server::drainAndStop() {
+  {
+    std::lock_guard<std::mutex> lock(reload_mutex_);  // waits for a reload under way
+    stopping_ = true;
+  }
+  watch_.stop();
   draining_.store(true, std::memory_order_relaxed);
   for (auto& worker : workers_) worker->requestDrain();
   sigset_t signals;
@@ -260,13 +488,15 @@ std::vector<std::pair<std::string, uint64_t>> Server::clusterCounters(uint32_t c
   for (size_t i = 0; i < upstream::kFailureCauseCount; ++i) {
     auto cause = static_cast<upstream::FailureCause>(i);
     uint64_t sum = 0;
-    for (const auto& worker : workers_) sum += worker->pool(c).stats().failure(cause).get();
+    for (const auto& worker : workers_) {
+      sum += worker->builtPools()[c]->stats().failure(cause).get();
+    }
     add(std::string(upstream::causeCounterName(cause)), sum);
   }
   uint64_t ejections = 0, refused = 0, panic = 0, retries = 0, budget_refused = 0;
   uint64_t trips[upstream::kBreakerCount] = {};
   for (const auto& worker : workers_) {
-    const upstream::ClusterPool& pool = worker->pool(c);
+    const upstream::ClusterPool& pool = *worker->builtPools()[c];
     const upstream::ClusterStats& stats = pool.stats();
     ejections += stats.ejections.get();
     refused += stats.ejections_refused.get();
@@ -287,7 +517,10 @@ std::vector<std::pair<std::string, uint64_t>> Server::clusterCounters(uint32_t c
     add(fmt::format("breaker_{}", upstream::breakerName(static_cast<upstream::Breaker>(b))),
         trips[b]);
   }
-  if (const upstream::ClusterHealth* health = snapshot_->clusters[c].health.get()) {
+  // The health the pools read: their (first published) spec's.
+  const upstream::ClusterHealth* health =
+      workers_.empty() ? nullptr : workers_.front()->builtPools()[c]->spec().health.get();
+  if (health != nullptr) {
     add("health_checks", health->checks.load(std::memory_order_relaxed));
     add("health_checks_failed", health->failed_checks.load(std::memory_order_relaxed));
     add("marked_unhealthy", health->marked_unhealthy.load(std::memory_order_relaxed));

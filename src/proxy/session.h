@@ -18,6 +18,7 @@
 #include "proxy/access_phase.h"
 #include "proxy/cluster_admission.h"
 #include "proxy/cluster_choice.h"
+#include "proxy/generation.h"
 #include "proxy/phases.h"
 #include "proxy/proxy_header.h"
 #include "proxy/retry_loop.h"
@@ -48,6 +49,11 @@ class Session final : public core::EventHandler,
   void beginDrain();
   // The drain deadline passed: close at once, whatever is in flight.
   void forceClose() { closeNow(); }
+  // The worker took a reload's generation (Worker::adopt): an idle
+  // connection moves to it now; a busy one finishes its request on the one
+  // it started with, and closes after it if its route is gone; one whose
+  // listener is gone drains.
+  void noteReload();
 
   void onEvents(uint32_t events) override;
   // Until a request on it has passed every phase (and after any is
@@ -84,6 +90,13 @@ class Session final : public core::EventHandler,
     kTimeout,
     kBadResponse
   };
+
+  // The generation the current (or last) request runs on: its snapshot,
+  // pools, authorizers, metrics. A request starts on the worker's current
+  // one: the pin moves only when that changed (one pointer compare per
+  // request, no reference-count traffic).
+  const config::Snapshot& pinnedSnapshot() const { return *gen_->snapshot; }
+  void repin();
 
   void drive();
   bool stepReadingHead();
@@ -160,6 +173,7 @@ class Session final : public core::EventHandler,
   void closeNow();
 
   Worker* worker_;
+  Generation* gen_;  // pinned (Generation::pins); never null
   int fd_;
   net::SocketAddress peer_;
   uint32_t listener_ = 0;  // index of the listener that accepted it
