@@ -266,6 +266,14 @@ Server::ReloadOutcome Server::reloadLocked(std::string_view trigger) {
     before = std::move(snapshot_);
     snapshot_ = next;
   }
+  // Answer once every worker serves new requests on it (a posted message
+  // each: microseconds unless a worker is stuck in a long event batch).
+  const auto wait_until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (const auto& worker : workers_) {
+    while (worker->adoptedGeneration() < number && std::chrono::steady_clock::now() < wait_until) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
   std::swap(jwks_, jwks);
   std::swap(api_keys_, api_keys);
   if (jwks) jwks->stop();

@@ -181,8 +181,10 @@ void Worker::adopt(std::unique_ptr<Generation> next,
 
 void Worker::takeGeneration(std::unique_ptr<Generation> next,
                             std::vector<std::pair<std::string, int>> added) {
+  const uint64_t number = next->number;
   if (draining_) {  // stopping anyway: the old config serves the last requests
     for (auto& [address, fd] : added) close(fd);
+    adopted_.store(number, std::memory_order_release);
     return;
   }
   Generation* before = current_;
@@ -243,6 +245,7 @@ void Worker::takeGeneration(std::unique_ptr<Generation> next,
     session->noteReload();
     session = following;
   }
+  adopted_.store(number, std::memory_order_release);
   // The old generation goes as soon as no session pins it (maybe already).
   for (auto it = generations_.begin(); it != generations_.end(); ++it) {
     if (it->get() == before && before->pins == 0) {

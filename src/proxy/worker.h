@@ -64,6 +64,9 @@ class Worker {
   // first) and its connections finish their request and close.
   void adopt(std::unique_ptr<Generation> next, std::vector<std::pair<std::string, int>> added);
   bool finished() const { return finished_.load(std::memory_order_acquire); }
+  // The number of the last generation this worker took (or declined while
+  // draining): a reload answers once every worker has taken it.
+  uint64_t adoptedGeneration() const { return adopted_.load(std::memory_order_acquire); }
 
   // --- Main thread only (the Server: at start, at a reload, after the run) ---
   // The generation of `snapshot` for this worker. `homes`: by cluster index,
@@ -159,6 +162,7 @@ class Worker {
   uint64_t random_state_;
   observe::AccessRing* access_ring_ = nullptr;  // owned by the server's AccessLogWriter
   std::atomic<bool> finished_{false};
+  std::atomic<uint64_t> adopted_{1};
 };
 
 }  // namespace rampart::proxy
