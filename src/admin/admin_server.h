@@ -34,6 +34,9 @@ class AdminServer {
     std::string body;
   };
   using Reloader = std::function<ReloadAnswer()>;
+  // POST /upgrade[?binary=PATH]: starts a binary upgrade (answers 202; the
+  // outcome is logged, and this process exits once the new one serves).
+  using Upgrader = std::function<ReloadAnswer(std::string_view binary)>;
 
   AdminServer(AdminSettings settings, Sources sources);
   ~AdminServer();
@@ -45,6 +48,7 @@ class AdminServer {
   void stop();
   // Before start(): what POST /reload runs (unset: 404).
   void setReloader(Reloader reloader) { reloader_ = std::move(reloader); }
+  void setUpgrader(Upgrader upgrader) { upgrader_ = std::move(upgrader); }
 
  private:
   void run();
@@ -55,6 +59,7 @@ class AdminServer {
   AdminSettings settings_;
   Sources sources_;
   Reloader reloader_;
+  Upgrader upgrader_;
   int listen_fd_ = -1;
   std::atomic<bool> stop_{false};
   std::thread thread_;

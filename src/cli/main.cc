@@ -12,10 +12,13 @@
 #include "core/log.h"
 #include "drill/drill.h"
 #include "proxy/server.h"
+#include "proxy/upgrade.h"
 
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
+// The command line, for a binary upgrade: the new binary gets the same one.
+std::vector<std::string> g_argv;
 
 struct LogOptions {
   std::string format;  // empty: from the config
@@ -65,6 +68,17 @@ int serve(const std::string& path, const LogOptions& log_options) {
   spdlog::info("rampart {} starting with {}", kVersion, path);
   rampart::proxy::Server server(result.snapshot);
   server.setConfigPath(path);
+  server.setCommandLine(g_argv);
+  // Started by a running rampart's upgrade: serve on its listening sockets.
+  std::string error;
+  if (auto sockets = rampart::proxy::upgrade::receive(&error)) {
+    if (!error.empty()) {
+      spdlog::error("upgrade: {}", error);
+      return 1;
+    }
+    spdlog::info("upgrade: took over {} listening sockets", sockets->size());
+    server.setInheritedSockets(std::move(*sockets));
+  }
   return server.run();
 }
 
@@ -136,6 +150,7 @@ int proxy(const std::string& listen, const std::string& to, const std::string& w
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_argv.assign(argv, argv + argc);
   CLI::App app{"rampart: an HTTP edge gateway"};
   app.require_subcommand(0, 1);
 

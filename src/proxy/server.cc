@@ -43,12 +43,12 @@ bool Server::start() {
   uint32_t count = resolveWorkerCount(snapshot_->workers);
   for (uint32_t i = 0; i < count; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, snapshot_, &open_connections_));
-    std::string error;
-    if (!workers_.back()->openListeners(&error)) {
-      spdlog::error("cannot listen: {}", error);
-      workers_.clear();
-      return false;
-    }
+  }
+  std::string listen_error;
+  if (!openListeners(&listen_error)) {
+    spdlog::error("cannot listen: {}", listen_error);
+    workers_.clear();
+    return false;
   }
   // Learned baselines from the last run, before any worker thread starts.
   baselines_ = snapshot_->shield.baselines;
@@ -77,6 +77,14 @@ bool Server::start() {
                        : 200;
       return admin::AdminServer::ReloadAnswer{status, outcome.summary};
     });
+    admin_->setUpgrader([this](std::string_view binary) {
+      if (config_path_.empty()) {
+        return admin::AdminServer::ReloadAnswer{
+            400, "{\"result\":\"refused\",\"detail\":\"no config file\"}\n"};
+      }
+      requestUpgrade(std::string(binary));
+      return admin::AdminServer::ReloadAnswer{202, "{\"result\":\"started\"}\n"};
+    });
     std::string error;
     if (!admin_->start(&error)) {
       spdlog::error("admin listener {}: {}", snapshot_->admin.address_text, error);
@@ -93,6 +101,95 @@ bool Server::start() {
   if (!config_path_.empty()) {
     watch_.start(std::chrono::milliseconds(1000), [this] { pollWatchedFiles(); });
   }
+  char self[4096];
+  ssize_t length = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (length > 0) {
+    self_binary_.assign(self, static_cast<size_t>(length));
+    // Replaced on disk since it started: the new file is at the same path.
+    constexpr std::string_view kDeleted = " (deleted)";
+    if (self_binary_.ends_with(kDeleted))
+      self_binary_.resize(self_binary_.size() - kDeleted.size());
+  }
+  return true;
+}
+
+void Server::requestUpgrade(std::string binary) {
+  {
+    std::lock_guard<std::mutex> lock(upgrade_mutex_);
+    upgrade_binary_ = std::move(binary);
+  }
+  kill(getpid(), SIGUSR2);  // the main thread takes it (sigwait)
+}
+
+// SIGUSR2 (or POST /upgrade): hand every listening socket to a new process
+// and, once it serves, drain. True when this process should now drain.
+bool Server::upgradeBinary() {
+  std::string binary;
+  {
+    std::lock_guard<std::mutex> lock(upgrade_mutex_);
+    binary = std::exchange(upgrade_binary_, std::string());
+  }
+  if (binary.empty()) binary = self_binary_;
+  if (config_path_.empty() || argv_.empty() || binary.empty()) {
+    spdlog::error("upgrade: only a process started with `serve -c FILE` can upgrade");
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(reload_mutex_);  // no reload moves a listener meanwhile
+  if (stopping_) return false;
+  std::vector<upgrade::Socket> sockets;
+  // The workers' listener lists change only in a reload (excluded by the
+  // lock, and every worker acknowledged the last one), so reading them from
+  // this thread is safe.
+  for (const auto& worker : workers_) {
+    for (auto& [address, fd] : worker->listenerFds()) sockets.push_back({address, fd});
+  }
+  spdlog::info("upgrade: starting {} with {} listening sockets", binary, sockets.size());
+  std::vector<std::string> argv = argv_;
+  argv[0] = binary;
+  pid_t pid = 0;
+  std::string error;
+  // Long enough for a config with JWKS URLs to fetch its keys at start.
+  const auto timeout = std::chrono::seconds(30);
+  if (!upgrade::handOver(binary, argv, sockets, timeout, &pid, &error)) {
+    spdlog::error("upgrade failed: {}; this process keeps serving", error);
+    upgrades_failed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  spdlog::info("upgrade: new process {} serves; draining (up to {} ms)", pid,
+               snapshot_->drain_timeout.count());
+  return true;
+}
+
+// Each worker's listening sockets: bound here, or, after a binary upgrade,
+// the old process's. Those are shared out among the workers by listener
+// address (worker w takes the i-th socket of a listener when i % workers ==
+// w), so every socket the old process had keeps being polled: none is ever
+// closed with connections in its queue, whatever the two worker counts. A
+// listener with fewer sockets than workers gets new ones bound beside them
+// (SO_REUSEPORT); sockets of listeners the new config lacks are closed once
+// the old process has drained them (it accepts their queue first).
+bool Server::openListeners(std::string* error) {
+  const std::vector<config::ListenerSpec>& specs = snapshot_->listeners;
+  std::vector<bool> used(inherited_.size(), false);
+  for (uint32_t w = 0; w < workers_.size(); ++w) {
+    std::vector<std::vector<int>> fds(specs.size());
+    for (uint32_t l = 0; l < specs.size(); ++l) {
+      const std::string address = specs[l].address.toString();
+      size_t position = 0;
+      for (size_t i = 0; i < inherited_.size(); ++i) {
+        if (inherited_[i].address != address) continue;
+        if (position++ % workers_.size() == w) {
+          fds[l].push_back(inherited_[i].fd);
+          used[i] = true;
+        }
+      }
+    }
+    if (!workers_[w]->adoptListeners(fds, error)) return false;
+  }
+  for (size_t i = 0; i < inherited_.size(); ++i) {
+    if (!used[i]) close(inherited_[i].fd);
+  }
+  inherited_.clear();
   return true;
 }
 
@@ -365,13 +462,20 @@ int Server::run() {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   if (!start()) return 1;
+  upgrade::announceReady();  // started by an upgrade: the old process may drain now
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGUSR2) {
+      if (!upgradeBinary()) continue;
+      drainAndStop(/*keep_idle=*/true);
+      return 0;
+    }
     if (sig == SIGHUP) {
       reload("SIGHUP");
       continue;
@@ -427,14 +531,14 @@ observe::MetricsSources Server::metricsSources() const {
   return sources;
 }
 
-void Server::drainAndStop() {
+void Server::drainAndStop(bool keep_idle) {
   {
     std::lock_guard<std::mutex> lock(reload_mutex_);  // waits for a reload under way
     stopping_ = true;
   }
   watch_.stop();
   draining_.store(true, std::memory_order_relaxed);
-  for (auto& worker : workers_) worker->requestDrain();
+  for (auto& worker : workers_) worker->requestDrain(keep_idle);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);

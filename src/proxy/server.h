@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "core/periodic_thread.h"
 #include "observe/access_log_writer.h"
+#include "proxy/upgrade.h"
 #include "proxy/worker.h"
 #include "upstream/health_checker.h"
 
@@ -48,6 +49,18 @@ class Server {
   };
   ReloadOutcome reload(std::string_view trigger);
 
+  // Binary upgrade (docs/operations.md). The command line the new binary
+  // gets, and the sockets this process took over from an old one (serve on
+  // them instead of binding; set before run()).
+  void setCommandLine(std::vector<std::string> argv) { argv_ = std::move(argv); }
+  void setInheritedSockets(std::vector<upgrade::Socket> sockets) {
+    inherited_ = std::move(sockets);
+  }
+  // Thread-safe (POST /upgrade): the main thread starts `binary` (empty: the
+  // one running now, as it is on disk now) and hands it the listening sockets;
+  // this process then drains. SIGUSR2 does the same with the running binary.
+  void requestUpgrade(std::string binary);
+
   // Binds every listener in every worker, runs until SIGTERM/SIGINT, drains
   // (in-flight requests finish within drain_timeout), and returns the exit
   // code: 0 after a drain, 1 when start-up failed.
@@ -55,7 +68,12 @@ class Server {
 
  private:
   bool start();
-  void drainAndStop();
+  // `keep_idle`: idle keep-alive connections are not closed at once but
+  // answered once more with Connection: close (a binary upgrade: the client
+  // then reconnects, to the new process, without a race on a closed socket).
+  void drainAndStop(bool keep_idle = false);
+  bool openListeners(std::string* error);
+  bool upgradeBinary();
   bool allFinished() const;
   void logShadowTotals() const;
   void logAuthorizerTotals() const;
@@ -77,6 +95,7 @@ class Server {
   bool stopping_ = false;
   uint64_t generation_ = 1;
   std::atomic<uint64_t> reloads_ok_{0}, reloads_refused_{0}, reloads_unchanged_{0};
+  std::atomic<uint64_t> upgrades_failed_{0};
   // The first published cluster of each fingerprint: the spec every worker's
   // pool for that fingerprint uses (and the health checks write), kept with
   // its snapshot for the life of the process (Worker::buildGeneration).
@@ -91,7 +110,14 @@ class Server {
   // The thread always runs when there is a config file, and acts only while
   // the running snapshot asks for it (so a reload can turn it on or off).
   core::PeriodicThread watch_;
-  std::string watch_stamp_;  // watch thread only: the sources' paths, mtimes, sizes
+  std::string watch_stamp_;
+  // Binary upgrade.
+  std::vector<std::string> argv_;
+  std::string self_binary_;  // /proc/self/exe at start: the path, if replaced since
+  std::vector<upgrade::Socket> inherited_;
+  std::mutex upgrade_mutex_;
+  std::string upgrade_binary_;  // asked for by POST /upgrade  // watch thread only: the sources'
+                                // paths, mtimes, sizes
   std::string config_path_;
   std::atomic<uint32_t> open_connections_{0};
   std::vector<std::unique_ptr<Worker>> workers_;

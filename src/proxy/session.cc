@@ -98,7 +98,7 @@ void Session::noteReload() {
     }
   }
   if (!listener_kept) {
-    beginDrain();
+    beginDrain(/*keep_idle=*/true);
     return;
   }
   const bool idle = state_ == State::kReadingHead && in_.empty() && request_start_us_ == 0;
@@ -124,8 +124,12 @@ void Session::start() {
   drive();
 }
 
-void Session::beginDrain() {
+void Session::beginDrain(bool keep_idle) {
   draining_ = true;
+  if (keep_idle) {
+    close_after_response_ = true;
+    return;
+  }
   // An idle keep-alive connection is closed now: its client expects that and
   // retries on a new connection. A fresh one has not sent its first request
   // yet only because the drain came between its handshake and its bytes:

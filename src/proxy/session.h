@@ -45,8 +45,12 @@ class Session final : public core::EventHandler,
 
   // Registers with the loop and starts reading the first request.
   void start();
-  // Drain: an idle connection closes now; a busy one after its current response.
-  void beginDrain();
+  // Drain: an idle connection closes now; a busy one after its current
+  // response. `keep_idle`: an idle one too answers once more (Connection:
+  // close) and then closes, so a client sending as it closes never sees its
+  // request dropped (a binary upgrade, a removed listener); one that sends
+  // nothing is closed by its idle timeout or the drain deadline.
+  void beginDrain(bool keep_idle = false);
   // The drain deadline passed: close at once, whatever is in flight.
   void forceClose() { closeNow(); }
   // The worker took a reload's generation (Worker::adopt): an idle

@@ -150,11 +150,14 @@ bool Worker::openListeners(std::string* error) {
   return true;
 }
 
-bool Worker::adoptListeners(const std::vector<int>& fds, std::string* error) {
+bool Worker::adoptListeners(const std::vector<std::vector<int>>& fds, std::string* error) {
   const std::vector<config::ListenerSpec>& specs = snapshot().listeners;
   for (uint32_t i = 0; i < specs.size(); ++i) {
-    int fd = i < fds.size() ? fds[i] : -1;
-    if (fd < 0) fd = net::listenReusePort(specs[i].address, kListenBacklog, error);
+    if (i < fds.size() && !fds[i].empty()) {
+      for (int fd : fds[i]) addListener(fd, i);
+      continue;
+    }
+    int fd = net::listenReusePort(specs[i].address, kListenBacklog, error);
     if (fd < 0) return false;
     addListener(fd, i);
   }
@@ -355,8 +358,8 @@ void Worker::sessionClosed(Session* session) {
   stopIfIdle();
 }
 
-void Worker::requestDrain() {
-  loop_.post([this] { beginDrain(); });
+void Worker::requestDrain(bool keep_idle) {
+  loop_.post([this, keep_idle] { beginDrain(keep_idle); });
 }
 
 void Worker::reloadShieldGate(bool enabled, const shield::GateConfig& gate) {
@@ -380,7 +383,7 @@ void Worker::requestStop() {
   });
 }
 
-void Worker::beginDrain() {
+void Worker::beginDrain(bool keep_idle) {
   if (draining_) return;
   // Connections already in the accept queue were promised service by the
   // kernel: closing the listener would reset them. Take them all first.
@@ -389,7 +392,7 @@ void Worker::beginDrain() {
   closeListeners();
   for (Session* session = sessions_; session != nullptr;) {
     Session* next = session->next;  // beginDrain may close and unlink it
-    session->beginDrain();
+    session->beginDrain(keep_idle);
     session = next;
   }
   stopIfIdle();

@@ -40,13 +40,16 @@ class Worker {
   // Binds this worker's listening sockets (main thread, before run()).
   bool openListeners(std::string* error);
   // Listening sockets taken over from another process (a binary upgrade),
-  // by listener index; -1: bind a new one. Main thread, before run().
-  bool adoptListeners(const std::vector<int>& fds, std::string* error);
+  // by listener index, any number each; none: bind a new one. Main thread,
+  // before run().
+  bool adoptListeners(const std::vector<std::vector<int>>& fds, std::string* error);
   // The thread body: runs the loop until stopped, or until drained and idle.
   void run();
 
   // Thread-safe: stop accepting, finish in-flight requests, exit when idle.
-  void requestDrain();
+  // `keep_idle`: idle keep-alive connections get one more response (with
+  // Connection: close) instead of being closed at once (binary upgrade).
+  void requestDrain(bool keep_idle = false);
   // Thread-safe: close everything now (the drain deadline has passed).
   void requestStop();
   // Thread-safe: take the accept gate (allow/deny lists, per-address caps,
@@ -127,7 +130,7 @@ class Worker {
  private:
   class Listener;
   class LagProbe;
-  void beginDrain();
+  void beginDrain(bool keep_idle);
   void closeListeners();
   void stopIfIdle();
   void takeGeneration(std::unique_ptr<Generation> next,
