@@ -79,7 +79,7 @@ void Session::repin() {
     }
   }
   listener_ = listener;
-  if (listener_ >= now.listeners.size()) close_after_response_ = true;
+  if (listener_ >= now.listeners.size()) gentle_close_ = true;
   peer_trusted_ = net::containsAny(now.trusted_proxies, peer_);
   Generation* old = gen_;
   gen_ = next;
@@ -112,7 +112,7 @@ void Session::noteReload() {
     const std::string& name = before.route_names[route_->index];
     bool kept = false;
     for (const std::string& other : now.route_names) kept = kept || other == name;
-    if (!kept) close_after_response_ = true;
+    if (!kept) gentle_close_ = true;
   }
 }
 
@@ -125,11 +125,11 @@ void Session::start() {
 }
 
 void Session::beginDrain(bool keep_idle) {
-  draining_ = true;
   if (keep_idle) {
-    close_after_response_ = true;
+    gentle_close_ = true;
     return;
   }
+  draining_ = true;
   // An idle keep-alive connection is closed now: its client expects that and
   // retries on a new connection. A fresh one has not sent its first request
   // yet only because the drain came between its handshake and its bytes:
@@ -630,7 +630,7 @@ void Session::replyLocally(const LocalReply& reply) {
   observe::WorkerStats& stats = worker_->stats();
   stats.local_replies.inc();
   noteResponse(reply.status);
-  if (reply.close_connection || draining_) close_after_response_ = true;
+  if (reply.close_connection || draining_ || gentle_close_) close_after_response_ = true;
   appendLocalReply(out_, reply, requestId(), close_after_response_, is_head_request_);
   state_ = State::kReplying;
   armTimer(TimerPurpose::kLinger, kLingerMillis * 5);  // bounds a client that never reads

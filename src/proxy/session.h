@@ -196,6 +196,11 @@ class Session final : public core::EventHandler,
   bool client_eof_ = false;
   bool client_hangup_ = false;  // epoll reported the client's FIN, reset or error
   bool draining_ = false;
+  // Close once a response has said Connection: close (the next one that
+  // starts): a response already under way without it is followed by one
+  // more, so the client is never left sending on a connection closing under
+  // it (Session::beginDrain's keep_idle, a reload's removed listener or route).
+  bool gentle_close_ = false;
   bool close_after_response_ = false;
   bool head_timer_started_ = false;
   uint32_t requests_served_ = 0;

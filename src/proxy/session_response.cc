@@ -118,7 +118,8 @@ bool Session::parseResponseHead() {
 
 void Session::startResponse(size_t head_bytes) {
   response_framing_ = chooseClientFraming(response_, client_version_);
-  if (draining_ || !request_sent_ || response_framing_ == ClientFraming::kDechunkAndClose ||
+  if (draining_ || gentle_close_ || !request_sent_ ||
+      response_framing_ == ClientFraming::kDechunkAndClose ||
       response_framing_ == ClientFraming::kUntilClose) {
     close_after_response_ = true;
   }

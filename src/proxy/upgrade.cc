@@ -137,7 +137,13 @@ bool handOver(const std::string& binary, const std::vector<std::string>& argv,
     char buffer[64];
     ssize_t got = recv(channel, buffer, sizeof(buffer) - 1, 0);
     if (got <= 0) {
-      if (waitpid(child, &status, WNOHANG) == child) {
+      // Closed: it is exiting (a refused config, say); its status says why.
+      bool reaped = false;
+      for (int i = 0; i < 100 && !reaped; ++i) {
+        reaped = waitpid(child, &status, WNOHANG) == child;
+        if (!reaped) usleep(10000);
+      }
+      if (reaped) {
         close(channel);
         *error = WIFEXITED(status)
                      ? "the new process exited with " + std::to_string(WEXITSTATUS(status))

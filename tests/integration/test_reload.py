@@ -4,9 +4,11 @@ Two valid configs send everything to one of two upstreams, `blue` or `green`
 (each answers with its name in x-upstream-name), so every response says which
 config served it. Under steady load (keep-alive clients and a client opening
 a new connection per request, both recording every response), the config is
-reloaded N times alternating the two, and M times with an invalid file:
-nothing may fail or be reset, and every response must come from a config
-that was live while its request was out.
+reloaded N times alternating the two, M times with an invalid file, and the
+binary is upgraded K times (to a copy of build/rampart, the new process
+taking the listening sockets over SCM_RIGHTS, once with more workers and
+once with fewer): nothing may fail or be reset, and every response must come
+from a config that was live while its request was out.
 
 How "live" is proved. A request is pinned to the worker's current
 generation when its head is parsed, which happens between the moment the
@@ -20,11 +22,19 @@ some instant of [s, r]: the one live at s, plus both sides of every reload
 whose bracket overlaps [s, r]. Refused reloads change nothing, so they add
 no bracket and a response during one must still name the config before it.
 
-Counts: N=10, M=3 by default (CI); RAMPART_RELOAD_FULL=1 runs the issue's
-50 and 10."""
+An upgrade keeps the config, so it adds no bracket: whichever process
+answers, the answer must name the config live then. A keep-alive client
+honours Connection: close (the old process says it on its last response,
+then the client reconnects, to the new one); a connection closed without
+it, or any error, is a failed request.
+
+Counts: N=10, M=3, K=2 by default (CI); RAMPART_RELOAD_FULL=1 runs the
+issue's 50, 10 and 3."""
+import ctypes
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import threading
@@ -37,6 +47,13 @@ from helpers import Client, build_request
 FULL = os.environ.get("RAMPART_RELOAD_FULL") == "1"
 RELOADS = 50 if FULL else 10
 REFUSED = 10 if FULL else 3
+UPGRADES = 3 if FULL else 2
+
+# An upgraded process is the child of the one it replaced; when that one
+# exits, it is re-parented to this test process (a subreaper), which can then
+# wait for it by PID.
+PR_SET_CHILD_SUBREAPER = 36
+ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def make_config(listen_ports, admin_port, upstream, routes=None, workers=2, extra_route=None,
@@ -61,10 +78,53 @@ class Gateway:
     """rampart on a config file the test rewrites, reloaded through the admin API."""
 
     def __init__(self, stack, text, port, admin_port):
+        self.stack = stack
         self.path = stack.write("live.yaml", text)
         self.admin_port = admin_port
         self.rampart = stack.rampart_args(["serve", "-c", str(self.path)], port)
         helpers.wait_port(admin_port, 10, self.rampart.process)
+        self.pid = self.rampart.pid  # the process serving now (changes with upgrades)
+        self.upgrades = 0
+
+    def write(self, text):
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, self.path)
+
+    def upgrade(self, expect_ok=True, timeout=20.0):
+        """POST /upgrade to a fresh copy of the binary; waits until the old
+        process exited (ok) or logged the failure. Returns the new pid."""
+        self.upgrades += 1
+        binary = self.stack.workdir / f"rampart-new-{self.upgrades}"
+        shutil.copy(helpers.rampart_bin(), binary)
+        before = self.rampart.stderr()
+        old = self.pid
+        with Client(self.admin_port, timeout=10) as admin:
+            response = admin.request("POST", f"/upgrade?binary={binary}")
+        assert response.status == 202, response.body
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.rampart.stderr()[len(before):]
+            if not expect_ok:
+                if f"[{old}] upgrade failed" in log:
+                    return old
+            else:
+                match = re.search(rf"\[{old}\] upgrade: new process (\d+) serves", log)
+                if match:
+                    self.pid = int(match.group(1))
+                    wait_exit(old, deadline - time.monotonic(), self.rampart.process)
+                    return self.pid
+            time.sleep(0.02)
+        raise AssertionError(f"upgrade did not finish: {self.rampart.stderr()[len(before):][-3000:]}")
+
+    def stop(self):
+        """Stops the process serving now (an upgraded one is not the stack's)."""
+        if self.pid != self.rampart.pid:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                return
+            wait_exit(self.pid, 10)
 
     def reload(self, text=None):
         if text is not None:
@@ -83,6 +143,27 @@ class Gateway:
         return int(match.group(1))
 
 
+def wait_exit(pid, timeout, process=None):
+    """Waits for `pid` (the stack's process, or a re-parented child) to exit."""
+    deadline = time.monotonic() + max(timeout, 0.1)
+    while time.monotonic() < deadline:
+        if process is not None and process.pid == pid:
+            if process.poll() is not None:
+                return process.returncode
+        else:
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not ours: poll its existence
+                if not os.path.exists(f"/proc/{pid}"):
+                    return 0
+                done, status = 0, 0
+            if done == pid:
+                return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError(f"process {pid} did not exit within {timeout:.1f}s")
+
+
 class Load(threading.Thread):
     """Requests in a loop until stopped: on `connections` keep-alive connections
     taking turns, or (keep_alive=False) a new connection per request. Records
@@ -97,7 +178,8 @@ class Load(threading.Thread):
         self.done = threading.Event()
         self.records = []
         self.failures = []
-        self.reconnects = 0
+        self.reconnects = 0  # after an error (each one also a failure)
+        self.closes = 0  # after a response saying Connection: close
 
     def run(self):
         clients = []
@@ -125,6 +207,10 @@ class Load(threading.Thread):
                 received = time.monotonic()
                 self.records.append((sent, received, response.status,
                                      response.header("x-upstream-name"), target))
+                if self.keep_alive and (response.header("connection") or "").lower() == "close":
+                    clients[i % len(clients)].close()  # as announced; then a new connection
+                    clients[i % len(clients)] = Client(self.port, timeout=10)
+                    self.closes += 1
                 i += 1
         finally:
             for client in clients:
@@ -166,6 +252,13 @@ def test_reload_under_load_drops_nothing_and_answers_from_the_live_config(stack)
     configs = {"blue": make_config([port], admin_port, blue),
                "green": make_config([port], admin_port, green)}
     gateway = Gateway(stack, configs["blue"], port, admin_port)
+    try:
+        run_reloads_under_load(gateway, configs, port)
+    finally:
+        gateway.stop()
+
+
+def run_reloads_under_load(gateway, configs, port):
     loads = [Load(port, keep_alive=True, connections=3), Load(port, keep_alive=False)]
     for load in loads:
         load.start()
@@ -173,12 +266,23 @@ def test_reload_under_load_drops_nothing_and_answers_from_the_live_config(stack)
     switches = []  # (begin, end, before, after)
     live = "blue"
     refusals_left = REFUSED
+    upgrades_left = UPGRADES
+    ok_since_upgrade = refused_since_upgrade = 0
     for n in range(RELOADS):
+        # The upgrades are spread over the run; the first to more workers,
+        # the next to fewer (the config file says how many).
+        if upgrades_left and n > 0 and n % max(1, RELOADS // (UPGRADES + 1)) == 0:
+            workers = 3 if upgrades_left % 2 == UPGRADES % 2 else 1
+            gateway.write(configs[live].replace("workers: 2", f"workers: {workers}"))
+            gateway.upgrade()
+            upgrades_left -= 1
+            ok_since_upgrade = refused_since_upgrade = 0
         after = "green" if live == "blue" else "blue"
         begin = time.monotonic()
         status, body = gateway.reload(configs[after])
         end = time.monotonic()
         assert status == 200 and body["result"] == "ok", body
+        ok_since_upgrade += 1
         switches.append((begin, end, live, after))
         live = after
         time.sleep(0.05)
@@ -188,6 +292,7 @@ def test_reload_under_load_drops_nothing_and_answers_from_the_live_config(stack)
             assert status == 422 and body["result"] == "refused", body
             assert any(re.search(r"live\.yaml:\d+:\d+: ", error) for error in body["errors"]), body
             refusals_left -= 1
+            refused_since_upgrade += 1
             gateway.reload(configs[live])  # put the valid file back (the same content: unchanged)
             time.sleep(0.05)
     time.sleep(0.3)
@@ -198,18 +303,22 @@ def test_reload_under_load_drops_nothing_and_answers_from_the_live_config(stack)
     total = check_load(loads, "blue", switches)
     served_new = sum(1 for record in loads[1].records)
     served_ka = sum(1 for record in loads[0].records)
-    print(f"reloads ok={RELOADS} refused={REFUSED}: {total} responses "
-          f"({served_ka} keep-alive, {served_new} new-connection), 0 failed")
+    print(f"reloads ok={RELOADS} refused={REFUSED} upgrades={UPGRADES - upgrades_left}: "
+          f"{total} responses ({served_ka} keep-alive, {served_new} new-connection), 0 failed; "
+          f"keep-alive connections reopened after Connection: close: {loads[0].closes}")
+    assert upgrades_left == 0
     assert served_ka > RELOADS and served_new > RELOADS, (served_ka, served_new)
     # Both configs really served (the alternation is visible in the answers).
     names = {record[3] for load in loads for record in load.records}
     assert names == {"blue", "green"}, names
     assert loads[0].reconnects == 0
-    assert gateway.metric('rampart_config_reloads_total{result="ok"}') == RELOADS
-    assert gateway.metric('rampart_config_reloads_total{result="refused"}') == REFUSED
-    # The keep-alive connections were never cut: the upstreams saw requests
-    # on few connections, while the new-connection client opened hundreds.
-    assert gateway.rampart.process.poll() is None
+    # Reloads never end a connection; only an upgrade's old process does, and
+    # says so (at most once per connection and upgrade).
+    assert loads[0].closes <= 3 * UPGRADES, loads[0].closes
+    # Counted by the process serving now (a new one after each upgrade).
+    assert gateway.metric('rampart_config_reloads_total{result="ok"}') == ok_since_upgrade
+    assert gateway.metric('rampart_config_reloads_total{result="refused"}') == refused_since_upgrade
+    assert os.path.exists(f"/proc/{gateway.pid}")
 
 
 def test_refused_reload_keeps_serving_and_lists_every_error_with_its_position(stack):
@@ -361,3 +470,33 @@ def test_a_taken_port_refuses_the_reload_and_changes_nothing(stack):
         squatter.close()
     with Client(port) as client:
         assert client.request("GET", "/x").status == 200
+
+
+def test_a_failed_upgrade_leaves_the_old_process_serving(stack):
+    blue = stack.upstream("blue")
+    port, admin_port = helpers.free_port(), helpers.free_port()
+    text = make_config([port], admin_port, blue)
+    gateway = Gateway(stack, text, port, admin_port)
+    # The new binary refuses the config it finds (the file was broken since):
+    # it exits, and the old process keeps serving on every socket.
+    gateway.write(text + "bogus_key: 1\n")
+    with Client(port, timeout=10) as held:
+        assert held.request("GET", "/before").status == 200
+        assert gateway.upgrade(expect_ok=False) == gateway.rampart.pid
+        assert "configuration refused" in gateway.rampart.stderr()
+        assert gateway.rampart.process.poll() is None
+        # Neither the held connection nor new ones noticed.
+        assert held.request("GET", "/after").status == 200
+    for i in range(20):
+        with Client(port) as client:
+            assert client.request("GET", f"/new{i}").status == 200
+    # And it can still upgrade once the file is good again.
+    gateway.write(text)
+    try:
+        new_pid = gateway.upgrade()
+        assert new_pid != gateway.rampart.pid
+        with Client(port) as client:
+            assert client.request("GET", "/upgraded").status == 200
+        assert gateway.rampart.process.poll() == 0
+    finally:
+        gateway.stop()
