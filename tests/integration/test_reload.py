@@ -37,6 +37,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
 import zlib
@@ -91,17 +92,24 @@ class Gateway:
         tmp.write_text(text)
         os.replace(tmp, self.path)
 
-    def upgrade(self, expect_ok=True, timeout=20.0):
-        """POST /upgrade to a fresh copy of the binary; waits until the old
-        process exited (ok) or logged the failure. Returns the new pid."""
+    def upgrade(self, expect_ok=True, timeout=20.0, cli=False):
+        """POST /upgrade (or `rampart upgrade -c`) to a fresh copy of the
+        binary; waits until the old process exited (ok) or logged the
+        failure. Returns the new pid."""
         self.upgrades += 1
         binary = self.stack.workdir / f"rampart-new-{self.upgrades}"
         shutil.copy(helpers.rampart_bin(), binary)
         before = self.rampart.stderr()
         old = self.pid
-        with Client(self.admin_port, timeout=10) as admin:
-            response = admin.request("POST", f"/upgrade?binary={binary}")
-        assert response.status == 202, response.body
+        if cli:
+            done = subprocess.run([helpers.rampart_bin(), "upgrade", "-c", str(self.path),
+                                   "--binary", str(binary)], capture_output=True, timeout=20)
+            assert done.returncode == 0, done.stderr
+            assert b'"started"' in done.stdout, done.stdout
+        else:
+            with Client(self.admin_port, timeout=10) as admin:
+                response = admin.request("POST", f"/upgrade?binary={binary}")
+            assert response.status == 202, response.body
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             log = self.rampart.stderr()[len(before):]
@@ -490,10 +498,10 @@ def test_a_failed_upgrade_leaves_the_old_process_serving(stack):
     for i in range(20):
         with Client(port) as client:
             assert client.request("GET", f"/new{i}").status == 200
-    # And it can still upgrade once the file is good again.
+    # And it can still upgrade once the file is good again (by the command).
     gateway.write(text)
     try:
-        new_pid = gateway.upgrade()
+        new_pid = gateway.upgrade(cli=True)
         assert new_pid != gateway.rampart.pid
         with Client(port) as client:
             assert client.request("GET", "/upgraded").status == 200
