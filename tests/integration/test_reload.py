@@ -508,3 +508,51 @@ def test_a_failed_upgrade_leaves_the_old_process_serving(stack):
         assert gateway.rampart.process.poll() == 0
     finally:
         gateway.stop()
+
+
+def test_the_watch_reloads_when_the_config_or_a_file_it_names_changes(stack):
+    blue, green = stack.upstream("blue"), stack.upstream("green")
+    port, admin_port = helpers.free_port(), helpers.free_port()
+    policy = stack.write("policies.yaml", "policies:\n  - name: p\n    rules:\n"
+                         "      - {effect: allow, authenticated: false}\n")
+    routes = [{"name": "all", "match": {"prefix": "/"}, "cluster": "app", "policy": "p"}]
+
+    def text(upstream):
+        return make_config([port], admin_port, upstream, routes=routes, reload={"watch": True},
+                           policy_files=[str(policy)])
+
+    gateway = Gateway(stack, text(blue), port, admin_port)
+
+    def served_by(name, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            with Client(port) as client:
+                response = client.request("GET", "/w")
+            if response.status == 200 and response.header("x-upstream-name") == name:
+                return
+            assert time.monotonic() < deadline, (response.status, response.header("x-upstream-name"))
+            time.sleep(0.1)
+
+    served_by("blue")
+    time.sleep(1.2)  # the watch's first look
+    gateway.write(text(green))  # the config itself
+    served_by("green")
+    assert gateway.metric('rampart_config_reloads_total{result="ok"}') == 1
+    # A file the config names: the policy now denies anonymous callers.
+    policy.write_text("policies:\n  - name: p\n    rules:\n"
+                      "      - {effect: allow, authenticated: true}\n")
+    deadline = time.monotonic() + 5
+    while True:
+        with Client(port) as client:
+            if client.request("GET", "/w").status == 403:
+                break
+        assert time.monotonic() < deadline, "the policy file's change was not picked up"
+        time.sleep(0.1)
+    assert gateway.metric('rampart_config_reloads_total{result="ok"}') == 2
+    # Touched, not changed: an unchanged reload, nothing else.
+    os.utime(policy, None)
+    deadline = time.monotonic() + 5
+    while gateway.metric('rampart_config_reloads_total{result="unchanged"}') < 1:
+        assert time.monotonic() < deadline, "the touched file was not looked at"
+        time.sleep(0.1)
+    assert gateway.metric('rampart_config_reloads_total{result="ok"}') == 2
