@@ -556,3 +556,30 @@ def test_the_watch_reloads_when_the_config_or_a_file_it_names_changes(stack):
         assert time.monotonic() < deadline, "the touched file was not looked at"
         time.sleep(0.1)
     assert gateway.metric('rampart_config_reloads_total{result="ok"}') == 2
+
+
+def test_a_request_on_a_removed_route_finishes_then_its_connection_closes(stack):
+    blue = stack.upstream("blue")
+    port, admin_port = helpers.free_port(), helpers.free_port()
+    old = {"name": "old", "match": {"prefix": "/slow"}, "cluster": "app", "public": True}
+    gateway = Gateway(stack, make_config([port], admin_port, blue, extra_route=old), port,
+                      admin_port)
+    kept = Client(port, timeout=10)
+    doomed = Client(port, timeout=10)
+    try:
+        assert kept.request("GET", "/kept").status == 200
+        doomed.send(build_request("GET", "/slow?ms=800"))
+        blue.wait_for(lambda r: r["target"] == "/slow?ms=800")
+        status, body = gateway.reload(make_config([port], admin_port, blue))
+        assert body["result"] == "ok", body
+        response = doomed.read_response()
+        assert response.status == 200 and response.json()["target"] == "/slow?ms=800"
+        assert (response.header("connection") or "").lower() == "close"
+        closed, _ = doomed.wait_closed(3)
+        assert closed, "the removed route's connection stayed open"
+        # A connection whose route was kept is not touched; /slow now falls to "all".
+        again = kept.request("GET", "/slow?ms=1")
+        assert again.status == 200 and (again.header("connection") or "").lower() != "close"
+    finally:
+        kept.close()
+        doomed.close()
