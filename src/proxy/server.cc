@@ -30,7 +30,7 @@ Server::~Server() {
 
 bool Server::start() {
   // Every published cluster's pool and health live on its first spec.
-  homeClusters(snapshot_);
+  const std::vector<const upstream::ClusterSpec*> homes = homeClusters(snapshot_);
   // Keys first, so the first requests find them.
   jwks_ = std::make_unique<auth::JwksRefresher>(snapshot_->auth.providers);
   jwks_->start();
@@ -39,7 +39,7 @@ bool Server::start() {
   restartHealthChecks();
   uint32_t count = resolveWorkerCount(snapshot_->workers);
   for (uint32_t i = 0; i < count; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, snapshot_, &open_connections_));
+    workers_.push_back(std::make_unique<Worker>(i, snapshot_, homes, &open_connections_));
   }
   std::string listen_error;
   if (!openListeners(&listen_error)) {

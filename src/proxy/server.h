@@ -96,14 +96,12 @@ class Server {
   uint64_t generation_ = 1;
   std::atomic<uint64_t> reloads_ok_{0}, reloads_refused_{0}, reloads_unchanged_{0};
   std::atomic<uint64_t> upgrades_failed_{0};
-  // The first published cluster of each fingerprint: the spec every worker's
-  // pool for that fingerprint uses (and the health checks write), kept with
-  // its snapshot for the life of the process (Worker::buildGeneration).
-  struct HomeCluster {
-    std::shared_ptr<const config::Snapshot> owner;
-    uint32_t index = 0;
-  };
-  std::map<std::string, HomeCluster> home_clusters_;
+  // A copy of the first published cluster of each fingerprint: the spec
+  // every worker's pool for that fingerprint uses (and whose ClusterHealth
+  // the checks write), kept for the life of the process
+  // (Worker::buildGeneration). One small spec per cluster definition ever
+  // published, not its whole snapshot.
+  std::map<std::string, std::unique_ptr<const upstream::ClusterSpec>> home_clusters_;
   std::vector<upstream::ClusterSpec> health_specs_;  // the checker's view: the current homes
   std::string health_fingerprints_;                  // which homes it checks
   // `reload: {watch: true}`: the sources' mtime and size, polled each second.

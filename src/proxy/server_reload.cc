@@ -105,9 +105,9 @@ std::vector<const upstream::ClusterSpec*> Server::homeClusters(
     const std::shared_ptr<const config::Snapshot>& snapshot) {
   std::vector<const upstream::ClusterSpec*> homes;
   for (uint32_t c = 0; c < snapshot->clusters.size(); ++c) {
-    auto [it, added] =
-        home_clusters_.try_emplace(snapshot->clusters[c].fingerprint, HomeCluster{snapshot, c});
-    homes.push_back(&it->second.owner->clusters[it->second.index]);
+    auto [it, added] = home_clusters_.try_emplace(snapshot->clusters[c].fingerprint, nullptr);
+    if (added) it->second = std::make_unique<const upstream::ClusterSpec>(snapshot->clusters[c]);
+    homes.push_back(it->second.get());
   }
   return homes;
 }
@@ -119,8 +119,7 @@ void Server::restartHealthChecks() {
   std::vector<upstream::ClusterSpec> specs;
   std::string fingerprints;
   for (const upstream::ClusterSpec& cluster : snapshot_->clusters) {
-    const HomeCluster& home = home_clusters_.at(cluster.fingerprint);
-    specs.push_back(home.owner->clusters[home.index]);
+    specs.push_back(*home_clusters_.at(cluster.fingerprint));
     fingerprints += cluster.fingerprint;
     fingerprints += '\0';
   }

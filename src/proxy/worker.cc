@@ -73,6 +73,7 @@ class Worker::LagProbe final : public core::Timer {
 };
 
 Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
+               const std::vector<const upstream::ClusterSpec*>& homes,
                std::atomic<uint32_t>* open_connections)
     : index_(index),
       open_connections_(open_connections),
@@ -85,8 +86,6 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
   random_state_ = (static_cast<uint64_t>(device()) << 32 | device()) ^ (index + 1);
   if (random_state_ == 0) random_state_ = 0x9E3779B97F4A7C15ULL;
   build_seed_ = random_state_ ^ 0xD1B54A32D192ED03ULL;
-  std::vector<const upstream::ClusterSpec*> homes;
-  for (const upstream::ClusterSpec& cluster : snapshot->clusters) homes.push_back(&cluster);
   generations_.push_back(buildGeneration(std::move(snapshot), homes, 1));
   current_ = generations_.back().get();
 }

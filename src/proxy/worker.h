@@ -31,7 +31,9 @@ class Session;
 
 class Worker {
  public:
+  // `homes`: as for buildGeneration.
   Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
+         const std::vector<const upstream::ClusterSpec*>& homes,
          std::atomic<uint32_t>* open_connections);
   ~Worker();
   Worker(const Worker&) = delete;

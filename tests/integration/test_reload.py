@@ -58,7 +58,7 @@ ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def make_config(listen_ports, admin_port, upstream, routes=None, workers=2, extra_route=None,
-                limits=None, **top):
+                limits=None, endpoints=None, cluster_overrides=None, **top):
     """One cluster `app` on `upstream`; listeners on every port of `listen_ports`."""
     route_list = [{"name": "all", "match": {"prefix": "/"}, "cluster": "app", "public": True}]
     if limits is not None:
@@ -70,7 +70,8 @@ def make_config(listen_ports, admin_port, upstream, routes=None, workers=2, extr
     doc["http"] = {"idle_timeout": "60s", "head_timeout": "10s"}
     doc["listeners"] = [{"name": f"l{port}", "address": f"127.0.0.1:{port}"} for port in listen_ports]
     doc["admin"] = {"address": f"127.0.0.1:{admin_port}"}
-    doc["clusters"] = [helpers.cluster("app", [upstream.address])]
+    doc["clusters"] = [helpers.cluster("app", endpoints or [upstream.address],
+                                       **(cluster_overrides or {}))]
     doc["virtual_hosts"] = [{"name": "default", "domains": ["*"], "routes": routes or route_list}]
     return helpers.to_yaml(doc) + "\n"
 
@@ -583,3 +584,27 @@ def test_a_request_on_a_removed_route_finishes_then_its_connection_closes(stack)
     finally:
         kept.close()
         doomed.close()
+
+
+def test_an_unchanged_cluster_keeps_its_health_state_across_a_reload(stack):
+    a, b = stack.upstream("a"), stack.upstream("b")
+    port, admin_port = helpers.free_port(), helpers.free_port()
+    check = {"path": "/health", "interval": "100ms", "timeout": "500ms",
+             "healthy_threshold": 2, "unhealthy_threshold": 2}
+
+    def text(**top):
+        return make_config([port], admin_port, a, workers=1, endpoints=[a.address, b.address],
+                           cluster_overrides={"health_check": check}, **top)
+
+    gateway = Gateway(stack, text(), port, admin_port)
+    b.control(health_status=503)
+    deadline = time.monotonic() + 10
+    while "unhealthy after 2 failed checks" not in gateway.rampart.stderr():
+        assert time.monotonic() < deadline, gateway.rampart.stderr()[-2000:]
+        time.sleep(0.05)
+    status, body = gateway.reload(text(drain_timeout="6s"))
+    assert body["result"] == "ok" and body["clusters_kept"] == 1, body
+    # Had the reload reset it, b would start healthy and take every other request.
+    with Client(port) as client:
+        names = [client.request("GET", f"/h{i}").header("x-upstream-name") for i in range(10)]
+    assert names == ["a"] * 10, names
