@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "core/periodic_thread.h"
 #include "observe/access_log_writer.h"
+#include "proxy/route_state.h"
 #include "proxy/upgrade.h"
 #include "proxy/worker.h"
 #include "upstream/health_checker.h"
@@ -61,6 +62,12 @@ class Server {
   // this process then drains. SIGUSR2 does the same with the running binary.
   void requestUpgrade(std::string binary);
 
+  // Per-route state that outlives reloads (route_state.h). A module whose
+  // state must survive takes its entries in reloadLocked, between the load
+  // and the publication of a new snapshot (and in start() for the first);
+  // entries of removed routes are dropped after each publication.
+  RouteStateRegistry& routeStates() { return route_states_; }
+
   // Binds every listener in every worker, runs until SIGTERM/SIGINT, drains
   // (in-flight requests finish within drain_timeout), and returns the exit
   // code: 0 after a drain, 1 when start-up failed.
@@ -92,6 +99,7 @@ class Server {
   mutable std::mutex publish_mutex_;
   // One reload at a time; stopping_ refuses those that come after the drain began.
   std::mutex reload_mutex_;
+  RouteStateRegistry route_states_;  // under reload_mutex_
   bool stopping_ = false;
   uint64_t generation_ = 1;
   std::atomic<uint64_t> reloads_ok_{0}, reloads_refused_{0}, reloads_unchanged_{0};

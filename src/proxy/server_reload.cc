@@ -281,6 +281,7 @@ Server::ReloadOutcome Server::reloadLocked(std::string_view trigger) {
   if (jwks) jwks->stop();
   if (api_keys) api_keys->stop();
   restartHealthChecks();
+  route_states_.retainOnly(next->route_names);
   baselines_ = next->shield.baselines;  // where the learned state goes at shutdown
 
   spdlog::info(
