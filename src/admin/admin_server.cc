@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 
@@ -46,6 +47,36 @@ bool authorized(std::string_view authorization, const std::string& token) {
   if (authorization.size() != kScheme.size() + token.size()) return false;
   if (!http::equalsIgnoreCase(authorization.substr(0, kScheme.size()), kScheme)) return false;
   return CRYPTO_memcmp(authorization.data() + kScheme.size(), token.data(), token.size()) == 0;
+}
+
+// The percent-decoded value of `name` in the target's query, or "".
+std::string queryValue(std::string_view target, std::string_view name) {
+  size_t question = target.find('?');
+  if (question == std::string_view::npos) return {};
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    std::string_view pair = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), pair.size() + 1));
+    if (!pair.starts_with(name) || pair.size() <= name.size() || pair[name.size()] != '=') continue;
+    std::string_view raw = pair.substr(name.size() + 1);
+    std::string out;
+    auto hex = [](char c) {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '%' && i + 2 < raw.size() && hex(raw[i + 1]) >= 0 && hex(raw[i + 2]) >= 0) {
+        out.push_back(static_cast<char>(hex(raw[i + 1]) * 16 + hex(raw[i + 2])));
+        i += 2;
+      } else {
+        out.push_back(raw[i]);
+      }
+    }
+    return out;
+  }
+  return {};
 }
 
 bool sendAll(int fd, std::string_view bytes) {
@@ -153,6 +184,31 @@ void AdminServer::serveOne(int fd) {
     std::string_view authorization;
     for (const http::Header& header : head.headers) {
       if (http::equalsIgnoreCase(header.name, "authorization")) authorization = header.value;
+    }
+    std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
+    if (path == "/upgrade" && upgrader_ && authorized(authorization, settings_.token)) {
+      if (head.method != "POST") {
+        sendAll(fd, problem(405, "Method Not Allowed", "/upgrade answers POST", "Allow: POST\r\n"));
+        return;
+      }
+      ReloadAnswer answer = upgrader_(queryValue(head.target, "binary"));
+      sendAll(fd, response(answer.status, answer.status == 202 ? "Accepted" : "Bad Request",
+                           "application/json", answer.body));
+      return;
+    }
+    if (path == "/reload" && reloader_ && authorized(authorization, settings_.token)) {
+      // The only endpoint that changes anything: POST only, same token rule.
+      if (head.method != "POST") {
+        sendAll(fd, problem(405, "Method Not Allowed", "/reload answers POST", "Allow: POST\r\n"));
+        return;
+      }
+      ReloadAnswer answer = reloader_();
+      sendAll(fd, response(answer.status,
+                           answer.status == 200
+                               ? "OK"
+                               : (answer.status == 422 ? "Unprocessable Content" : "Bad Request"),
+                           "application/json", answer.body));
+      return;
     }
     sendAll(fd,
             answerAdminRequest(head.method, head.target, authorization, settings_.token, sources_));

@@ -27,6 +27,16 @@ struct AdminSettings {
 class AdminServer {
  public:
   using Sources = std::function<observe::MetricsSources()>;
+  // POST /reload (docs/operations.md): runs a full config reload and answers
+  // (status, JSON body): 200 done or unchanged, 422 refused with every error.
+  struct ReloadAnswer {
+    int status = 200;
+    std::string body;
+  };
+  using Reloader = std::function<ReloadAnswer()>;
+  // POST /upgrade[?binary=PATH]: starts a binary upgrade (answers 202; the
+  // outcome is logged, and this process exits once the new one serves).
+  using Upgrader = std::function<ReloadAnswer(std::string_view binary)>;
 
   AdminServer(AdminSettings settings, Sources sources);
   ~AdminServer();
@@ -36,6 +46,9 @@ class AdminServer {
   // Binds and starts the thread; false with `error` when the address is taken.
   bool start(std::string* error);
   void stop();
+  // Before start(): what POST /reload runs (unset: 404).
+  void setReloader(Reloader reloader) { reloader_ = std::move(reloader); }
+  void setUpgrader(Upgrader upgrader) { upgrader_ = std::move(upgrader); }
 
  private:
   void run();
@@ -45,6 +58,8 @@ class AdminServer {
 
   AdminSettings settings_;
   Sources sources_;
+  Reloader reloader_;
+  Upgrader upgrader_;
   int listen_fd_ = -1;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -1,7 +1,11 @@
-// The rampart command: serve (default), validate, proxy, policy impact, drill, version.
+// The rampart command: serve (default), validate, proxy, upgrade, policy impact, drill, version.
 // The explicit list of what runs at start-up lives here and in proxy/server.
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -12,10 +16,13 @@
 #include "core/log.h"
 #include "drill/drill.h"
 #include "proxy/server.h"
+#include "proxy/upgrade.h"
 
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
+// The command line, for a binary upgrade: the new binary gets the same one.
+std::vector<std::string> g_argv;
 
 struct LogOptions {
   std::string format;  // empty: from the config
@@ -65,7 +72,73 @@ int serve(const std::string& path, const LogOptions& log_options) {
   spdlog::info("rampart {} starting with {}", kVersion, path);
   rampart::proxy::Server server(result.snapshot);
   server.setConfigPath(path);
+  server.setCommandLine(g_argv);
+  // Started by a running rampart's upgrade: serve on its listening sockets.
+  std::string error;
+  if (auto sockets = rampart::proxy::upgrade::receive(&error)) {
+    if (!error.empty()) {
+      spdlog::error("upgrade: {}", error);
+      return 1;
+    }
+    spdlog::info("upgrade: took over {} listening sockets", sockets->size());
+    server.setInheritedSockets(std::move(*sockets));
+  }
   return server.run();
+}
+
+// `rampart upgrade -c FILE [--binary PATH]`: asks the process running on
+// FILE (through its admin listener, with its token) to start a binary
+// upgrade. Exit 0 once it accepted (the outcome is in its log), 1 otherwise.
+int upgradeCommand(const std::string& path, const std::string& binary) {
+  rampart::config::LoadResult result = rampart::config::loadFile(path);
+  if (!result.ok()) {
+    printDiagnostics(result);
+    return 1;
+  }
+  const rampart::admin::AdminSettings& admin = result.snapshot->admin;
+  if (!admin.enabled) {
+    std::cerr << path << ": no admin listener; send SIGUSR2 to the running process instead\n";
+    return 1;
+  }
+  int fd = socket(admin.address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  if (fd < 0 || connect(fd, admin.address.sockaddrPtr(), admin.address.length()) != 0) {
+    std::cerr << "upgrade: cannot reach the admin listener " << admin.address_text << "\n";
+    if (fd >= 0) close(fd);
+    return 1;
+  }
+  std::string target = "/upgrade";
+  if (!binary.empty()) {
+    target += "?binary=";
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (unsigned char c : binary) {
+      if (std::isalnum(c) || c == '/' || c == '.' || c == '-' || c == '_') {
+        target.push_back(static_cast<char>(c));
+      } else {
+        target += {'%', kHex[c >> 4], kHex[c & 15]};
+      }
+    }
+  }
+  std::string request =
+      "POST " + target + " HTTP/1.1\r\nHost: rampart-admin\r\nContent-Length: 0\r\n";
+  if (!admin.token.empty()) request += "Authorization: Bearer " + admin.token + "\r\n";
+  request += "Connection: close\r\n\r\n";
+  std::string answer;
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+      static_cast<ssize_t>(request.size())) {
+    char buffer[4096];
+    ssize_t got;
+    while ((got = recv(fd, buffer, sizeof(buffer), 0)) > 0) answer.append(buffer, got);
+  }
+  close(fd);
+  const bool accepted = answer.starts_with("HTTP/1.1 202");
+  const size_t body = answer.find("\r\n\r\n");
+  std::cout << (body == std::string::npos ? answer : answer.substr(body + 4));
+  if (!accepted)
+    std::cerr << "upgrade: not accepted: " << answer.substr(0, answer.find('\r')) << "\n";
+  return accepted ? 0 : 1;
 }
 
 int validate(const std::string& path) {
@@ -136,6 +209,7 @@ int proxy(const std::string& listen, const std::string& to, const std::string& w
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_argv.assign(argv, argv + argc);
   CLI::App app{"rampart: an HTTP edge gateway"};
   app.require_subcommand(0, 1);
 
@@ -165,6 +239,14 @@ int main(int argc, char** argv) {
   proxy_cmd->add_option("--workers", workers, "worker threads: auto or a number");
   addLogOptions(proxy_cmd, &proxy_logs);
 
+  std::string upgrade_config, upgrade_binary;
+  CLI::App* upgrade_cmd = app.add_subcommand(
+      "upgrade", "replace the running process's binary without dropping a connection");
+  upgrade_cmd->add_option("-c,--config", upgrade_config, "the running process's config file")
+      ->required();
+  upgrade_cmd->add_option("--binary", upgrade_binary,
+                          "the new binary (default: the running one's path, as it is on disk now)");
+
   rampart::cli::PolicyCommand policy_cmd(&app);
   rampart::drill::DrillCommand drill_cmd(&app);
   CLI::App* version_cmd = app.add_subcommand("version", "print the version");
@@ -176,6 +258,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*validate_cmd) return validate(validate_config);
+  if (*upgrade_cmd) return upgradeCommand(upgrade_config, upgrade_binary);
   if (policy_cmd.selected()) return policy_cmd.run();
   if (drill_cmd.selected()) return drill_cmd.run();
   if (*proxy_cmd) return proxy(listen, to, workers, proxy_logs);

@@ -42,6 +42,7 @@ std::optional<std::string> readWholeFile(const std::string& path, std::string* p
     *problem = "'" + path + "' is larger than 16 MiB";
     return std::nullopt;
   }
+  noteSourceFile(path, out);  // a reload compares it (and the watch polls it)
   return out;
 }
 

@@ -94,6 +94,11 @@ void readCluster(yaml::Reader& reader, const YAML::Node& node, std::map<std::str
   }
   readClusterHealth(reader, *map, &spec);
   readClusterResilience(reader, *map, &spec);
+  // Unchanged by a reload when it is written the same and resolves the same.
+  spec.fingerprint = YAML::Dump(node);
+  for (const net::SocketAddress& endpoint : spec.endpoints) {
+    spec.fingerprint += "\n#" + endpoint.toString();
+  }
   if (named) out->push_back(std::move(spec));
 }
 

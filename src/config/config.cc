@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,6 +14,34 @@
 #include "config/yaml_reader.h"
 
 namespace rampart::config {
+
+namespace detail {
+
+namespace {
+// The files read by the load under way on this thread (null: none, as when
+// the API-key watcher re-reads a key file at run time).
+thread_local std::vector<std::pair<std::string, std::string>>* tl_sources = nullptr;
+}  // namespace
+
+void noteSourceFile(const std::string& path, std::string_view content) {
+  if (tl_sources != nullptr) tl_sources->emplace_back(path, std::string(content));
+}
+
+std::string sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+}  // namespace detail
 
 namespace {
 
@@ -267,6 +296,24 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
   if (!reader.hasErrors()) compileRoutes(reader, top, hosts, out);
 }
 
+// `reload: {watch: true}` (docs/operations.md).
+void readReload(Reader& reader, const Map& top, Snapshot* out) {
+  const YAML::Node* node = top.find("reload");
+  if (node == nullptr) return;
+  std::optional<Map> map = reader.map(*node, "reload", {"watch"});
+  if (!map) return;
+  if (const YAML::Node* watch = map->find("watch")) {
+    if (auto value = reader.boolean(*watch, "reload.watch")) out->reload.watch = *value;
+  }
+}
+
+// A length-prefixed field, so that no two different inputs hash alike.
+void appendField(std::string* out, std::string_view field) {
+  *out += std::to_string(field.size());
+  out->push_back(':');
+  out->append(field);
+}
+
 std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
                                        const std::string& base_dir) {
   std::optional<Map> top = reader.map(
@@ -274,7 +321,8 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
       {"workers",       "log_format",      "log_level",      "drain_timeout", "max_connections",
        "via",           "trusted_proxies", "http",           "canonical",     "listeners",
        "clusters",      "virtual_hosts",   "authentication", "policies",      "policy_files",
-       "authorization", "authorizers",     "shield",         "admin",         "access_log"});
+       "authorization", "authorizers",     "shield",         "admin",         "access_log",
+       "reload"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());
@@ -293,6 +341,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
   detail::readAdmin(reader, *top, snapshot.get());
   detail::readAccessLog(reader, *top, snapshot.get());
   readRoutes(reader, *top, base_dir, snapshot.get());
+  readReload(reader, *top, snapshot.get());
   if (reader.hasErrors()) return nullptr;
   return snapshot;
 }
@@ -347,14 +396,36 @@ std::string format(const Diagnostic& diagnostic) {
 LoadResult loadString(std::string_view text, const std::string& file_name) {
   Reader reader(file_name);
   std::shared_ptr<Snapshot> snapshot;
+  std::vector<std::pair<std::string, std::string>> sources;
+  detail::tl_sources = &sources;
   // yaml-cpp and the standard library may throw; nothing escapes the loader.
   try {
     if (std::optional<YAML::Node> root = parse(reader, text)) {
       snapshot = readSnapshot(reader, *root, directoryOf(file_name));
+      if (snapshot != nullptr) {
+        // What a reload compares: the config and every file it named, by content.
+        std::string all;
+        appendField(&all, file_name);
+        appendField(&all, text);
+        snapshot->sources.push_back(SourceFile{file_name});
+        std::string named;
+        for (const auto& [path, content] : sources) {
+          appendField(&named, path);
+          appendField(&named, content);
+          snapshot->sources.push_back(SourceFile{path});
+        }
+        snapshot->content_hash = detail::sha256Hex(all + named);
+        std::string auth;
+        if (root->IsMap() && (*root)["authentication"]) {
+          appendField(&auth, YAML::Dump((*root)["authentication"]));
+        }
+        snapshot->auth_fingerprint = detail::sha256Hex(auth + named);
+      }
     }
   } catch (const std::exception& e) {
     reader.error(yaml::Position{}, std::string("internal error while loading: ") + e.what());
   }
+  detail::tl_sources = nullptr;
   LoadResult result;
   result.errors = inFileOrder(reader.takeErrors());
   result.warnings = inFileOrder(reader.takeWarnings());

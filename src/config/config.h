@@ -91,6 +91,18 @@ struct ExtAuthzSettings {
   std::vector<std::string> upstream_header_names;
 };
 
+// `reload:` (docs/operations.md). Reload itself is always available (SIGHUP,
+// POST /reload on the admin listener); this only adds the file watch.
+struct ReloadSettings {
+  bool watch = false;  // poll the config and every file it names once a second
+};
+
+// A file the snapshot was compiled from: the config itself, and the policy,
+// key and JWKS files it names (what the watch polls).
+struct SourceFile {
+  std::string path;
+};
+
 struct Snapshot {
   uint32_t workers = 0;  // 0 = auto: one per core
   LogFormat log_format = LogFormat::kText;
@@ -116,6 +128,16 @@ struct Snapshot {
   shield::ShieldSettings shield;          // limits, admission, escalation (config/shield.cc)
   admin::AdminSettings admin;             // the admin listener (config/admin.cc); off unless set
   observe::AccessLogSettings access_log;  // config/access_log.cc; off unless set
+  ReloadSettings reload;                  // config.cc
+
+  // What the snapshot was compiled from, set by loadFile/loadString: every
+  // file read (config first), and a SHA-256 over their paths and contents. A
+  // reload whose hash equals the running one's changes nothing (a no-op).
+  std::vector<SourceFile> sources;
+  std::string content_hash;  // hex
+  // SHA-256 over the `authentication:` section and the key and JWKS files:
+  // the workers' token caches survive a reload only when it is unchanged.
+  std::string auth_fingerprint;
 };
 
 // One problem in a config file. Printed as "file:line:col: message".

@@ -196,6 +196,7 @@ void readPolicyFile(yaml::Reader& reader, const YAML::Node& node, const std::str
   }
   std::ostringstream text;
   text << in.rdbuf();
+  noteSourceFile(full, text.str());  // a reload compares it (and the watch polls it)
   yaml::Reader file_reader(full);
   try {
     YAML::Node root = YAML::Load(text.str());

@@ -139,4 +139,10 @@ std::string lowercase(std::string text);
 // names the thing in messages about its keys.
 std::string labelOf(const YAML::Node& node, std::string_view kind);
 
+// A file the config names (policy, key, JWKS) was read with `content`: it
+// joins the snapshot's sources and content hash (what a reload compares).
+void noteSourceFile(const std::string& path, std::string_view content);
+// SHA-256 of `data`, in lowercase hex.
+std::string sha256Hex(std::string_view data);
+
 }  // namespace rampart::config::detail

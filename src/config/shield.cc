@@ -240,8 +240,12 @@ void readLimit(yaml::Reader& reader, const YAML::Node& node, const Scope& scope,
   out->push_back(std::move(compiled));
 }
 
-// `space_base` makes every limit's key namespace unique in the snapshot:
-// (scope kind, listener or route index, position in the list).
+// Every limit's key namespace is a hash of its scope's kind and name and of
+// the limit as written: unique in the snapshot (limit names are unique in a
+// scope), and the same in the next snapshot when the reload left the limit
+// unchanged, so its state in the worker's table carries over
+// (docs/operations.md); a changed limit starts afresh. `space_base` (the
+// scope's kind and index) only tells apart scopes without a name.
 void readLimits(yaml::Reader& reader, const YAML::Node& node, const Scope& scope,
                 uint64_t space_base, std::vector<RequestLimit>* out) {
   if (!reader.sequence(node, "limits")) return;
@@ -254,7 +258,13 @@ void readLimits(yaml::Reader& reader, const YAML::Node& node, const Scope& scope
   std::map<std::string, int> names;
   uint64_t position = 0;
   for (const YAML::Node& item : node) {
-    readLimit(reader, item, scope, &names, space_base | ++position, out);
+    ++position;
+    const std::string scope_id =
+        scope.label.find('\'') != std::string::npos ? scope.label : std::to_string(space_base);
+    const std::string digest = sha256Hex(scope_id + "\n" + YAML::Dump(item));
+    uint64_t space = std::stoull(digest.substr(0, 16), nullptr, 16);
+    if (space == 0) space = space_base | position;
+    readLimit(reader, item, scope, &names, space, out);
   }
 }
 

@@ -146,6 +146,14 @@ std::string renderPrometheus(const MetricsSources& sources) {
   fmt::format_to(it, "rampart_workers {}\n", sources.stats.size());
   family(out, "rampart_uptime_seconds", "gauge", "Seconds since the process started serving.");
   fmt::format_to(it, "rampart_uptime_seconds {}\n", sources.uptime_seconds);
+  family(out, "rampart_config_reloads_total", "counter",
+         "Config reloads by result: ok (published), refused (errors; the running config "
+         "kept), unchanged (same content; nothing done).");
+  fmt::format_to(it, "rampart_config_reloads_total{{result=\"ok\"}} {}\n", sources.reloads.ok);
+  fmt::format_to(it, "rampart_config_reloads_total{{result=\"refused\"}} {}\n",
+                 sources.reloads.refused);
+  fmt::format_to(it, "rampart_config_reloads_total{{result=\"unchanged\"}} {}\n",
+                 sources.reloads.unchanged);
   if (!sources.split_weights.empty()) {
     family(out, "rampart_route_cluster_weight", "gauge",
            "Percent of a weighted route's traffic its cluster gets now (after any step-back).");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +39,16 @@ struct MetricsSources {
     std::vector<std::pair<std::string, uint64_t>> values;
   };
   std::vector<ClusterCounters> clusters;
+  // Config reloads by result (rampart_config_reloads_total{result}).
+  struct Reloads {
+    uint64_t ok = 0;
+    uint64_t refused = 0;
+    uint64_t unchanged = 0;
+  };
+  Reloads reloads;
+  // Keeps what the pointers above name alive while the answer is rendered
+  // (a reload may replace the snapshot and the workers' metrics meanwhile).
+  std::vector<std::shared_ptr<const void>> keep_alive;
 };
 
 // The label value of the slot for requests answered before routing.

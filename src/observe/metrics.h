@@ -1,14 +1,16 @@
 // Per-route request metrics of one worker: a latency histogram and response
 // counts by status class. The worker writes its own shard (relaxed stores,
 // no lock); the admin listener merges every worker's shards when scraped.
-// Sized from the snapshot's routes at worker start; lives as long as the
-// worker. Labels are routes (from the config), never addresses or principals,
-// so the number of series is bounded by the config.
+// Sized from a snapshot's routes; one per worker per published snapshot
+// (proxy/generation.h). A reload's shares the counters of every route whose
+// name it keeps, so they carry on across the reload. Labels are routes (from the config), never
+// addresses or principals, so the number of series is bounded by the config.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "observe/histogram.h"
@@ -26,6 +28,10 @@ class WorkerMetrics {
   // One slot per route (by routing::Route::index) plus one for requests
   // answered before a route was chosen (400, 404, refusals at phase 3).
   explicit WorkerMetrics(size_t routes);
+  // After a reload: slots for `names` (by route index); a route whose name is
+  // in `previous_names` shares `previous`'s counters, as does the unmatched slot.
+  WorkerMetrics(const std::vector<std::string>& names, const WorkerMetrics& previous,
+                const std::vector<std::string>& previous_names);
 
   uint32_t unmatchedSlot() const { return static_cast<uint32_t>(routes_.size() - 1); }
   size_t slots() const { return routes_.size(); }
@@ -41,7 +47,7 @@ class WorkerMetrics {
   const RouteMetrics& route(size_t slot) const { return *routes_[slot]; }
 
  private:
-  std::vector<std::unique_ptr<RouteMetrics>> routes_;
+  std::vector<std::shared_ptr<RouteMetrics>> routes_;
 };
 
 }  // namespace rampart::observe

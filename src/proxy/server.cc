@@ -1,6 +1,7 @@
 #include "proxy/server.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <ctime>
@@ -28,22 +29,23 @@ Server::~Server() {
 }
 
 bool Server::start() {
+  // Every published cluster's pool and health live on its first spec.
+  const std::vector<const upstream::ClusterSpec*> homes = homeClusters(snapshot_);
   // Keys first, so the first requests find them.
   jwks_ = std::make_unique<auth::JwksRefresher>(snapshot_->auth.providers);
   jwks_->start();
   api_keys_ = std::make_unique<auth::ApiKeyWatcher>(snapshot_->auth.providers);
   api_keys_->start();
-  health_ = std::make_unique<upstream::HealthChecker>(snapshot_->clusters);
-  health_->start();
+  restartHealthChecks();
   uint32_t count = resolveWorkerCount(snapshot_->workers);
   for (uint32_t i = 0; i < count; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, snapshot_, &open_connections_));
-    std::string error;
-    if (!workers_.back()->openListeners(&error)) {
-      spdlog::error("cannot listen: {}", error);
-      workers_.clear();
-      return false;
-    }
+    workers_.push_back(std::make_unique<Worker>(i, snapshot_, homes, &open_connections_));
+  }
+  std::string listen_error;
+  if (!openListeners(&listen_error)) {
+    spdlog::error("cannot listen: {}", listen_error);
+    workers_.clear();
+    return false;
   }
   // Learned baselines from the last run, before any worker thread starts.
   baselines_ = snapshot_->shield.baselines;
@@ -65,6 +67,21 @@ bool Server::start() {
   if (snapshot_->admin.enabled) {
     admin_ =
         std::make_unique<admin::AdminServer>(snapshot_->admin, [this] { return metricsSources(); });
+    admin_->setReloader([this] {
+      ReloadOutcome outcome = reload("POST /reload");
+      int status = outcome.result == ReloadOutcome::Result::kRefused
+                       ? (outcome.errors.empty() ? 400 : 422)
+                       : 200;
+      return admin::AdminServer::ReloadAnswer{status, outcome.summary};
+    });
+    admin_->setUpgrader([this](std::string_view binary) {
+      if (config_path_.empty()) {
+        return admin::AdminServer::ReloadAnswer{
+            400, "{\"result\":\"refused\",\"detail\":\"no config file\"}\n"};
+      }
+      requestUpgrade(std::string(binary));
+      return admin::AdminServer::ReloadAnswer{202, "{\"result\":\"started\"}\n"};
+    });
     std::string error;
     if (!admin_->start(&error)) {
       spdlog::error("admin listener {}: {}", snapshot_->admin.address_text, error);
@@ -72,11 +89,23 @@ bool Server::start() {
       drainAndStop();
       return false;
     }
-    spdlog::info("admin on http://{} (/metrics /stats /ready /live)",
+    spdlog::info("admin on http://{} (/metrics /stats /ready /live, POST /reload)",
                  snapshot_->admin.address_text);
   }
   for (const config::ListenerSpec& listener : snapshot_->listeners) {
     spdlog::info("listening on http://{} ({} workers)", listener.address.toString(), count);
+  }
+  if (!config_path_.empty()) {
+    watch_.start(std::chrono::milliseconds(1000), [this] { pollWatchedFiles(); });
+  }
+  char self[4096];
+  ssize_t length = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (length > 0) {
+    self_binary_.assign(self, static_cast<size_t>(length));
+    // Replaced on disk since it started: the new file is at the same path.
+    constexpr std::string_view kDeleted = " (deleted)";
+    if (self_binary_.ends_with(kDeleted))
+      self_binary_.resize(self_binary_.size() - kDeleted.size());
   }
   return true;
 }
@@ -96,38 +125,6 @@ void Server::logShadowTotals() const {
   }
 }
 
-// SIGHUP: only the shield's accept gate (the lists change most often under
-// attack), overload and baselines policies are reloaded so far; the rest of
-// a new config needs a restart. Workers keep their per-address state,
-// in-flight counts and learned baselines.
-void Server::reloadShield() {
-  if (config_path_.empty()) {
-    spdlog::warn("SIGHUP: no config file to reload from; ignoring");
-    return;
-  }
-  config::LoadResult result = config::loadFile(config_path_);
-  if (!result.ok()) {
-    for (const config::Diagnostic& error : result.errors)
-      spdlog::error("{}", config::format(error));
-    spdlog::error("SIGHUP: {} refused ({} errors); the running config is kept", config_path_,
-                  result.errors.size());
-    return;
-  }
-  const shield::ShieldSettings& next = result.snapshot->shield;
-  for (auto& worker : workers_) {
-    worker->reloadShieldGate(next.gate_enabled, next.gate);
-    worker->reloadOverload(next.overload, next.baselines);
-  }
-  baselines_ = next.baselines;  // where the learned state goes at shutdown
-  spdlog::info(
-      "SIGHUP: shield admission reloaded from {} (allow: {} ranges, deny: {} ranges; overload "
-      "{}, baselines {}); other "
-      "changes take effect on restart",
-      config_path_, next.gate.allow ? next.gate.allow->rangeCount() : 0,
-      next.gate.deny ? next.gate.deny->rangeCount() : 0, next.overload.enabled ? "on" : "off",
-      next.baselines.enabled ? "on" : "off");
-}
-
 bool Server::allFinished() const {
   for (const auto& worker : workers_) {
     if (!worker->finished()) return false;
@@ -143,15 +140,22 @@ int Server::run() {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   if (!start()) return 1;
+  upgrade::announceReady();  // started by an upgrade: the old process may drain now
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGUSR2) {
+      if (!upgradeBinary()) continue;
+      drainAndStop(/*keep_idle=*/true);
+      return 0;
+    }
     if (sig == SIGHUP) {
-      reloadShield();
+      reload("SIGHUP");
       continue;
     }
     if (sig == SIGUSR1) {  // log rotation: the file was moved away; open it anew
@@ -168,12 +172,21 @@ int Server::run() {
 
 // What the admin listener reads: the workers' shards, merged by the reader.
 observe::MetricsSources Server::metricsSources() const {
+  // A reload publishes under this lock: the snapshot and every worker's last
+  // built metrics and pools stay consistent with each other while read, and
+  // keep_alive holds them until the answer is rendered.
+  std::lock_guard<std::mutex> lock(publish_mutex_);
   observe::MetricsSources sources;
   sources.route_names = &snapshot_->route_names;
+  sources.keep_alive.push_back(snapshot_);
   for (const auto& worker : workers_) {
     sources.stats.push_back(&worker->stats());
-    sources.metrics.push_back(&worker->metrics());
+    sources.metrics.push_back(worker->builtMetrics().get());
+    sources.keep_alive.push_back(worker->builtMetrics());
   }
+  sources.reloads.ok = reloads_ok_.load(std::memory_order_relaxed);
+  sources.reloads.refused = reloads_refused_.load(std::memory_order_relaxed);
+  sources.reloads.unchanged = reloads_unchanged_.load(std::memory_order_relaxed);
   sources.open_connections = open_connections_.load(std::memory_order_relaxed);
   sources.uptime_seconds = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                                      std::chrono::steady_clock::now() - started_at_)
@@ -196,9 +209,14 @@ observe::MetricsSources Server::metricsSources() const {
   return sources;
 }
 
-void Server::drainAndStop() {
+void Server::drainAndStop(bool keep_idle) {
+  {
+    std::lock_guard<std::mutex> lock(reload_mutex_);  // waits for a reload under way
+    stopping_ = true;
+  }
+  watch_.stop();
   draining_.store(true, std::memory_order_relaxed);
-  for (auto& worker : workers_) worker->requestDrain();
+  for (auto& worker : workers_) worker->requestDrain(keep_idle);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -260,13 +278,15 @@ std::vector<std::pair<std::string, uint64_t>> Server::clusterCounters(uint32_t c
   for (size_t i = 0; i < upstream::kFailureCauseCount; ++i) {
     auto cause = static_cast<upstream::FailureCause>(i);
     uint64_t sum = 0;
-    for (const auto& worker : workers_) sum += worker->pool(c).stats().failure(cause).get();
+    for (const auto& worker : workers_) {
+      sum += worker->builtPools()[c]->stats().failure(cause).get();
+    }
     add(std::string(upstream::causeCounterName(cause)), sum);
   }
   uint64_t ejections = 0, refused = 0, panic = 0, retries = 0, budget_refused = 0;
   uint64_t trips[upstream::kBreakerCount] = {};
   for (const auto& worker : workers_) {
-    const upstream::ClusterPool& pool = worker->pool(c);
+    const upstream::ClusterPool& pool = *worker->builtPools()[c];
     const upstream::ClusterStats& stats = pool.stats();
     ejections += stats.ejections.get();
     refused += stats.ejections_refused.get();
@@ -287,7 +307,10 @@ std::vector<std::pair<std::string, uint64_t>> Server::clusterCounters(uint32_t c
     add(fmt::format("breaker_{}", upstream::breakerName(static_cast<upstream::Breaker>(b))),
         trips[b]);
   }
-  if (const upstream::ClusterHealth* health = snapshot_->clusters[c].health.get()) {
+  // The health the pools read: their (first published) spec's.
+  const upstream::ClusterHealth* health =
+      workers_.empty() ? nullptr : workers_.front()->builtPools()[c]->spec().health.get();
+  if (health != nullptr) {
     add("health_checks", health->checks.load(std::memory_order_relaxed));
     add("health_checks_failed", health->failed_checks.load(std::memory_order_relaxed));
     add("marked_unhealthy", health->marked_unhealthy.load(std::memory_order_relaxed));

@@ -41,6 +41,7 @@ void resetOnClose(int fd) {
 Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_t listener,
                  const shield::GateTicket& ticket)
     : worker_(worker),
+      gen_(&worker->current()),
       fd_(fd),
       peer_(peer),
       listener_(listener),
@@ -48,7 +49,8 @@ Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_
       in_(kInitialInputBytes),
       out_(kInitialOutputBytes),
       upstream_out_(1024) {
-  const config::Snapshot& snapshot = worker_->snapshot();
+  ++gen_->pins;
+  const config::Snapshot& snapshot = pinnedSnapshot();
   request_.headers.reserve(snapshot.http.limits.max_headers);
   response_.headers.reserve(snapshot.http.limits.max_headers);
   peer_trusted_ = net::containsAny(snapshot.trusted_proxies, peer_);
@@ -59,20 +61,74 @@ Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_
 }
 
 Session::~Session() {
-  if (waiting_.authz_call.pending()) worker_->authz().cancel(&waiting_.authz_call);
+  if (waiting_.authz_call.pending()) gen_->authz->cancel(&waiting_.authz_call);
   if (cluster_hold_.cluster != nullptr) cluster_hold_.cluster->forget(&cluster_hold_);
   if (fd_ >= 0) close(fd_);
+  worker_->unpin(gen_);  // last: may free the generation (its authorizers, queues)
+}
+
+void Session::repin() {
+  Generation* next = &worker_->current();
+  const config::Snapshot& before = *gen_->snapshot;
+  const config::Snapshot& now = *next->snapshot;
+  // The listener index is the old snapshot's: find the same socket in the new one.
+  uint32_t listener = static_cast<uint32_t>(now.listeners.size());  // none (removed)
+  if (listener_ < before.listeners.size()) {
+    for (uint32_t l = 0; l < now.listeners.size(); ++l) {
+      if (now.listeners[l].address == before.listeners[listener_].address) listener = l;
+    }
+  }
+  listener_ = listener;
+  if (listener_ >= now.listeners.size()) gentle_close_ = true;
+  peer_trusted_ = net::containsAny(now.trusted_proxies, peer_);
+  Generation* old = gen_;
+  gen_ = next;
+  ++gen_->pins;
+  worker_->unpin(old);
+}
+
+void Session::noteReload() {
+  if (state_ == State::kClosed || gen_ == &worker_->current()) return;
+  const config::Snapshot& now = *worker_->current().snapshot;
+  const config::Snapshot& before = pinnedSnapshot();
+  bool listener_kept = false;
+  if (listener_ < before.listeners.size()) {
+    for (const config::ListenerSpec& spec : now.listeners) {
+      if (spec.address == before.listeners[listener_].address) listener_kept = true;
+    }
+  }
+  if (!listener_kept) {
+    beginDrain(/*keep_idle=*/true);
+    return;
+  }
+  const bool idle = state_ == State::kReadingHead && in_.empty() && request_start_us_ == 0;
+  if (idle) {
+    repin();
+    return;
+  }
+  // Mid-request: it ends on its own generation. Its connection outlives
+  // the reload only when its route does.
+  if (route_ != nullptr && route_->index < before.route_names.size()) {
+    const std::string& name = before.route_names[route_->index];
+    bool kept = false;
+    for (const std::string& other : now.route_names) kept = kept || other == name;
+    if (!kept) gentle_close_ = true;
+  }
 }
 
 void Session::start() {
   worker_->loop().addEdgeTriggered(fd_, this);
-  armTimer(TimerPurpose::kHead, worker_->snapshot().http.head_timeout.count());
+  armTimer(TimerPurpose::kHead, pinnedSnapshot().http.head_timeout.count());
   head_timer_started_ = true;
   client_readable_ = true;  // bytes may have arrived with the handshake
   drive();
 }
 
-void Session::beginDrain() {
+void Session::beginDrain(bool keep_idle) {
+  if (keep_idle) {
+    gentle_close_ = true;
+    return;
+  }
   draining_ = true;
   // An idle keep-alive connection is closed now: its client expects that and
   // retries on a new connection. A fresh one has not sent its first request
@@ -131,7 +187,7 @@ void Session::onUpstreamTimeout() {
 void Session::onTimeout() {
   TimerPurpose purpose = timer_purpose_;
   timer_purpose_ = TimerPurpose::kNone;
-  const config::HttpSettings& http = worker_->snapshot().http;
+  const config::HttpSettings& http = pinnedSnapshot().http;
   switch (purpose) {
     case TimerPurpose::kHead:
       if (state_ != State::kReadingHead) return;
@@ -292,7 +348,7 @@ bool Session::stepReadingHead() {
   }
   if (in_.writable() == 0) {
     in_.makeRoom();
-    size_t limit = worker_->snapshot().http.limits.max_head_bytes + 1;
+    size_t limit = pinnedSnapshot().http.limits.max_head_bytes + 1;
     if (in_.writable() == 0 && in_.capacity() < limit) {
       in_.reserve(std::min(in_.capacity() * 2, limit));
     }
@@ -302,8 +358,10 @@ bool Session::stepReadingHead() {
 
 bool Session::tryParseHead() {
   if (in_.empty()) return false;
+  // A new request starts on the worker's current generation (a reload moved it).
+  if (gen_ != &worker_->current()) repin();
   if (proxy_rule_ != ProxyHeaderRule::kNone) return takeProxyHeader();
-  const config::Snapshot& snapshot = worker_->snapshot();
+  const config::Snapshot& snapshot = pinnedSnapshot();
   http::ParseOutcome outcome =
       http::parseRequestHead(in_.readable(), snapshot.http.limits, request_);
   switch (outcome.state) {
@@ -356,7 +414,7 @@ bool Session::takeProxyHeader() {
   if (had_header) stats.proxy_headers.inc();
   if (!verdict.named_client) return true;  // LOCAL, UNKNOWN, or a direct client
   peer_ = verdict.client;
-  peer_trusted_ = net::containsAny(worker_->snapshot().trusted_proxies, peer_);
+  peer_trusted_ = net::containsAny(pinnedSnapshot().trusted_proxies, peer_);
   peer_ip_length_ = peer_.formatIp(peer_ip_, sizeof(peer_ip_));
   shield::WorkerShield& shield = worker_->shield();
   if (shield.gateEnabled()) {
@@ -399,7 +457,7 @@ std::string_view Session::makeRequestId() {
 void Session::startRequest() {
   worker_->stats().requests.inc();
   request_start_us_ = core::monotonicMicros();
-  const config::Snapshot& snapshot = worker_->snapshot();
+  const config::Snapshot& snapshot = pinnedSnapshot();
   is_head_request_ = request_.method == "HEAD";
   client_version_ = request_.version;
   client_keep_alive_ = request_.keep_alive;
@@ -421,7 +479,7 @@ void Session::startRequest() {
   ctx.now = core::unixSeconds();
   ctx.reply_headers = &reply_headers_;
   ctx.listener = listener_;
-  ctx.authz = &worker_->authz();
+  ctx.authz = gen_->authz.get();
   ctx.authz_waiter = this;
   ctx.client_ip = std::string_view(peer_ip_, peer_ip_length_);
   ctx.request_id = requestId();
@@ -433,7 +491,7 @@ void Session::startRequest() {
     // The views in request_ stay valid: nothing is read from the client
     // until the answer comes (the check's own timer bounds the wait).
     if (client_hangup_) {  // its FIN came with the request: it has left already
-      worker_->authz().cancel(&ctx.authz_call);
+      gen_->authz->cancel(&ctx.authz_call);
       closeNow();
       return;
     }
@@ -519,14 +577,14 @@ void Session::reportShadow(const RequestContext& ctx) {
   bool would_allow = ctx.shadow == RequestContext::Shadow::kWouldAllow;
   if (!would_allow && ctx.shadow != RequestContext::Shadow::kWouldDeny) return;
   observe::WorkerStats& stats = worker_->stats();
-  Worker::ShadowCounts& route = worker_->shadowCounts(ctx.route->index);
+  ShadowCounts& route = gen_->shadow[ctx.route->index];
   (would_allow ? stats.shadow_would_allow : stats.shadow_would_deny).inc();
   (would_allow ? route.would_allow : route.would_deny).inc();
   if (!worker_->takeShadowLogToken()) {
     stats.shadow_logs_dropped.inc();
     return;
   }
-  const config::AuthorizationSettings& settings = worker_->snapshot().authorization;
+  const config::AuthorizationSettings& settings = pinnedSnapshot().authorization;
   const auth::Identity* identity = ctx.auth.identity.get();
   spdlog::warn(
       "shadow policy '{}' would {} on route '{}' where policy '{}' {}: request_id={} principal={} "
@@ -543,7 +601,7 @@ void Session::logRequest() {
   access_.pending = false;
   observe::AccessRing* ring = worker_->accessRing();
   if (ring == nullptr) return;
-  const config::Snapshot& snapshot = worker_->snapshot();
+  const config::Snapshot& snapshot = pinnedSnapshot();
   const uint64_t total = core::monotonicMicros() - access_.start_us;
   observe::AccessRecord record;
   record.unix_millis = unixMillis();
@@ -572,7 +630,7 @@ void Session::replyLocally(const LocalReply& reply) {
   observe::WorkerStats& stats = worker_->stats();
   stats.local_replies.inc();
   noteResponse(reply.status);
-  if (reply.close_connection || draining_) close_after_response_ = true;
+  if (reply.close_connection || draining_ || gentle_close_) close_after_response_ = true;
   appendLocalReply(out_, reply, requestId(), close_after_response_, is_head_request_);
   state_ = State::kReplying;
   armTimer(TimerPurpose::kLinger, kLingerMillis * 5);  // bounds a client that never reads
@@ -604,7 +662,7 @@ void Session::afterResponse() {
   resetRequest();
   state_ = State::kReadingHead;
   head_timer_started_ = !in_.empty();
-  const config::HttpSettings& http = worker_->snapshot().http;
+  const config::HttpSettings& http = pinnedSnapshot().http;
   if (in_.empty()) {
     armTimer(TimerPurpose::kIdle, http.idle_timeout.count());
   } else {
@@ -678,7 +736,7 @@ void Session::closeNow() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   armTimer(TimerPurpose::kNone, 0);
-  if (waiting_.authz_call.pending()) worker_->authz().cancel(&waiting_.authz_call);
+  if (waiting_.authz_call.pending()) gen_->authz->cancel(&waiting_.authz_call);
   releaseUpstream(false);
   endClusterRequest();
   releaseOverload();

@@ -18,6 +18,7 @@
 #include "proxy/access_phase.h"
 #include "proxy/cluster_admission.h"
 #include "proxy/cluster_choice.h"
+#include "proxy/generation.h"
 #include "proxy/phases.h"
 #include "proxy/proxy_header.h"
 #include "proxy/retry_loop.h"
@@ -44,10 +45,19 @@ class Session final : public core::EventHandler,
 
   // Registers with the loop and starts reading the first request.
   void start();
-  // Drain: an idle connection closes now; a busy one after its current response.
-  void beginDrain();
+  // Drain: an idle connection closes now; a busy one after its current
+  // response. `keep_idle`: an idle one too answers once more (Connection:
+  // close) and then closes, so a client sending as it closes never sees its
+  // request dropped (a binary upgrade, a removed listener); one that sends
+  // nothing is closed by its idle timeout or the drain deadline.
+  void beginDrain(bool keep_idle = false);
   // The drain deadline passed: close at once, whatever is in flight.
   void forceClose() { closeNow(); }
+  // The worker took a reload's generation (Worker::adopt): an idle
+  // connection moves to it now; a busy one finishes its request on the one
+  // it started with, and closes after it if its route is gone; one whose
+  // listener is gone drains.
+  void noteReload();
 
   void onEvents(uint32_t events) override;
   // Until a request on it has passed every phase (and after any is
@@ -84,6 +94,13 @@ class Session final : public core::EventHandler,
     kTimeout,
     kBadResponse
   };
+
+  // The generation the current (or last) request runs on: its snapshot,
+  // pools, authorizers, metrics. A request starts on the worker's current
+  // one: the pin moves only when that changed (one pointer compare per
+  // request, no reference-count traffic).
+  const config::Snapshot& pinnedSnapshot() const { return *gen_->snapshot; }
+  void repin();
 
   void drive();
   bool stepReadingHead();
@@ -160,6 +177,7 @@ class Session final : public core::EventHandler,
   void closeNow();
 
   Worker* worker_;
+  Generation* gen_;  // pinned (Generation::pins); never null
   int fd_;
   net::SocketAddress peer_;
   uint32_t listener_ = 0;  // index of the listener that accepted it
@@ -178,6 +196,11 @@ class Session final : public core::EventHandler,
   bool client_eof_ = false;
   bool client_hangup_ = false;  // epoll reported the client's FIN, reset or error
   bool draining_ = false;
+  // Close once a response has said Connection: close (the next one that
+  // starts): a response already under way without it is followed by one
+  // more, so the client is never left sending on a connection closing under
+  // it (Session::beginDrain's keep_idle, a reload's removed listener or route).
+  bool gentle_close_ = false;
   bool close_after_response_ = false;
   bool head_timer_started_ = false;
   uint32_t requests_served_ = 0;

@@ -24,7 +24,7 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 }  // namespace
 
 bool Session::admitToCluster(const RequestContext& ctx, bool has_body) {
-  ClusterAdmission* cluster = worker_->clusterAdmissions().find(cluster_index_);
+  ClusterAdmission* cluster = gen_->admissions->find(cluster_index_);
   if (cluster == nullptr) return true;
   FlowInput who{identity_.get(), ctx.client != nullptr ? ctx.client : &peer_};
   switch (cluster->admit(&cluster_hold_, who, admissionClassOf(ctx), this, preciseNanos())) {
@@ -53,7 +53,7 @@ bool Session::admitToCluster(const RequestContext& ctx, bool has_body) {
 // header naming the cause, so a client (or a test) can tell it from the
 // upstream's own 503.
 void Session::shedAtCluster(std::string_view detail) {
-  const upstream::ClusterSpec& spec = worker_->snapshot().clusters[cluster_index_];
+  const upstream::ClusterSpec& spec = pinnedSnapshot().clusters[cluster_index_];
   appendShedHeaders(reply_headers_, *spec.admission);
   access_.decision = "deny";
   access_.cause = "admission";
@@ -73,8 +73,8 @@ void Session::onClusterSlot() {
 }
 
 void Session::startForwarding(bool has_body) {
-  const config::Snapshot& snapshot = worker_->snapshot();
-  pool_ = &worker_->pool(cluster_index_);
+  const config::Snapshot& snapshot = pinnedSnapshot();
+  pool_ = &gen_->pool(cluster_index_);
   if (!pool_->tryBeginRequest()) {  // the max_requests breaker
     worker_->stats().upstream_overloaded.inc();
     access_.decision = "deny";
@@ -160,7 +160,7 @@ void Session::onUpstreamConnected() {
   if (requestBodyComplete()) {
     armTimer(TimerPurpose::kNone, 0);  // the response timer starts once the head is written
   } else {
-    armTimer(TimerPurpose::kBodyRate, worker_->snapshot().http.body_rate_window.count());
+    armTimer(TimerPurpose::kBodyRate, pinnedSnapshot().http.body_rate_window.count());
   }
 }
 

@@ -86,7 +86,7 @@ bool Session::parseResponseHead() {
       if (upstream_eof_) failUpstream(UpstreamFailure::kReset);
       return upstream_eof_;
     }
-    const config::Snapshot& snapshot = worker_->snapshot();
+    const config::Snapshot& snapshot = pinnedSnapshot();
     http::ParseOutcome outcome = http::parseResponseHead(input.readable(), snapshot.http.limits,
                                                          is_head_request_, response_);
     if (outcome.state == http::ParseOutcome::State::kNeedMore) {
@@ -118,7 +118,8 @@ bool Session::parseResponseHead() {
 
 void Session::startResponse(size_t head_bytes) {
   response_framing_ = chooseClientFraming(response_, client_version_);
-  if (draining_ || !request_sent_ || response_framing_ == ClientFraming::kDechunkAndClose ||
+  if (draining_ || gentle_close_ || !request_sent_ ||
+      response_framing_ == ClientFraming::kDechunkAndClose ||
       response_framing_ == ClientFraming::kUntilClose) {
     close_after_response_ = true;
   }
@@ -126,7 +127,7 @@ void Session::startResponse(size_t head_bytes) {
   info.head = &response_;
   info.framing = response_framing_;
   info.request_id = requestId();
-  info.via = worker_->snapshot().via;
+  info.via = pinnedSnapshot().via;
   info.close = close_after_response_;
   info.http10_keep_alive = client_version_ == http::Version::kHttp10 && client_keep_alive_;
   appendDownstreamResponseHead(out_, info);
@@ -323,8 +324,8 @@ void Session::noteResponse(uint16_t status) {
   uint64_t micros = request_start_us_ == 0 ? 0 : now - request_start_us_;
   access_.status = status;
   access_.upstreamDone(now);
-  uint32_t slot = route_ != nullptr ? route_->index : worker_->metrics().unmatchedSlot();
-  worker_->metrics().recordResponse(slot, status, micros);
+  uint32_t slot = route_ != nullptr ? route_->index : gen_->metrics->unmatchedSlot();
+  gen_->metrics->recordResponse(slot, status, micros);
   request_start_us_ = 0;
   if (split_target_ >= 0) {  // the outcome a weighted route's step-back watches
     recordSplitOutcome(*route_, split_target_, status, worker_->stats());

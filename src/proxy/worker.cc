@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <random>
+#include <utility>
 
 #include "core/log.h"
 #include "net/socket.h"
@@ -41,11 +42,14 @@ class Worker::Listener final : public core::EventHandler {
   void onEvents(uint32_t) override { worker_->acceptFrom(fd_, index_, kMaxAcceptsPerEvent); }
   int fd() const { return fd_; }
   uint32_t index() const { return index_; }
+  void setIndex(uint32_t index) { index_ = index; }
+  // Gives the socket away (a binary upgrade's hand-over keeps it open).
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   Worker* worker_;
   int fd_;
-  uint32_t index_;  // into Snapshot::listeners
+  uint32_t index_;  // into the current snapshot's listeners
 };
 
 // A timer re-armed every kLagProbeMillis: how late it fires is how late the
@@ -69,25 +73,21 @@ class Worker::LagProbe final : public core::Timer {
 };
 
 Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
+               const std::vector<const upstream::ClusterSpec*>& homes,
                std::atomic<uint32_t>* open_connections)
     : index_(index),
-      snapshot_(std::move(snapshot)),
       open_connections_(open_connections),
-      metrics_(snapshot_->route_names.size()),
-      cluster_admissions_(snapshot_->clusters, shield::randomSeed()),
-      auth_(snapshot_->auth.token_cache_entries),
-      shield_(snapshot_->shield, shield::randomSeed()),
-      overload_(snapshot_->shield.overload, snapshot_->shield.baselines,
-                snapshot_->shield.max_tracked_keys, shield::randomSeed()),
-      lag_probe_(std::make_unique<LagProbe>(this)),
-      shadow_by_route_(snapshot_->route_names.size()) {
+      auth_(snapshot->auth.token_cache_entries),
+      shield_(snapshot->shield, shield::randomSeed()),
+      overload_(snapshot->shield.overload, snapshot->shield.baselines,
+                snapshot->shield.max_tracked_keys, shield::randomSeed()),
+      lag_probe_(std::make_unique<LagProbe>(this)) {
   std::random_device device;
   random_state_ = (static_cast<uint64_t>(device()) << 32 | device()) ^ (index + 1);
   if (random_state_ == 0) random_state_ = 0x9E3779B97F4A7C15ULL;
-  for (const upstream::ClusterSpec& cluster : snapshot_->clusters) {
-    pools_.push_back(std::make_unique<upstream::ClusterPool>(&cluster, &loop_, nextRandom()));
-  }
-  authz_ = std::make_unique<authz::WorkerAuthz>(&snapshot_->ext_authz.authorizers, &loop_);
+  build_seed_ = random_state_ ^ 0xD1B54A32D192ED03ULL;
+  generations_.push_back(buildGeneration(std::move(snapshot), homes, 1));
+  current_ = generations_.back().get();
 }
 
 Worker::~Worker() {
@@ -97,19 +97,175 @@ Worker::~Worker() {
     delete session;
   }
   listeners_.clear();
-  authz_.reset();
-  pools_.clear();
+  generations_.clear();  // authorizer calls and cluster queues first: they use the pools
+  current_ = nullptr;
+  pool_registry_.clear();
+}
+
+std::unique_ptr<Generation> Worker::buildGeneration(
+    std::shared_ptr<const config::Snapshot> snapshot,
+    const std::vector<const upstream::ClusterSpec*>& homes, uint64_t number) {
+  auto generation = std::make_unique<Generation>();
+  generation->number = number;
+  for (size_t c = 0; c < snapshot->clusters.size(); ++c) {
+    std::unique_ptr<upstream::ClusterPool>& pool =
+        pool_registry_[snapshot->clusters[c].fingerprint];
+    if (!pool) {
+      build_seed_ = build_seed_ * 6364136223846793005ULL + 1442695040888963407ULL;
+      pool = std::make_unique<upstream::ClusterPool>(homes[c], &loop_, build_seed_);
+    }
+    generation->pools.push_back(pool.get());
+  }
+  generation->admissions =
+      std::make_unique<ClusterAdmissions>(snapshot->clusters, shield::randomSeed());
+  generation->authz =
+      std::make_unique<authz::WorkerAuthz>(&snapshot->ext_authz.authorizers, &loop_);
+  if (built_metrics_) {
+    generation->metrics = std::make_shared<observe::WorkerMetrics>(
+        snapshot->route_names, *built_metrics_, built_snapshot_->route_names);
+  } else {
+    generation->metrics = std::make_shared<observe::WorkerMetrics>(snapshot->route_names.size());
+  }
+  generation->shadow = std::vector<ShadowCounts>(snapshot->route_names.size());
+  generation->snapshot = snapshot;
+  built_pools_ = generation->pools;
+  built_metrics_ = generation->metrics;
+  built_snapshot_ = std::move(snapshot);
+  return generation;
+}
+
+bool Worker::addListener(int fd, uint32_t index) {
+  listeners_.push_back(std::make_unique<Listener>(this, fd, index));
+  loop_.addLevelTriggeredInput(fd, listeners_.back().get());
+  return true;
 }
 
 bool Worker::openListeners(std::string* error) {
-  for (const config::ListenerSpec& spec : snapshot_->listeners) {
+  for (const config::ListenerSpec& spec : snapshot().listeners) {
     int fd = net::listenReusePort(spec.address, kListenBacklog, error);
     if (fd < 0) return false;
-    listeners_.push_back(
-        std::make_unique<Listener>(this, fd, static_cast<uint32_t>(listeners_.size())));
-    loop_.addLevelTriggeredInput(fd, listeners_.back().get());
+    addListener(fd, static_cast<uint32_t>(listeners_.size()));
   }
   return true;
+}
+
+bool Worker::adoptListeners(const std::vector<std::vector<int>>& fds, std::string* error) {
+  const std::vector<config::ListenerSpec>& specs = snapshot().listeners;
+  for (uint32_t i = 0; i < specs.size(); ++i) {
+    if (i < fds.size() && !fds[i].empty()) {
+      for (int fd : fds[i]) addListener(fd, i);
+      continue;
+    }
+    int fd = net::listenReusePort(specs[i].address, kListenBacklog, error);
+    if (fd < 0) return false;
+    addListener(fd, i);
+  }
+  return true;
+}
+
+std::vector<std::pair<std::string, int>> Worker::listenerFds() const {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& listener : listeners_) {
+    out.emplace_back(snapshot().listeners[listener->index()].address.toString(), listener->fd());
+  }
+  return out;
+}
+
+void Worker::adopt(std::unique_ptr<Generation> next,
+                   std::vector<std::pair<std::string, int>> added) {
+  // std::function wants a copyable closure: the generation travels as a raw
+  // pointer, owned again on the worker's thread.
+  Generation* raw = next.release();
+  loop_.post([this, raw, added = std::move(added)]() mutable {
+    takeGeneration(std::unique_ptr<Generation>(raw), std::move(added));
+  });
+}
+
+void Worker::takeGeneration(std::unique_ptr<Generation> next,
+                            std::vector<std::pair<std::string, int>> added) {
+  const uint64_t number = next->number;
+  if (draining_) {  // stopping anyway: the old config serves the last requests
+    for (auto& [address, fd] : added) close(fd);
+    adopted_.store(number, std::memory_order_release);
+    return;
+  }
+  Generation* before = current_;
+  const config::Snapshot& now = *next->snapshot;
+  // Listeners the new snapshot lacks: connections already queued were
+  // promised service by the kernel, so take them (on the old generation,
+  // whose listener index they carry) before closing the socket.
+  for (size_t i = 0; i < listeners_.size();) {
+    Listener& listener = *listeners_[i];
+    const std::string address = before->snapshot->listeners[listener.index()].address.toString();
+    int32_t found = -1;
+    for (size_t l = 0; l < now.listeners.size(); ++l) {
+      if (now.listeners[l].address.toString() == address) found = static_cast<int32_t>(l);
+    }
+    if (found >= 0) {
+      ++i;
+      continue;
+    }
+    acceptFrom(listener.fd(), listener.index(), SIZE_MAX);
+    loop_.remove(listener.fd());
+    spdlog::debug("worker {}: listener {} removed", index_, address);
+    listeners_.erase(listeners_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  for (auto& listener : listeners_) {
+    const std::string address = before->snapshot->listeners[listener->index()].address.toString();
+    for (size_t l = 0; l < now.listeners.size(); ++l) {
+      if (now.listeners[l].address.toString() == address)
+        listener->setIndex(static_cast<uint32_t>(l));
+    }
+  }
+  for (auto& [address, fd] : added) {
+    for (size_t l = 0; l < now.listeners.size(); ++l) {
+      if (now.listeners[l].address.toString() == address) {
+        addListener(fd, static_cast<uint32_t>(l));
+        fd = -1;
+        break;
+      }
+    }
+    if (fd >= 0) close(fd);
+  }
+
+  generations_.push_back(std::move(next));
+  current_ = generations_.back().get();
+  // Worker-wide state: kept, on the new settings.
+  shield_.rebind(now.shield);
+  overload_.reload(now.shield.overload, now.shield.baselines);
+  if (overload_.shedding() && !lag_probe_->armed()) lag_probe_->start();
+  // Key views name the old snapshot's key files; cached tokens stay only
+  // when no credential could be judged differently (same authentication
+  // section, same key files).
+  auth_.api_keys.clear();
+  if (before->snapshot->auth_fingerprint != now.auth_fingerprint) auth_.cache.clear();
+
+  // Connections: idle ones move to the new generation now; busy ones finish
+  // their request on the old one; those of a removed listener drain.
+  for (Session* session = sessions_; session != nullptr;) {
+    Session* following = session->next;  // noteReload may close and unlink it
+    session->noteReload();
+    session = following;
+  }
+  adopted_.store(number, std::memory_order_release);
+  // The old generation goes as soon as no session pins it (maybe already).
+  for (auto it = generations_.begin(); it != generations_.end(); ++it) {
+    if (it->get() == before && before->pins == 0) {
+      generations_.erase(it);
+      break;
+    }
+  }
+}
+
+void Worker::unpin(Generation* generation) {
+  if (generation->pins > 0) --generation->pins;
+  if (generation->pins != 0 || generation == current_) return;
+  for (auto it = generations_.begin(); it != generations_.end(); ++it) {
+    if (it->get() == generation) {
+      generations_.erase(it);
+      return;
+    }
+  }
 }
 
 bool Worker::takeShadowLogToken() {
@@ -118,7 +274,7 @@ bool Worker::takeShadowLogToken() {
     shadow_log_second_ = second;
     shadow_logs_this_second_ = 0;
   }
-  if (shadow_logs_this_second_ >= snapshot_->authorization.shadow_log_per_second) return false;
+  if (shadow_logs_this_second_ >= snapshot().authorization.shadow_log_per_second) return false;
   ++shadow_logs_this_second_;
   return true;
 }
@@ -156,8 +312,9 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
     // trusted proxy's connection to a PROXY-protocol listener carries another
     // client: the session asks the gate about that one once the header names it.
     shield::GateTicket ticket;
-    const bool named_later = snapshot_->listeners[listener].proxy_protocol &&
-                             net::containsAny(snapshot_->trusted_proxies, peer);
+    const config::Snapshot& snapshot = *current_->snapshot;
+    const bool named_later = snapshot.listeners[listener].proxy_protocol &&
+                             net::containsAny(snapshot.trusted_proxies, peer);
     if (shield_.gateEnabled() && !named_later) {
       ticket = shield_.admit(peer, loop_.now() * 1'000'000);
       if (ticket.verdict != shield::Admission::kAdmitted) {
@@ -167,7 +324,7 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
         continue;
       }
     }
-    if (open_connections_->fetch_add(1, std::memory_order_relaxed) >= snapshot_->max_connections) {
+    if (open_connections_->fetch_add(1, std::memory_order_relaxed) >= snapshot.max_connections) {
       open_connections_->fetch_sub(1, std::memory_order_relaxed);
       shield_.release(ticket);
       stats_.connections_refused.inc();
@@ -200,8 +357,8 @@ void Worker::sessionClosed(Session* session) {
   stopIfIdle();
 }
 
-void Worker::requestDrain() {
-  loop_.post([this] { beginDrain(); });
+void Worker::requestDrain(bool keep_idle) {
+  loop_.post([this, keep_idle] { beginDrain(keep_idle); });
 }
 
 void Worker::reloadShieldGate(bool enabled, const shield::GateConfig& gate) {
@@ -225,7 +382,7 @@ void Worker::requestStop() {
   });
 }
 
-void Worker::beginDrain() {
+void Worker::beginDrain(bool keep_idle) {
   if (draining_) return;
   // Connections already in the accept queue were promised service by the
   // kernel: closing the listener would reset them. Take them all first.
@@ -234,7 +391,7 @@ void Worker::beginDrain() {
   closeListeners();
   for (Session* session = sessions_; session != nullptr;) {
     Session* next = session->next;  // beginDrain may close and unlink it
-    session->beginDrain();
+    session->beginDrain(keep_idle);
     session = next;
   }
   stopIfIdle();

@@ -1,13 +1,16 @@
 // A worker: one thread, one event loop, its own SO_REUSEPORT listening
 // sockets, upstream pools and stats shard. Created by the Server on the main
 // thread; run() and everything it reaches execute on the worker's thread only,
-// except requestDrain()/requestStop(), which post to it.
+// except requestDrain()/requestStop()/adopt(), which post to it, and the
+// main-thread section below (building a reload's generation).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "auth/authenticate.h"
@@ -17,6 +20,7 @@
 #include "observe/metrics.h"
 #include "observe/stats.h"
 #include "proxy/cluster_admission.h"
+#include "proxy/generation.h"
 #include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
 #include "upstream/pool.h"
@@ -27,7 +31,9 @@ class Session;
 
 class Worker {
  public:
+  // `homes`: as for buildGeneration.
   Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
+         const std::vector<const upstream::ClusterSpec*>& homes,
          std::atomic<uint32_t>* open_connections);
   ~Worker();
   Worker(const Worker&) = delete;
@@ -35,11 +41,17 @@ class Worker {
 
   // Binds this worker's listening sockets (main thread, before run()).
   bool openListeners(std::string* error);
+  // Listening sockets taken over from another process (a binary upgrade),
+  // by listener index, any number each; none: bind a new one. Main thread,
+  // before run().
+  bool adoptListeners(const std::vector<std::vector<int>>& fds, std::string* error);
   // The thread body: runs the loop until stopped, or until drained and idle.
   void run();
 
   // Thread-safe: stop accepting, finish in-flight requests, exit when idle.
-  void requestDrain();
+  // `keep_idle`: idle keep-alive connections get one more response (with
+  // Connection: close) instead of being closed at once (binary upgrade).
+  void requestDrain(bool keep_idle = false);
   // Thread-safe: close everything now (the drain deadline has passed).
   void requestStop();
   // Thread-safe: take the accept gate (allow/deny lists, per-address caps,
@@ -49,34 +61,62 @@ class Worker {
   // config; in-flight counts and learned baselines are kept.
   void reloadOverload(const shield::OverloadSettings& overload,
                       const shield::BaselineSettings& baselines);
+  // Thread-safe: a reload. `next` (built by buildGeneration) becomes the
+  // current generation: new connections and new requests use it, requests in
+  // flight finish on theirs. `added`: listening sockets the server opened for
+  // listeners this worker does not have yet, by address ("127.0.0.1:8080"); a
+  // listener the new snapshot lacks stops accepting (its accept queue taken
+  // first) and its connections finish their request and close.
+  void adopt(std::unique_ptr<Generation> next, std::vector<std::pair<std::string, int>> added);
   bool finished() const { return finished_.load(std::memory_order_acquire); }
+  // The number of the last generation this worker took (or declined while
+  // draining): a reload answers once every worker has taken it.
+  uint64_t adoptedGeneration() const { return adopted_.load(std::memory_order_acquire); }
+
+  // --- Main thread only (the Server: at start, at a reload, after the run) ---
+  // The generation of `snapshot` for this worker. `homes`: by cluster index,
+  // the spec whose pool serves that cluster (the first published cluster with
+  // its fingerprint; alive as long as the server); its pool is created here
+  // the first time, and shared by every later generation. Metrics of routes
+  // the last built generation named carry on.
+  std::unique_ptr<Generation> buildGeneration(
+      std::shared_ptr<const config::Snapshot> snapshot,
+      const std::vector<const upstream::ClusterSpec*>& homes, uint64_t number);
+  // The last built generation's pools and metrics, for the admin listener.
+  const std::vector<upstream::ClusterPool*>& builtPools() const { return built_pools_; }
+  const std::shared_ptr<observe::WorkerMetrics>& builtMetrics() const { return built_metrics_; }
+  // The listening sockets now open, by address (for a binary upgrade's hand-over).
+  // Only while the worker thread is not running, or from the thread itself.
+  std::vector<std::pair<std::string, int>> listenerFds() const;
 
   // --- Worker-thread only ---
   core::EventLoop& loop() { return loop_; }
-  const config::Snapshot& snapshot() const { return *snapshot_; }
+  // The current generation: what a new request pins (Session::repin).
+  Generation& current() { return *current_; }
+  const Generation& current() const { return *current_; }
+  const config::Snapshot& snapshot() const { return *current_->snapshot; }
+  // A session stopped using `generation`: freed once no session pins it and
+  // it is no longer current.
+  void unpin(Generation* generation);
+  uint64_t generationsAlive() const { return generations_.size(); }
   observe::WorkerStats& stats() { return stats_; }
   const observe::WorkerStats& stats() const { return stats_; }
-  observe::WorkerMetrics& metrics() { return metrics_; }
-  const observe::WorkerMetrics& metrics() const { return metrics_; }
-  upstream::ClusterPool& pool(uint32_t cluster) { return *pools_[cluster]; }
-  ClusterAdmissions& clusterAdmissions() { return cluster_admissions_; }
-  const ClusterAdmissions& clusterAdmissions() const { return cluster_admissions_; }
+  upstream::ClusterPool& pool(uint32_t cluster) { return current_->pool(cluster); }
+  const upstream::ClusterPool& pool(uint32_t cluster) const { return current_->pool(cluster); }
+  ClusterAdmissions& clusterAdmissions() { return *current_->admissions; }
+  const ClusterAdmissions& clusterAdmissions() const { return *current_->admissions; }
   auth::AuthWorkerState& auth() { return auth_; }
-  authz::WorkerAuthz& authz() { return *authz_; }
-  const authz::WorkerAuthz& authz() const { return *authz_; }
+  authz::WorkerAuthz& authz() { return *current_->authz; }
+  const authz::WorkerAuthz& authz() const { return *current_->authz; }
   shield::WorkerShield& shield() { return shield_; }
   const shield::WorkerShield& shield() const { return shield_; }
   // Also touched by the server before run() and after the thread ended
   // (the baselines' seed and state).
   shield::WorkerOverload& overload() { return overload_; }
   const shield::WorkerOverload& overload() const { return overload_; }
-  // Shadow-policy disagreements of one route (read at shutdown, later by metrics).
-  struct ShadowCounts {
-    observe::Counter would_allow;
-    observe::Counter would_deny;
-  };
-  ShadowCounts& shadowCounts(uint32_t route) { return shadow_by_route_[route]; }
-  const ShadowCounts& shadowCounts(uint32_t route) const { return shadow_by_route_[route]; }
+  using ShadowCounts = proxy::ShadowCounts;
+  // Of the current generation (read at shutdown).
+  const ShadowCounts& shadowCounts(uint32_t route) const { return current_->shadow[route]; }
   // True while this second's budget of shadow log lines lasts.
   bool takeShadowLogToken();
   uint64_t nextRandom();
@@ -92,24 +132,32 @@ class Worker {
  private:
   class Listener;
   class LagProbe;
-  void beginDrain();
+  void beginDrain(bool keep_idle);
   void closeListeners();
   void stopIfIdle();
+  void takeGeneration(std::unique_ptr<Generation> next,
+                      std::vector<std::pair<std::string, int>> added);
+  bool addListener(int fd, uint32_t index);
 
   uint32_t index_;
-  std::shared_ptr<const config::Snapshot> snapshot_;
   std::atomic<uint32_t>* open_connections_;  // process-wide, for max_connections
   core::EventLoop loop_;
   observe::WorkerStats stats_;
-  observe::WorkerMetrics metrics_;  // per-route latency and status classes (admin /metrics)
-  std::vector<std::unique_ptr<upstream::ClusterPool>> pools_;
-  ClusterAdmissions cluster_admissions_;       // adaptive concurrency + fair queue per cluster
-  auth::AuthWorkerState auth_;                 // token cache and verifier scratch of phase 5
-  shield::WorkerShield shield_;                // accept gate and limiter tables (bounded)
-  shield::WorkerOverload overload_;            // shedder, suspicious clients, baselines (bounded)
-  std::unique_ptr<LagProbe> lag_probe_;        // measures loop lag for the shedder
-  std::vector<ShadowCounts> shadow_by_route_;  // by routing::Route::index
-  std::unique_ptr<authz::WorkerAuthz> authz_;  // external authorizers: calls, caches, breakers
+  // Main thread only: one pool per cluster fingerprint ever published, kept
+  // until the worker is destroyed (a reload alternating between two configs
+  // reuses them; a removed cluster's pool only closes its idle connections).
+  std::map<std::string, std::unique_ptr<upstream::ClusterPool>> pool_registry_;
+  std::vector<upstream::ClusterPool*> built_pools_;
+  std::shared_ptr<observe::WorkerMetrics> built_metrics_;
+  std::shared_ptr<const config::Snapshot> built_snapshot_;
+  uint64_t build_seed_;
+  // Worker thread: the generations alive (the current one last).
+  std::vector<std::unique_ptr<Generation>> generations_;
+  Generation* current_ = nullptr;
+  auth::AuthWorkerState auth_;           // token cache and verifier scratch of phase 5
+  shield::WorkerShield shield_;          // accept gate and limiter tables (bounded)
+  shield::WorkerOverload overload_;      // shedder, suspicious clients, baselines (bounded)
+  std::unique_ptr<LagProbe> lag_probe_;  // measures loop lag for the shedder
   int64_t shadow_log_second_ = 0;
   uint32_t shadow_logs_this_second_ = 0;
   std::vector<std::unique_ptr<Listener>> listeners_;
@@ -119,6 +167,7 @@ class Worker {
   uint64_t random_state_;
   observe::AccessRing* access_ring_ = nullptr;  // owned by the server's AccessLogWriter
   std::atomic<bool> finished_{false};
+  std::atomic<uint64_t> adopted_{1};
 };
 
 }  // namespace rampart::proxy

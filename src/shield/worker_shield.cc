@@ -29,7 +29,7 @@ const char* limitKeyName(LimitKey key) {
 }
 
 WorkerShield::WorkerShield(const ShieldSettings& settings, Seed seed)
-    : settings_(settings), keys_(seed), gate_space_(kGateSpace), auth_space_(kAuthSpace) {
+    : settings_(&settings), keys_(seed), gate_space_(kGateSpace), auth_space_(kAuthSpace) {
   const size_t capacity = settings.max_tracked_keys;
   if (settings.gate_enabled) {
     gate_ = std::make_unique<AcceptGate>(settings.gate, keys_, gate_space_, capacity);
@@ -49,7 +49,32 @@ void WorkerShield::reloadGate(bool enabled, const GateConfig& gate) {
   if (gate_) {
     gate_->setConfig(gate);
   } else {
-    gate_ = std::make_unique<AcceptGate>(gate, keys_, gate_space_, settings_.max_tracked_keys);
+    gate_ = std::make_unique<AcceptGate>(gate, keys_, gate_space_, settings_->max_tracked_keys);
+  }
+}
+
+void WorkerShield::rebind(const ShieldSettings& settings) {
+  const ShieldSettings& before = *settings_;
+  settings_ = &settings;
+  // Table sizes are fixed at start (the memory ceiling): a changed
+  // max_tracked_keys applies to tables allocated from now on.
+  const size_t capacity = settings.max_tracked_keys;
+  reloadGate(settings.gate_enabled, settings.gate);
+  if (settings.anyRequestLimit() && !limiter_) limiter_ = std::make_unique<RateLimiter>(capacity);
+  if (settings.auth_failures) {
+    auth_gcra_.emplace(*settings.auth_failures);
+    if (!auth_limiter_) auth_limiter_ = std::make_unique<RateLimiter>(capacity);
+  } else {
+    auth_gcra_.reset();
+  }
+  const bool same_budget =
+      before.signature_verifications.has_value() == settings.signature_verifications.has_value() &&
+      (!settings.signature_verifications ||
+       (before.signature_verifications->rate == settings.signature_verifications->rate &&
+        before.signature_verifications->burst == settings.signature_verifications->burst));
+  if (!same_budget) {
+    verify_budget_.reset();
+    if (settings.signature_verifications) verify_budget_.emplace(*settings.signature_verifications);
   }
 }
 
@@ -134,7 +159,7 @@ bool WorkerShield::denyListed(const net::SocketAddress& client) const {
 }
 
 bool WorkerShield::authBudgetExhausted(const net::SocketAddress& client, Nanos now, Decision* out) {
-  if (!auth_limiter_) return false;
+  if (!auth_limiter_ || !auth_gcra_) return false;  // off (or turned off by a reload)
   *out = auth_limiter_->peek(keys_.address(auth_space_, client), *auth_gcra_, now);
   if (out->allowed()) return false;
   ++stats_.auth_limited;
@@ -142,7 +167,7 @@ bool WorkerShield::authBudgetExhausted(const net::SocketAddress& client, Nanos n
 }
 
 void WorkerShield::noteAuthFailure(const net::SocketAddress& client, Nanos now) {
-  if (!auth_limiter_) return;
+  if (!auth_limiter_ || !auth_gcra_) return;
   ++stats_.auth_failures;
   auth_limiter_->check(keys_.address(auth_space_, client), *auth_gcra_, now);
 }

@@ -39,7 +39,7 @@ class WorkerShield {
   // `seed`: random per process (randomSeed()); tests pass a fixed one.
   WorkerShield(const ShieldSettings& settings, Seed seed);
 
-  const ShieldSettings& settings() const { return settings_; }
+  const ShieldSettings& settings() const { return *settings_; }
   const KeyDeriver& keys() const { return keys_; }
 
   // --- Accept (phase "admit") ---
@@ -55,6 +55,13 @@ class WorkerShield {
   // worker thread, never on the request path). Disabled: every connection
   // is admitted from now on (and a gate kept for the ones still counted).
   void reloadGate(bool enabled, const GateConfig& gate);
+  // A reloaded snapshot's shield settings (worker thread, off the request
+  // path; `settings` must outlive this shield or the next rebind). The
+  // tables, with their state, are kept: a request limit left unchanged keeps
+  // its key namespace (config/shield.cc), so its counts carry over. Tables a
+  // new setting needs are allocated here; the gate takes reloadGate's path;
+  // the signature budget restarts when its rate changed.
+  void rebind(const ShieldSettings& settings);
 
   // --- Request path ---
   // The key for `limit` from a client address (kAddress, kPrefix).
@@ -99,7 +106,7 @@ class WorkerShield {
   const RateLimiter* limiter() const { return limiter_.get(); }
 
  private:
-  const ShieldSettings& settings_;
+  const ShieldSettings* settings_;  // the current snapshot's (rebind)
   bool gate_on_ = false;  // admit() consults the gate (false after a reload turned it off)
   KeyDeriver keys_;
   uint64_t gate_space_;

@@ -53,6 +53,11 @@ struct ClusterSpec {
   // Per worker. Its max_requests is not used: `max_requests` above is that
   // breaker (kept for the existing key and the authorizer clients).
   BreakerLimits breakers;
+
+  // The cluster as written (its YAML, canonically re-emitted) and its
+  // resolved endpoints: two clusters with the same fingerprint behave the
+  // same, so a reload keeps the first one's pools, health and outlier state.
+  std::string fingerprint;
 };
 
 // "localhost:9000 (127.0.0.1:9000)", or just the address when it was written

@@ -71,10 +71,11 @@ def test_metrics_count_every_response_by_route_and_class(stack):
     assert v(families, "rampart_bad_requests_total") == 1
     assert v(families, "rampart_workers") == 1
     assert families["rampart_connections_open"]["type"] == "gauge"
-    # Bounded labels: routes, clusters and fixed event names (all from the
-    # config or the code), never an address or a principal.
+    # Bounded labels: routes, clusters and fixed event names and reload
+    # results (all from the config or the code), never an address or a principal.
     labels = {k for f in families.values() for _, ls, _ in f["samples"] for k in ls}
-    assert labels <= {"route", "code", "le", "cluster", "event"}
+    assert labels <= {"route", "code", "le", "cluster", "event", "result"}
+    assert v(families, "rampart_config_reloads_total", result="ok") == 0
     assert v(families, "rampart_cluster_events_total", cluster="app", event="retries") == 0
 
 

@@ -529,7 +529,7 @@ def test_sighup_reloads_the_deny_list_and_keeps_the_running_config_on_errors(sta
         time.sleep(0.1)  # the workers take the new gate on their next loop iteration
 
     write(["192.0.2.0/24", "127.0.0.40/32"])
-    reload_and_wait("shield admission reloaded")
+    reload_and_wait(" reloaded: generation")
     assert refused_unread(rampart.port, "127.0.0.40")
     assert request(rampart.port, "/other", source="127.0.0.41").status == 200
     # A broken file is refused with its errors; the deny list stays as it was.
@@ -539,6 +539,6 @@ def test_sighup_reloads_the_deny_list_and_keeps_the_running_config_on_errors(sta
     assert refused_unread(rampart.port, "127.0.0.40")
     # Taken off the list again: served.
     write(["192.0.2.0/24"])
-    reload_and_wait("shield admission reloaded")
+    reload_and_wait(" reloaded: generation")
     assert request(rampart.port, "/after", source="127.0.0.40").status == 200
     assert rampart.process.poll() is None

@@ -180,5 +180,42 @@ TEST(WorkerShieldTest, AReloadedGateKeepsCountsAndBlocks) {
   EXPECT_EQ(fresh.admit(ip("192.0.2.3"), 0).verdict, Admission::kDenyListed);
 }
 
+// A reload hands the shield the new snapshot's settings: the limiter table
+// and what it holds are kept (an unchanged limit keeps its key space, so its
+// client stays over it), and a table a new setting needs is created.
+TEST(WorkerShieldTest, RebindKeepsLimiterStateAndCreatesNewTables) {
+  ShieldSettings first;
+  first.max_tracked_keys = 100;
+  first.route_limits.resize(1);
+  first.route_limits[0].push_back(limit("per-ip", LimitKey::kAddress, 1.0 / 60, 2, 77));
+  WorkerShield shield(first, kSeed);
+  const net::SocketAddress client = ip("192.0.2.7");
+  const RequestLimit& a = first.route_limits[0][0];
+  Key key = shield.addressKey(a, client);
+  EXPECT_EQ(shield.check(&a, &key, 1, 0).denied, nullptr);
+  EXPECT_EQ(shield.check(&a, &key, 1, 1).denied, nullptr);
+  EXPECT_NE(shield.check(&a, &key, 1, 2).denied, nullptr);
+
+  ShieldSettings second = first;  // the same limit (same space) in a new snapshot
+  second.auth_failures = Limit{1.0 / 60, 1};
+  shield.rebind(second);
+  const RequestLimit& same = second.route_limits[0][0];
+  Key again = shield.addressKey(same, client);
+  EXPECT_NE(shield.check(&same, &again, 1, 3).denied, nullptr) << "limiter state was lost";
+  // A changed limit has another space: counted afresh.
+  RequestLimit changed = limit("per-ip", LimitKey::kAddress, 1.0 / 60, 5, 78);
+  Key fresh = shield.addressKey(changed, client);
+  EXPECT_EQ(shield.check(&changed, &fresh, 1, 4).denied, nullptr);
+  // The auth-failure budget turned on by the reload works at once.
+  Decision decision;
+  EXPECT_FALSE(shield.authBudgetExhausted(client, 5, &decision));
+  shield.noteAuthFailure(client, 5);
+  EXPECT_TRUE(shield.authBudgetExhausted(client, 6, &decision));
+  // And turned off again: no budget, no crash.
+  shield.rebind(first);
+  EXPECT_FALSE(shield.authBudgetExhausted(client, 7, &decision));
+  EXPECT_EQ(&shield.settings(), &first);
+}
+
 }  // namespace
 }  // namespace rampart::shield
