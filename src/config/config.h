@@ -116,6 +116,7 @@ struct Snapshot {
   shield::ShieldSettings shield;          // limits, admission, escalation (config/shield.cc)
   admin::AdminSettings admin;             // the admin listener (config/admin.cc); off unless set
   observe::AccessLogSettings access_log;  // config/access_log.cc; off unless set
+  std::string source_text;  // the YAML it was compiled from (admin /config, redacted there)
 };
 
 // One problem in a config file. Printed as "file:line:col: message".

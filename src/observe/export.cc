@@ -40,6 +40,48 @@ void family(std::string& out, std::string_view name, std::string_view type, std:
   fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
+// One labelled series of a histogram family: buckets, sum, count.
+void histogramSeries(std::string& out, std::string_view name, std::string_view label,
+                     std::string_view value, const HistogramSnapshot& merged) {
+  auto it = std::back_inserter(out);
+  for (uint64_t bound : prometheusBucketsMicros()) {
+    fmt::format_to(it, "{}_bucket{{{}=\"{}\",le=\"{}\"}} {}\n", name, label, value, seconds(bound),
+                   merged.countAtOrBelow(bound));
+  }
+  fmt::format_to(it, "{}_bucket{{{}=\"{}\",le=\"+Inf\"}} {}\n", name, label, value, merged.total());
+  fmt::format_to(it, "{}_sum{{{}=\"{}\"}} {}\n", name, label, value,
+                 static_cast<double>(merged.sumMicros()) / 1e6);
+  fmt::format_to(it, "{}_count{{{}=\"{}\"}} {}\n", name, label, value, merged.total());
+}
+
+size_t listenerCount(const MetricsSources& sources) {
+  return sources.metrics.empty() ? 0 : sources.metrics.front()->listenerCount();
+}
+size_t clusterCount(const MetricsSources& sources) {
+  return sources.metrics.empty() ? 0 : sources.metrics.front()->clusterCount();
+}
+HistogramSnapshot mergedListener(const MetricsSources& sources, size_t i) {
+  HistogramSnapshot merged;
+  for (const WorkerMetrics* worker : sources.metrics) merged.add(worker->listener(i));
+  return merged;
+}
+HistogramSnapshot mergedCluster(const MetricsSources& sources, size_t i) {
+  HistogramSnapshot merged;
+  for (const WorkerMetrics* worker : sources.metrics) merged.add(worker->cluster(i));
+  return merged;
+}
+uint64_t mergedRefusals(const MetricsSources& sources, size_t cause) {
+  uint64_t n = 0;
+  for (const WorkerMetrics* worker : sources.metrics) n += worker->refusals(cause);
+  return n;
+}
+std::string listenerName(const MetricsSources& sources, size_t i) {
+  return i < sources.listener_names.size() ? sources.listener_names[i] : fmt::format("{}", i);
+}
+std::string clusterName(const MetricsSources& sources, size_t i) {
+  return i < sources.clusters.size() ? sources.clusters[i].cluster : fmt::format("{}", i);
+}
+
 }  // namespace
 
 const std::vector<uint64_t>& prometheusBucketsMicros() {
@@ -105,18 +147,31 @@ std::string renderPrometheus(const MetricsSources& sources) {
          "From the request head read to the response head sent, by route (bucket edges at "
          "the histogram's resolution, under 1.6%).");
   for (size_t slot = 0; slot < slots; ++slot) {
-    std::string route = escapeLabelValue(routeName(sources, slot));
-    HistogramSnapshot merged = mergedDuration(sources, slot);
-    for (uint64_t bound : prometheusBucketsMicros()) {
-      fmt::format_to(it, "rampart_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
-                     route, seconds(bound), merged.countAtOrBelow(bound));
+    histogramSeries(out, "rampart_request_duration_seconds", "route",
+                    escapeLabelValue(routeName(sources, slot)), mergedDuration(sources, slot));
+  }
+  if (listenerCount(sources) != 0) {
+    family(out, "rampart_listener_request_duration_seconds", "histogram",
+           "From the request head read to the response head sent, by listener.");
+    for (size_t i = 0; i < listenerCount(sources); ++i) {
+      histogramSeries(out, "rampart_listener_request_duration_seconds", "listener",
+                      escapeLabelValue(listenerName(sources, i)), mergedListener(sources, i));
     }
-    fmt::format_to(it, "rampart_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n",
-                   route, merged.total());
-    fmt::format_to(it, "rampart_request_duration_seconds_sum{{route=\"{}\"}} {}\n", route,
-                   static_cast<double>(merged.sumMicros()) / 1e6);
-    fmt::format_to(it, "rampart_request_duration_seconds_count{{route=\"{}\"}} {}\n", route,
-                   merged.total());
+  }
+  if (clusterCount(sources) != 0) {
+    family(out, "rampart_upstream_duration_seconds", "histogram",
+           "From the request sent upstream to the response head (or the failure), by cluster.");
+    for (size_t i = 0; i < clusterCount(sources); ++i) {
+      histogramSeries(out, "rampart_upstream_duration_seconds", "cluster",
+                      escapeLabelValue(clusterName(sources, i)), mergedCluster(sources, i));
+    }
+  }
+  family(out, "rampart_refusals_total", "counter",
+         "Requests refused or failed, by the access log's cause (upstream-* as upstream); "
+         "connections refused at accept are rampart_shield_refused_at_accept_total.");
+  for (size_t c = 0; c < kRefusalCauseCount; ++c) {
+    fmt::format_to(it, "rampart_refusals_total{{cause=\"{}\"}} {}\n", kRefusalCauses[c],
+                   mergedRefusals(sources, c));
   }
 
   for (const CounterField& field : counterFields()) {
@@ -138,6 +193,19 @@ std::string renderPrometheus(const MetricsSources& sources) {
         fmt::format_to(it, "rampart_cluster_events_total{{cluster=\"{}\",event=\"{}\"}} {}\n",
                        cluster, event, value);
       }
+    }
+  }
+  if (!sources.clusters.empty()) {
+    family(out, "rampart_cluster_endpoints", "gauge", "Endpoints configured, by cluster.");
+    for (const MetricsSources::ClusterCounters& row : sources.clusters) {
+      fmt::format_to(it, "rampart_cluster_endpoints{{cluster=\"{}\"}} {}\n",
+                     escapeLabelValue(row.cluster), row.endpoints);
+    }
+    family(out, "rampart_cluster_endpoints_healthy", "gauge",
+           "Endpoints not marked down by the active health checks, by cluster.");
+    for (const MetricsSources::ClusterCounters& row : sources.clusters) {
+      fmt::format_to(it, "rampart_cluster_endpoints_healthy{{cluster=\"{}\"}} {}\n",
+                     escapeLabelValue(row.cluster), row.healthy);
     }
   }
   family(out, "rampart_connections_open", "gauge", "Client connections open now.");
@@ -209,6 +277,41 @@ std::string renderStatsJson(const MetricsSources& sources) {
     last = split.route;
   }
   if (!last.empty()) out += "}}";
+  out += "],\"refusals\":{";
+  for (size_t c = 0; c < kRefusalCauseCount; ++c) {
+    fmt::format_to(it, "{}\"{}\":{}", c == 0 ? "" : ",", kRefusalCauses[c],
+                   mergedRefusals(sources, c));
+  }
+  out += "},\"listeners\":[";
+  for (size_t i = 0; i < listenerCount(sources); ++i) {
+    HistogramSnapshot merged = mergedListener(sources, i);
+    fmt::format_to(it,
+                   "{}{{\"listener\":\"{}\",\"requests\":{},\"p50_ms\":{:.3f},\"p90_ms\":{:.3f},"
+                   "\"p99_ms\":{:.3f}}}",
+                   i == 0 ? "" : ",", escapeJson(listenerName(sources, i)), merged.total(),
+                   merged.quantileMicros(0.5) / 1000, merged.quantileMicros(0.9) / 1000,
+                   merged.quantileMicros(0.99) / 1000);
+  }
+  out += "],\"clusters\":[";
+  for (size_t i = 0; i < sources.clusters.size(); ++i) {
+    const MetricsSources::ClusterCounters& row = sources.clusters[i];
+    HistogramSnapshot merged =
+        i < clusterCount(sources) ? mergedCluster(sources, i) : HistogramSnapshot{};
+    uint64_t failures = 0;
+    for (const auto& [name, value] : row.values) {
+      // The upstream failure causes (upstream/errors.h causeCounterName).
+      if (name == "connect_failure" || name == "connect_timeout" || name == "timeout" ||
+          name == "reset" || name == "bad_response" || name == "no_healthy_upstream") {
+        failures += value;
+      }
+    }
+    fmt::format_to(it,
+                   "{}{{\"cluster\":\"{}\",\"endpoints\":{},\"healthy\":{},\"requests\":{},"
+                   "\"failures\":{},\"p50_ms\":{:.3f},\"p99_ms\":{:.3f}}}",
+                   i == 0 ? "" : ",", escapeJson(row.cluster), row.endpoints, row.healthy,
+                   merged.total(), failures, merged.quantileMicros(0.5) / 1000,
+                   merged.quantileMicros(0.99) / 1000);
+  }
   out += "],";
   fmt::format_to(it,
                  "\"latency\":{{\"requests\":{},\"p50_ms\":{:.3f},\"p90_ms\":{:.3f},"

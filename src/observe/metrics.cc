@@ -2,9 +2,19 @@
 
 namespace rampart::observe {
 
-WorkerMetrics::WorkerMetrics(size_t routes) {
+size_t refusalCauseIndex(std::string_view cause) {
+  if (cause.starts_with("upstream")) return kRefusalCauseCount - 1;
+  for (size_t i = 0; i + 1 < kRefusalCauseCount; ++i) {
+    if (cause == kRefusalCauses[i]) return i;
+  }
+  return kRefusalCauseCount;
+}
+
+WorkerMetrics::WorkerMetrics(size_t routes, size_t listeners, size_t clusters) {
   routes_.reserve(routes + 1);
   for (size_t i = 0; i < routes + 1; ++i) routes_.push_back(std::make_unique<RouteMetrics>());
+  for (size_t i = 0; i < listeners; ++i) listeners_.push_back(std::make_unique<HistogramShard>());
+  for (size_t i = 0; i < clusters; ++i) clusters_.push_back(std::make_unique<HistogramShard>());
 }
 
 }  // namespace rampart::observe

@@ -1,5 +1,6 @@
 // Per-route request metrics of one worker: a latency histogram and response
-// counts by status class. The worker writes its own shard (relaxed stores,
+// counts by status class; a latency histogram per listener and per cluster
+// (upstream time), and refusals by cause. The worker writes its own shard (relaxed stores,
 // no lock); the admin listener merges every worker's shards when scraped.
 // Sized from the snapshot's routes at worker start; lives as long as the
 // worker. Labels are routes (from the config), never addresses or principals,
@@ -8,13 +9,25 @@
 
 #include <array>
 #include <cstdint>
+#include <iterator>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "observe/histogram.h"
 #include "observe/stats.h"
 
 namespace rampart::observe {
+
+// Why a request was refused or failed, as the access log's `cause` says it
+// (proxy/access_phase.h), every `upstream-*` cause folded into "upstream".
+// A fixed list: the label values of rampart_refusals_total.
+inline constexpr const char* kRefusalCauses[] = {
+    "bad-request", "shield",   "route",     "auth",    "policy",  "authorizer",
+    "rate-limit",  "overload", "admission", "breaker", "upstream"};
+inline constexpr size_t kRefusalCauseCount = std::size(kRefusalCauses);
+// The index of `cause` in kRefusalCauses, or kRefusalCauseCount when unknown.
+size_t refusalCauseIndex(std::string_view cause);
 
 struct RouteMetrics {
   HistogramShard duration;          // request head read -> response head sent, µs
@@ -25,7 +38,8 @@ class WorkerMetrics {
  public:
   // One slot per route (by routing::Route::index) plus one for requests
   // answered before a route was chosen (400, 404, refusals at phase 3).
-  explicit WorkerMetrics(size_t routes);
+  // `listeners` and `clusters` (Snapshot order) get a histogram each.
+  explicit WorkerMetrics(size_t routes, size_t listeners = 0, size_t clusters = 0);
 
   uint32_t unmatchedSlot() const { return static_cast<uint32_t>(routes_.size() - 1); }
   size_t slots() const { return routes_.size(); }
@@ -38,10 +52,32 @@ class WorkerMetrics {
     route.by_class[status_class >= 1 && status_class <= 5 ? status_class - 1 : 4].inc();
   }
 
+  // Worker thread only: a request's whole time by the listener it came in
+  // on, and the upstream's share (request sent -> response head) by cluster.
+  void recordListener(uint32_t listener, uint64_t micros) {
+    if (listener < listeners_.size()) listeners_[listener]->record(micros);
+  }
+  void recordCluster(uint32_t cluster, uint64_t micros) {
+    if (cluster < clusters_.size()) clusters_[cluster]->record(micros);
+  }
+  // Worker thread only; called for refused or failed requests only.
+  void recordRefusal(std::string_view cause) {
+    const size_t index = refusalCauseIndex(cause);
+    if (index < kRefusalCauseCount) refusals_[index].inc();
+  }
+
   const RouteMetrics& route(size_t slot) const { return *routes_[slot]; }
+  size_t listenerCount() const { return listeners_.size(); }
+  size_t clusterCount() const { return clusters_.size(); }
+  const HistogramShard& listener(size_t i) const { return *listeners_[i]; }
+  const HistogramShard& cluster(size_t i) const { return *clusters_[i]; }
+  uint64_t refusals(size_t cause) const { return refusals_[cause].get(); }
 
  private:
   std::vector<std::unique_ptr<RouteMetrics>> routes_;
+  std::vector<std::unique_ptr<HistogramShard>> listeners_;
+  std::vector<std::unique_ptr<HistogramShard>> clusters_;
+  std::array<Counter, kRefusalCauseCount> refusals_{};
 };
 
 }  // namespace rampart::observe

@@ -73,7 +73,8 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
     : index_(index),
       snapshot_(std::move(snapshot)),
       open_connections_(open_connections),
-      metrics_(snapshot_->route_names.size()),
+      metrics_(snapshot_->route_names.size(), snapshot_->listeners.size(),
+               snapshot_->clusters.size()),
       cluster_admissions_(snapshot_->clusters, shield::randomSeed()),
       auth_(snapshot_->auth.token_cache_entries),
       shield_(snapshot_->shield, shield::randomSeed()),
@@ -155,15 +156,17 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
     // The shield's gate: deny list, escalation blocks, per-address caps. A
     // trusted proxy's connection to a PROXY-protocol listener carries another
     // client: the session asks the gate about that one once the header names it.
+    if (refusedByOperator(peer)) {  // admin POST /clients/block
+      refuseAtAccept(fd, peer);
+      continue;
+    }
     shield::GateTicket ticket;
     const bool named_later = snapshot_->listeners[listener].proxy_protocol &&
                              net::containsAny(snapshot_->trusted_proxies, peer);
     if (shield_.gateEnabled() && !named_later) {
       ticket = shield_.admit(peer, loop_.now() * 1'000'000);
       if (ticket.verdict != shield::Admission::kAdmitted) {
-        stats_.connections_refused.inc();
-        stats_.shield_refused_at_accept.inc();
-        closeUnread(fd);
+        refuseAtAccept(fd, peer);
         continue;
       }
     }
@@ -183,6 +186,15 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
     ++session_count_;
     session->start();
   }
+}
+
+void Worker::refuseAtAccept(int fd, const net::SocketAddress& peer) {
+  stats_.connections_refused.inc();
+  stats_.shield_refused_at_accept.inc();
+  rotateTalkers();
+  uint8_t hint = UINT8_MAX;
+  refused_.record(observe::TalkerAddress::from(peer.sockaddrPtr()), &hint);
+  closeUnread(fd);
 }
 
 void Worker::sessionClosed(Session* session) {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,7 +17,9 @@
 #include "core/event_loop.h"
 #include "observe/metrics.h"
 #include "observe/stats.h"
+#include "observe/top_talkers.h"
 #include "proxy/cluster_admission.h"
+#include "shield/manual_blocks.h"
 #include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
 #include "upstream/pool.h"
@@ -50,6 +53,22 @@ class Worker {
   void reloadOverload(const shield::OverloadSettings& overload,
                       const shield::BaselineSettings& baselines);
   bool finished() const { return finished_.load(std::memory_order_acquire); }
+
+  // The admin API's view of clients (proxy/worker_clients.cc).
+  struct ClientsSnapshot {
+    std::vector<observe::Talker> requests;  // requests by client, this window and the last
+    std::vector<observe::Talker> refused;   // connections refused at accept, likewise
+  };
+  // Thread-safe: copies the top talkers on the worker's thread and calls
+  // `done` there with the copy (never called if the loop has stopped).
+  void snapshotClients(std::function<void(ClientsSnapshot)> done);
+  // Thread-safe: the operator's blocks (admin POST /clients/block), the
+  // whole list each time; checked at accept before the shield's gate.
+  void applyManualBlocks(shield::ManualBlocks blocks);
+  // Thread-safe: ends an escalation block on `client` (admin unblock).
+  void forgive(const net::SocketAddress& client);
+  // Worker thread: one request from `client` (its connection keeps `hint`).
+  void noteTalker(const net::SocketAddress& client, uint8_t* hint);
 
   // --- Worker-thread only ---
   core::EventLoop& loop() { return loop_; }
@@ -93,6 +112,9 @@ class Worker {
   class Listener;
   class LagProbe;
   void beginDrain();
+  void rotateTalkers();
+  bool refusedByOperator(const net::SocketAddress& peer);
+  void refuseAtAccept(int fd, const net::SocketAddress& peer);  // counted, closed unread
   void closeListeners();
   void stopIfIdle();
 
@@ -119,6 +141,11 @@ class Worker {
   uint64_t random_state_;
   observe::AccessRing* access_ring_ = nullptr;  // owned by the server's AccessLogWriter
   std::atomic<bool> finished_{false};
+  // Clients (worker_clients.cc): fixed size, rotated every kTalkerWindowMillis.
+  observe::TopTalkers talkers_, talkers_previous_;
+  observe::TopTalkers refused_, refused_previous_;
+  int64_t talker_window_ = 0;
+  shield::ManualBlocks manual_blocks_;
 };
 
 }  // namespace rampart::proxy
