@@ -47,6 +47,80 @@ TEST(AdminServerTest, TheTokenIsCheckedExactly) {
   EXPECT_EQ(ask("GET", "/live", "bearer 0123456789abcdef", token).rfind("HTTP/1.1 200 ", 0), 0u);
 }
 
+AdminHooks hooksWithActions(int* drains, std::string* blocked) {
+  AdminHooks hooks;
+  hooks.sources = [] { return noWorkers(false); };
+  hooks.drain = [drains] { ++*drains; };
+  hooks.block = [blocked](const BlockOrder& order) {
+    *blocked = order.text;
+    return ActionAnswer{200, "{\"ok\":true}"};
+  };
+  hooks.unblock = [](const UnblockOrder&) { return ActionAnswer{200, "{}"}; };
+  hooks.config_json = [] { return std::string("{\"workers\":1}"); };
+  hooks.clients_json = [] { return std::string("{\"top\":[]}"); };
+  return hooks;
+}
+
+TEST(AdminServerTest, PostActionsNeedPostAndTheToken) {
+  int drains = 0;
+  std::string blocked;
+  AdminHooks hooks = hooksWithActions(&drains, &blocked);
+  const std::string token = "0123456789abcdef";
+  auto post = [&](std::string_view path, std::string_view body, std::string_view auth) {
+    return answerAdminRequest(AdminRequest{"POST", path, auth, body}, token, hooks);
+  };
+  EXPECT_EQ(post("/drain", "", "").rfind("HTTP/1.1 401 ", 0), 0u);
+  EXPECT_EQ(drains, 0);
+  EXPECT_EQ(post("/drain", "", "Bearer 0123456789abcdef").rfind("HTTP/1.1 202 ", 0), 0u);
+  EXPECT_EQ(drains, 1);
+  std::string get = answerAdminRequest(AdminRequest{"GET", "/drain", "Bearer 0123456789abcdef", {}},
+                                       token, hooks);
+  EXPECT_EQ(get.rfind("HTTP/1.1 405 ", 0), 0u);
+  EXPECT_EQ(drains, 1);
+  EXPECT_EQ(post("/clients/block", R"({"address":"10.9.8.7"})", "Bearer 0123456789abcdef")
+                .rfind("HTTP/1.1 200 ", 0),
+            0u);
+  EXPECT_EQ(blocked, "10.9.8.7/32");
+  std::string bad = post("/clients/block", R"({"address":"x"})", "Bearer 0123456789abcdef");
+  EXPECT_EQ(bad.rfind("HTTP/1.1 400 ", 0), 0u);
+  EXPECT_NE(bad.find("not an IPv4/IPv6"), std::string::npos);
+}
+
+TEST(AdminServerTest, WithoutATokenPostsAreAllowed) {  // loopback only: the config sees to it
+  int drains = 0;
+  std::string blocked;
+  AdminHooks hooks = hooksWithActions(&drains, &blocked);
+  std::string out = answerAdminRequest(AdminRequest{"POST", "/drain", {}, {}}, "", hooks);
+  EXPECT_EQ(out.rfind("HTTP/1.1 202 ", 0), 0u);
+  EXPECT_EQ(drains, 1);
+}
+
+TEST(AdminServerTest, ConfigClientsDashboardAndHistory) {
+  int drains = 0;
+  std::string blocked;
+  AdminHooks hooks = hooksWithActions(&drains, &blocked);
+  const std::string token = "0123456789abcdef";
+  const std::string auth = "Bearer 0123456789abcdef";
+  auto get = [&](std::string_view path, std::string_view authorization,
+                 const StatsHistory* history = nullptr) {
+    return answerAdminRequest(AdminRequest{"GET", path, authorization, {}}, token, hooks, history);
+  };
+  EXPECT_EQ(get("/config", "").rfind("HTTP/1.1 401 ", 0), 0u);
+  EXPECT_NE(get("/config", auth).find("{\"workers\":1}"), std::string::npos);
+  EXPECT_NE(get("/clients/top", auth).find("{\"top\":[]}"), std::string::npos);
+  // The page carries no data: served without the token, it asks for it.
+  std::string page = get("/dashboard", "");
+  EXPECT_EQ(page.rfind("HTTP/1.1 200 ", 0), 0u);
+  EXPECT_NE(page.find("Content-Type: text/html"), std::string::npos);
+  EXPECT_NE(page.find("sessionStorage"), std::string::npos);
+  StatsHistory history;
+  history.sample(HistoryTotals{}, 1, 0);
+  history.sample(HistoryTotals{}, 2, 1000);
+  std::string stats = get("/stats?history=5", auth, &history);
+  EXPECT_NE(stats.find(",\"history\":{\"interval_ms\":1000,\"t\":[2]"), std::string::npos);
+  EXPECT_EQ(stats.substr(stats.size() - 2), "}}");
+}
+
 TEST(ExportTest, EscapesLabelValuesAndJson) {
   EXPECT_EQ(observe::escapeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   EXPECT_EQ(observe::escapeJson("a\"b\\c\x01"), "a\\\"b\\\\c\\u0001");
