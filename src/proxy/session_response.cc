@@ -323,7 +323,11 @@ void Session::noteResponse(uint16_t status) {
   uint64_t micros = request_start_us_ == 0 ? 0 : now - request_start_us_;
   access_.status = status;
   access_.upstreamDone(now);
-  uint32_t slot = route_ != nullptr ? route_->index : worker_->metrics().unmatchedSlot();
+  // A refusal after routing (401, 403, 429) has no route_ (it was never
+  // forwarded) but was routed: it counts under its route, not _unmatched.
+  uint32_t slot = route_ != nullptr             ? route_->index
+                  : access_.route != UINT32_MAX ? access_.route
+                                                : worker_->metrics().unmatchedSlot();
   worker_->metrics().recordResponse(slot, status, micros);
   worker_->metrics().recordListener(listener_, micros);
   if (access_.upstream_start_us != 0) {
