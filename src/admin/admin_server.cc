@@ -159,6 +159,17 @@ bool isPostPath(std::string_view path) {
 
 }  // namespace
 
+bool sameOrigin(std::string_view origin, std::string_view host) {
+  if (origin.empty()) return true;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (origin.size() == scheme.size() + host.size() && origin.starts_with(scheme) &&
+        http::equalsIgnoreCase(origin.substr(scheme.size()), host)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string answerAdminRequest(const AdminRequest& request, const std::string& token,
                                const AdminHooks& hooks, const StatsHistory* history) {
   std::string_view path = request.target.substr(0, request.target.find('?'));
@@ -179,6 +190,9 @@ std::string answerAdminRequest(const AdminRequest& request, const std::string& t
   if (isPostPath(path)) {
     if (request.method != "POST") {
       return problem(405, "Method Not Allowed", "this admin action is a POST", "Allow: POST\r\n");
+    }
+    if (!sameOrigin(request.origin, request.host)) {
+      return problem(403, "Forbidden", "a POST from another origin is refused");
     }
     std::string out = answerPost(request, path, hooks);
     return out.empty() ? problem(404, "Not Found", "no such admin endpoint") : out;
@@ -317,9 +331,10 @@ void AdminServer::serveOne(int fd) {
     body_size = body.length;
   }
   AdminRequest request{
-      head.method, head.target, {}, std::string_view(buffer + head_size, body_size)};
+      head.method, head.target, {}, std::string_view(buffer + head_size, body_size), head.host, {}};
   for (const http::Header& header : head.headers) {
     if (http::equalsIgnoreCase(header.name, "authorization")) request.authorization = header.value;
+    if (http::equalsIgnoreCase(header.name, "origin")) request.origin = header.value;
   }
   sendAll(fd, answerAdminRequest(request, settings_.token, hooks_, &history_));
 }

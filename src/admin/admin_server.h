@@ -52,8 +52,15 @@ struct AdminRequest {
   std::string_view method;
   std::string_view target;
   std::string_view authorization;
-  std::string_view body;  // POST only; at most kMaxAdminBody bytes
+  std::string_view body;    // POST only; at most kMaxAdminBody bytes
+  std::string_view host;    // the Host header
+  std::string_view origin;  // the Origin header, "" when absent
 };
+
+// A POST from a web page of another origin (a browser on the operator's
+// machine tricked into posting to the loopback admin address) is refused:
+// true when Origin is absent (curl, scripts) or names this very host.
+bool sameOrigin(std::string_view origin, std::string_view host);
 
 inline constexpr size_t kMaxAdminBody = 4096;
 

@@ -221,6 +221,13 @@ admin:
     const shot = path.join(outDir, "dashboard.png");
     await page.screenshot({ path: shot, fullPage: true });
     check(fs.statSync(shot).size > 10000, `screenshot saved: ${shot}`);
+    // The unblock button posts from the page (same origin, with the token).
+    await page.click('button[data-unblock="127.0.0.66/32"]');
+    await page.waitForFunction(() => !document.getElementById("blocked").textContent.includes("127.0.0.66/32"),
+                               null, { timeout: 5000 });
+    check(true, "the unblock button lifts the block");
+    await sleep(200);
+    check(await request(port, "/x", { localAddress: "127.0.0.66" }) === 200, "127.0.0.66 is served again");
     const { sent, statuses } = await loadDone;
     console.log(`load: ${sent} requests, statuses ${JSON.stringify(statuses)}`);
     check(statuses[429] > 0 && statuses[200] > 0, "the load got 200s and 429s");

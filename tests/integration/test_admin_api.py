@@ -140,6 +140,17 @@ def test_clients_top_lists_a_busy_address(stack):
     assert top["top"][0]["address"] == busy
 
 
+def test_a_post_from_another_origin_is_refused(stack):
+    rampart, admin_port = start(stack, workers=1)
+    headers = [("Origin", "http://evil.example"), ("Content-Type", "text/plain")]
+    response = helpers.get(admin_port, "/drain", headers=headers, method="POST", body=b"x",
+                           host=f"127.0.0.1:{admin_port}")
+    assert response.status == 403
+    time.sleep(0.3)
+    assert rampart.process.poll() is None  # still serving
+    assert call(admin_port, "GET", "/ready").status == 200
+
+
 def test_posts_need_the_token_when_one_is_set(stack):
     rampart, admin_port = start(stack, token=TOKEN, workers=1)
     order = {"address": "127.0.0.55"}

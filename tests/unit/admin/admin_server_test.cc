@@ -121,6 +121,24 @@ TEST(AdminServerTest, ConfigClientsDashboardAndHistory) {
   EXPECT_EQ(stats.substr(stats.size() - 2), "}}");
 }
 
+TEST(AdminServerTest, PostsFromAnotherOriginAreRefused) {
+  EXPECT_TRUE(sameOrigin("", "127.0.0.1:9901"));
+  EXPECT_TRUE(sameOrigin("http://127.0.0.1:9901", "127.0.0.1:9901"));
+  EXPECT_TRUE(sameOrigin("https://ADMIN.example:9901", "admin.example:9901"));
+  EXPECT_FALSE(sameOrigin("http://evil.example", "127.0.0.1:9901"));
+  EXPECT_FALSE(sameOrigin("null", "127.0.0.1:9901"));
+  EXPECT_FALSE(sameOrigin("http://127.0.0.1:9901.evil", "127.0.0.1:9901"));
+  int drains = 0;
+  std::string blocked;
+  AdminHooks hooks = hooksWithActions(&drains, &blocked);
+  AdminRequest request{"POST", "/drain", {}, {}, "127.0.0.1:9901", "http://evil.example"};
+  EXPECT_EQ(answerAdminRequest(request, "", hooks).rfind("HTTP/1.1 403 ", 0), 0u);
+  EXPECT_EQ(drains, 0);
+  request.origin = "http://127.0.0.1:9901";
+  EXPECT_EQ(answerAdminRequest(request, "", hooks).rfind("HTTP/1.1 202 ", 0), 0u);
+  EXPECT_EQ(drains, 1);
+}
+
 TEST(ExportTest, EscapesLabelValuesAndJson) {
   EXPECT_EQ(observe::escapeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   EXPECT_EQ(observe::escapeJson("a\"b\\c\x01"), "a\\\"b\\\\c\\u0001");
