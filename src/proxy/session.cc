@@ -360,6 +360,13 @@ bool Session::takeProxyHeader() {
   peer_ = verdict.client;
   peer_trusted_ = net::containsAny(worker_->snapshot().trusted_proxies, peer_);
   peer_ip_length_ = peer_.formatIp(peer_ip_, sizeof(peer_ip_));
+  if (worker_->refusedByOperator(peer_)) {  // admin POST /clients/block, as at accept
+    stats.connections_refused.inc();
+    stats.shield_refused_at_accept.inc();
+    resetOnClose(fd_);
+    closeNow();
+    return true;
+  }
   shield::WorkerShield& shield = worker_->shield();
   if (shield.gateEnabled()) {
     gate_ticket_ = shield.admit(peer_, worker_->loop().now() * 1'000'000);

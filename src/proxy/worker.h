@@ -69,6 +69,9 @@ class Worker {
   void forgive(const net::SocketAddress& client);
   // Worker thread: one request from `client` (its connection keeps `hint`).
   void noteTalker(const net::SocketAddress& client, uint8_t* hint);
+  // Worker thread: `peer` is inside one of the operator's blocks (checked at
+  // accept, and for the client a PROXY header names).
+  bool refusedByOperator(const net::SocketAddress& peer);
 
   // --- Worker-thread only ---
   core::EventLoop& loop() { return loop_; }
@@ -113,7 +116,6 @@ class Worker {
   class LagProbe;
   void beginDrain();
   void rotateTalkers();
-  bool refusedByOperator(const net::SocketAddress& peer);
   void refuseAtAccept(int fd, const net::SocketAddress& peer);  // counted, closed unread
   void closeListeners();
   void stopIfIdle();
