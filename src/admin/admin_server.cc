@@ -268,7 +268,8 @@ void AdminServer::run() {
     const int64_t now = core::monotonicMillis();
     if (now >= next_sample && hooks_.sources) {
       history_.sample(HistoryTotals::read(hooks_.sources()), wallMillis(), now);
-      next_sample = now + 1000;
+      // On a fixed grid, so the samples do not drift by the poll's 100 ms.
+      next_sample = next_sample == 0 || now - next_sample > 1000 ? now + 1000 : next_sample + 1000;
     }
     pollfd pfd{listen_fd_, POLLIN, 0};
     int ready = ::poll(&pfd, 1, 100);

@@ -204,7 +204,7 @@ def test_stats_has_history_refusals_listeners_and_clusters(stack):
     for _ in range(20):
         assert helpers.get(rampart.port, "/h").status == 200
     assert helpers.get(rampart.port, "/limited/x", method="POST", body=b"z" * 2048).status == 413
-    time.sleep(2.2)  # two samples of the admin thread
+    time.sleep(3.2)  # at least two samples of the admin thread (one a second)
     stats = call(admin_port, "GET", "/stats?history=60").json()
     history = stats["history"]
     assert history["interval_ms"] == 1000
