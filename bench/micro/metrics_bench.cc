@@ -68,7 +68,7 @@ BENCHMARK(BM_RecordOneRequest);
 // histogram, and the client in the top-talkers sketch, a keep-alive client
 // whose remembered slot still holds it (the common case).
 void BM_RecordOneRequestAllShards(benchmark::State& state) {
-  rampart::observe::WorkerMetrics metrics(50, 2, 10);
+  rampart::observe::WorkerMetrics metrics(50, 2, std::vector<size_t>(10, 4));
   rampart::observe::TopTalkers talkers;
   std::vector<uint64_t> values = latencies(4096);
   std::vector<rampart::observe::TalkerAddress> clients(64);
@@ -80,7 +80,7 @@ void BM_RecordOneRequestAllShards(benchmark::State& state) {
     auto route = static_cast<uint32_t>(k % 50);
     metrics.recordResponse(route, 200, values[k]);
     metrics.recordListener(static_cast<uint32_t>(k & 1), values[k]);
-    metrics.recordCluster(route % 10, values[k] / 2);
+    metrics.recordCluster(route % 10, static_cast<uint32_t>(k & 3), values[k] / 2);
     size_t c = k % 16;  // 16 busy clients: they stay in the sketch
     talkers.record(clients[c], &hints[c]);
   }

@@ -1,5 +1,7 @@
 #include "observe/export.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace rampart::observe {
@@ -41,17 +43,22 @@ void family(std::string& out, std::string_view name, std::string_view type, std:
 }
 
 // One labelled series of a histogram family: buckets, sum, count.
-void histogramSeries(std::string& out, std::string_view name, std::string_view label,
-                     std::string_view value, const HistogramSnapshot& merged) {
+// `labels` is the series' labels, formatted and escaped: route="api".
+void histogramSeries(std::string& out, std::string_view name, std::string_view labels,
+                     const HistogramSnapshot& merged) {
   auto it = std::back_inserter(out);
   for (uint64_t bound : prometheusBucketsMicros()) {
-    fmt::format_to(it, "{}_bucket{{{}=\"{}\",le=\"{}\"}} {}\n", name, label, value, seconds(bound),
+    fmt::format_to(it, "{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, seconds(bound),
                    merged.countAtOrBelow(bound));
   }
-  fmt::format_to(it, "{}_bucket{{{}=\"{}\",le=\"+Inf\"}} {}\n", name, label, value, merged.total());
-  fmt::format_to(it, "{}_sum{{{}=\"{}\"}} {}\n", name, label, value,
+  fmt::format_to(it, "{}_bucket{{{},le=\"+Inf\"}} {}\n", name, labels, merged.total());
+  fmt::format_to(it, "{}_sum{{{}}} {}\n", name, labels,
                  static_cast<double>(merged.sumMicros()) / 1e6);
-  fmt::format_to(it, "{}_count{{{}=\"{}\"}} {}\n", name, label, value, merged.total());
+  fmt::format_to(it, "{}_count{{{}}} {}\n", name, labels, merged.total());
+}
+
+std::string label(std::string_view name, std::string_view value) {
+  return fmt::format("{}=\"{}\"", name, escapeLabelValue(value));
 }
 
 size_t listenerCount(const MetricsSources& sources) {
@@ -147,23 +154,42 @@ std::string renderPrometheus(const MetricsSources& sources) {
          "From the request head read to the response head sent, by route (bucket edges at "
          "the histogram's resolution, under 1.6%).");
   for (size_t slot = 0; slot < slots; ++slot) {
-    histogramSeries(out, "rampart_request_duration_seconds", "route",
-                    escapeLabelValue(routeName(sources, slot)), mergedDuration(sources, slot));
+    histogramSeries(out, "rampart_request_duration_seconds",
+                    label("route", routeName(sources, slot)), mergedDuration(sources, slot));
   }
   if (listenerCount(sources) != 0) {
     family(out, "rampart_listener_request_duration_seconds", "histogram",
            "From the request head read to the response head sent, by listener.");
     for (size_t i = 0; i < listenerCount(sources); ++i) {
-      histogramSeries(out, "rampart_listener_request_duration_seconds", "listener",
-                      escapeLabelValue(listenerName(sources, i)), mergedListener(sources, i));
+      histogramSeries(out, "rampart_listener_request_duration_seconds",
+                      label("listener", listenerName(sources, i)), mergedListener(sources, i));
     }
   }
   if (clusterCount(sources) != 0) {
     family(out, "rampart_upstream_duration_seconds", "histogram",
            "From the request sent upstream to the response head (or the failure), by cluster.");
     for (size_t i = 0; i < clusterCount(sources); ++i) {
-      histogramSeries(out, "rampart_upstream_duration_seconds", "cluster",
-                      escapeLabelValue(clusterName(sources, i)), mergedCluster(sources, i));
+      histogramSeries(out, "rampart_upstream_duration_seconds",
+                      label("cluster", clusterName(sources, i)), mergedCluster(sources, i));
+    }
+  }
+  bool endpoint_family = false;
+  for (size_t c = 0; c < clusterCount(sources) && c < sources.clusters.size(); ++c) {
+    const MetricsSources::ClusterCounters& row = sources.clusters[c];
+    const size_t endpoints =
+        std::min(sources.metrics.front()->endpointCount(c), row.endpoint_names.size());
+    for (size_t e = 0; e < endpoints; ++e) {
+      if (!endpoint_family) {
+        family(out, "rampart_endpoint_duration_seconds", "histogram",
+               "From the request sent upstream to the response head (or the failure), by "
+               "endpoint (as written in the config).");
+        endpoint_family = true;
+      }
+      HistogramSnapshot merged;
+      for (const WorkerMetrics* worker : sources.metrics) merged.add(worker->endpoint(c, e));
+      histogramSeries(
+          out, "rampart_endpoint_duration_seconds",
+          label("cluster", row.cluster) + "," + label("endpoint", row.endpoint_names[e]), merged);
     }
   }
   family(out, "rampart_refusals_total", "counter",

@@ -39,6 +39,7 @@ struct MetricsSources {
     std::vector<std::pair<std::string, uint64_t>> values;
     uint32_t endpoints = 0;  // configured
     uint32_t healthy = 0;    // not marked down by the active health checks (all without checks)
+    std::vector<std::string> endpoint_names;  // as written in the config, by endpoint index
   };
   std::vector<ClusterCounters> clusters;
 };

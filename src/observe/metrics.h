@@ -38,8 +38,11 @@ class WorkerMetrics {
  public:
   // One slot per route (by routing::Route::index) plus one for requests
   // answered before a route was chosen (400, 404, refusals at phase 3).
-  // `listeners` and `clusters` (Snapshot order) get a histogram each.
-  explicit WorkerMetrics(size_t routes, size_t listeners = 0, size_t clusters = 0);
+  // `listeners` and clusters (Snapshot order) get a histogram each, and so
+  // does each endpoint: `cluster_endpoints[c]` is cluster c's endpoint count
+  // (fixed by the config, so the memory is: 10.5 KiB per endpoint per worker).
+  explicit WorkerMetrics(size_t routes, size_t listeners = 0,
+                         const std::vector<size_t>& cluster_endpoints = {});
 
   uint32_t unmatchedSlot() const { return static_cast<uint32_t>(routes_.size() - 1); }
   size_t slots() const { return routes_.size(); }
@@ -57,8 +60,13 @@ class WorkerMetrics {
   void recordListener(uint32_t listener, uint64_t micros) {
     if (listener < listeners_.size()) listeners_[listener]->record(micros);
   }
-  void recordCluster(uint32_t cluster, uint64_t micros) {
-    if (cluster < clusters_.size()) clusters_[cluster]->record(micros);
+  // `endpoint` out of range (none was attempted) records the cluster only.
+  void recordCluster(uint32_t cluster, uint32_t endpoint, uint64_t micros) {
+    if (cluster >= clusters_.size()) return;
+    clusters_[cluster]->record(micros);
+    if (endpoint < endpoint_first_[cluster + 1] - endpoint_first_[cluster]) {
+      endpoints_[endpoint_first_[cluster] + endpoint]->record(micros);
+    }
   }
   // Worker thread only; called for refused or failed requests only.
   void recordRefusal(std::string_view cause) {
@@ -71,12 +79,20 @@ class WorkerMetrics {
   size_t clusterCount() const { return clusters_.size(); }
   const HistogramShard& listener(size_t i) const { return *listeners_[i]; }
   const HistogramShard& cluster(size_t i) const { return *clusters_[i]; }
+  size_t endpointCount(size_t cluster) const {
+    return endpoint_first_[cluster + 1] - endpoint_first_[cluster];
+  }
+  const HistogramShard& endpoint(size_t cluster, size_t i) const {
+    return *endpoints_[endpoint_first_[cluster] + i];
+  }
   uint64_t refusals(size_t cause) const { return refusals_[cause].get(); }
 
  private:
   std::vector<std::unique_ptr<RouteMetrics>> routes_;
   std::vector<std::unique_ptr<HistogramShard>> listeners_;
   std::vector<std::unique_ptr<HistogramShard>> clusters_;
+  std::vector<std::unique_ptr<HistogramShard>> endpoints_;  // every cluster's, in order
+  std::vector<size_t> endpoint_first_;                      // per cluster, plus the end
   std::array<Counter, kRefusalCauseCount> refusals_{};
 };
 

@@ -193,8 +193,8 @@ observe::MetricsSources Server::metricsSources() const {
     const upstream::ClusterSpec& cluster = snapshot_->clusters[c];
     const auto endpoints = static_cast<uint32_t>(cluster.endpoints.size());
     const uint32_t down = cluster.health ? cluster.health->unhealthyCount() : 0;
-    sources.clusters.push_back(
-        {cluster.name, clusterCounters(c), endpoints, down < endpoints ? endpoints - down : 0});
+    sources.clusters.push_back({cluster.name, clusterCounters(c), endpoints,
+                                down < endpoints ? endpoints - down : 0, cluster.endpoint_names});
   }
   for (const config::ListenerSpec& listener : snapshot_->listeners) {
     sources.listener_names.push_back(listener.name);

@@ -331,7 +331,7 @@ void Session::noteResponse(uint16_t status) {
   worker_->metrics().recordResponse(slot, status, micros);
   worker_->metrics().recordListener(listener_, micros);
   if (access_.upstream_start_us != 0) {
-    worker_->metrics().recordCluster(cluster_index_, access_.upstream_us);
+    worker_->metrics().recordCluster(cluster_index_, attempt_endpoint_, access_.upstream_us);
   }
   request_start_us_ = 0;
   if (split_target_ >= 0) {  // the outcome a weighted route's step-back watches

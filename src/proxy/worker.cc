@@ -25,6 +25,15 @@ constexpr core::Millis kLagProbeMillis = 10;
 // A connection refused at accept: closed before a byte is read. SO_LINGER 0
 // makes the close a reset, so the refused socket does not sit in TIME_WAIT
 // (or FIN_WAIT, if the client never closes) holding kernel memory under a flood.
+// Each cluster's endpoint count, for the metrics' per-endpoint histograms.
+std::vector<size_t> endpointCounts(const config::Snapshot& snapshot) {
+  std::vector<size_t> out;
+  for (const upstream::ClusterSpec& cluster : snapshot.clusters) {
+    out.push_back(cluster.endpoints.size());
+  }
+  return out;
+}
+
 void closeUnread(int fd) {
   linger hard{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
@@ -74,7 +83,7 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
       snapshot_(std::move(snapshot)),
       open_connections_(open_connections),
       metrics_(snapshot_->route_names.size(), snapshot_->listeners.size(),
-               snapshot_->clusters.size()),
+               endpointCounts(*snapshot_)),
       cluster_admissions_(snapshot_->clusters, shield::randomSeed()),
       auth_(snapshot_->auth.token_cache_entries),
       shield_(snapshot_->shield, shield::randomSeed()),

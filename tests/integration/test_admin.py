@@ -74,7 +74,7 @@ def test_metrics_count_every_response_by_route_and_class(stack):
     # Bounded labels: routes, clusters and fixed event names (all from the
     # config or the code), never an address or a principal.
     labels = {k for f in families.values() for _, ls, _ in f["samples"] for k in ls}
-    assert labels <= {"route", "code", "le", "cluster", "event", "listener", "cause"}
+    assert labels <= {"route", "code", "le", "cluster", "event", "listener", "cause", "endpoint"}
     assert v(families, "rampart_cluster_events_total", cluster="app", event="retries") == 0
 
 

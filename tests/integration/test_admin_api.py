@@ -222,6 +222,9 @@ def test_stats_has_history_refusals_listeners_and_clusters(stack):
     assert metric(admin_port, "rampart_listener_request_duration_seconds_count",
                   listener="main") == 21
     assert metric(admin_port, "rampart_cluster_endpoints_healthy", cluster="app") == 1
+    endpoint = call(admin_port, "GET", "/config").json()["clusters"][0]["endpoints"][0]
+    assert metric(admin_port, "rampart_endpoint_duration_seconds_count", cluster="app",
+                  endpoint=endpoint) == 20
     # The 413 was refused after routing: it counts under its route.
     assert metric(admin_port, "rampart_requests_total", route="limited", code="4xx") == 1
 
