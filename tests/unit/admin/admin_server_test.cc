@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "observe/export.h"
+#include "observe/metrics.h"
 
 namespace rampart::admin {
 namespace {
@@ -137,6 +138,46 @@ TEST(AdminServerTest, PostsFromAnotherOriginAreRefused) {
   request.origin = "http://127.0.0.1:9901";
   EXPECT_EQ(answerAdminRequest(request, "", hooks).rfind("HTTP/1.1 202 ", 0), 0u);
   EXPECT_EQ(drains, 1);
+}
+
+TEST(ExportTest, ListenerClusterEndpointHistogramsAndRefusals) {
+  observe::WorkerMetrics metrics(1, 1, {2});
+  observe::WorkerStats stats;
+  metrics.recordResponse(0, 200, 300);
+  metrics.recordListener(0, 300);
+  metrics.recordCluster(0, 1, 200);
+  metrics.recordCluster(0, UINT32_MAX, 100);  // no endpoint attempted: the cluster only
+  metrics.recordRefusal("rate-limit");
+  metrics.recordRefusal("upstream-connect-failure");
+  metrics.recordRefusal("not-a-cause");
+  std::vector<std::string> routes = {"api"};
+  observe::MetricsSources sources;
+  sources.route_names = &routes;
+  sources.metrics = {&metrics};
+  sources.stats = {&stats};
+  sources.listener_names = {"main"};
+  sources.clusters.push_back({"app", {}, 2, 1, {"10.0.0.1:80", "10.0.0.2:80"}});
+  const std::string text = observe::renderPrometheus(sources);
+  for (const char* line : {
+           "rampart_listener_request_duration_seconds_count{listener=\"main\"} 1\n",
+           "rampart_upstream_duration_seconds_count{cluster=\"app\"} 2\n",
+           "rampart_endpoint_duration_seconds_count{cluster=\"app\",endpoint=\"10.0.0.2:80\"} 1\n",
+           "rampart_endpoint_duration_seconds_count{cluster=\"app\",endpoint=\"10.0.0.1:80\"} 0\n",
+           "rampart_refusals_total{cause=\"rate-limit\"} 1\n",
+           "rampart_refusals_total{cause=\"upstream\"} 1\n",
+           "rampart_refusals_total{cause=\"auth\"} 0\n",
+           "rampart_cluster_endpoints{cluster=\"app\"} 2\n",
+           "rampart_cluster_endpoints_healthy{cluster=\"app\"} 1\n",
+           "rampart_bytes_received_total 0\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
+  const std::string json = observe::renderStatsJson(sources);
+  EXPECT_NE(json.find("\"refusals\":{\"bad-request\":0,\"shield\":0"), std::string::npos);
+  EXPECT_NE(json.find("\"clusters\":[{\"cluster\":\"app\",\"endpoints\":2,\"healthy\":1,"
+                      "\"requests\":2"),
+            std::string::npos)
+      << json;
 }
 
 TEST(ExportTest, EscapesLabelValuesAndJson) {
