@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "observe/histogram.h"
+#include "observe/metrics.h"
 #include "observe/stats.h"
+#include "observe/top_talkers.h"
 
 namespace {
 
@@ -60,6 +62,44 @@ void BM_RecordOneRequest(benchmark::State& state) {
   benchmark::DoNotOptimize(by_status.data());
 }
 BENCHMARK(BM_RecordOneRequest);
+
+// Everything the session records per request through the worker's shards:
+// route histogram and status class, listener histogram, cluster (upstream)
+// histogram, and the client in the top-talkers sketch, a keep-alive client
+// whose remembered slot still holds it (the common case).
+void BM_RecordOneRequestAllShards(benchmark::State& state) {
+  rampart::observe::WorkerMetrics metrics(50, 2, std::vector<size_t>(10, 4));
+  rampart::observe::TopTalkers talkers;
+  std::vector<uint64_t> values = latencies(4096);
+  std::vector<rampart::observe::TalkerAddress> clients(64);
+  for (size_t c = 0; c < clients.size(); ++c) clients[c] = {0, 0x0000ffff00000000ULL | (c + 1)};
+  std::vector<uint8_t> hints(clients.size(), UINT8_MAX);
+  size_t i = 0;
+  for (auto _ : state) {
+    size_t k = i++ & 4095;
+    auto route = static_cast<uint32_t>(k % 50);
+    metrics.recordResponse(route, 200, values[k]);
+    metrics.recordListener(static_cast<uint32_t>(k & 1), values[k]);
+    metrics.recordCluster(route % 10, static_cast<uint32_t>(k & 3), values[k] / 2);
+    size_t c = k % 16;  // 16 busy clients: they stay in the sketch
+    talkers.record(clients[c], &hints[c]);
+  }
+  benchmark::DoNotOptimize(talkers.size());
+}
+BENCHMARK(BM_RecordOneRequestAllShards);
+
+// The sketch's worst case: every request from a new address (a spoofed or
+// widely spread flood), a scan of 32 counters and a replacement each time.
+void BM_TopTalkersNewAddressEachTime(benchmark::State& state) {
+  rampart::observe::TopTalkers talkers;
+  uint64_t n = 0;
+  for (auto _ : state) {
+    uint8_t hint = UINT8_MAX;
+    talkers.record({0, 0x0000ffff00000000ULL | (++n & 0xffffffff)}, &hint);
+  }
+  benchmark::DoNotOptimize(talkers.size());
+}
+BENCHMARK(BM_TopTalkersNewAddressEachTime);
 
 // The reader's side: merging two workers' shards (the admin listener does
 // this per scrape, per route).

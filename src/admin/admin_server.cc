@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 
+#include "admin/dashboard_html.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "http/parser.h"
 #include "net/socket.h"
@@ -79,6 +81,12 @@ std::string queryValue(std::string_view target, std::string_view name) {
   return {};
 }
 
+int64_t wallMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 bool sendAll(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
     ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
@@ -91,39 +99,161 @@ bool sendAll(int fd, std::string_view bytes) {
 
 }  // namespace
 
-std::string answerAdminRequest(std::string_view method, std::string_view target,
-                               std::string_view authorization, const std::string& token,
-                               const AdminServer::Sources& sources) {
-  if (!authorized(authorization, token)) {
+BodyLength adminBodyLength(bool chunked, uint64_t content_length) {
+  if (chunked) return {411, 0};
+  if (content_length > kMaxAdminBody) return {413, 0};
+  return {0, static_cast<size_t>(content_length)};
+}
+
+namespace {
+
+std::string json(int status, std::string_view reason, std::string_view body) {
+  return response(status, reason, "application/json", body);
+}
+
+std::string_view reasonOf(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 409:
+      return "Conflict";
+    case 507:
+      return "Insufficient Storage";
+    default:
+      return "Error";
+  }
+}
+
+size_t historyWanted(std::string_view target) {
+  const std::string text = queryValue(target, "history");
+  size_t n = StatsHistory::kSamples;
+  if (!text.empty()) {
+    n = 0;
+    for (char c : text) {
+      if (c < '0' || c > '9') return StatsHistory::kSamples;
+      n = std::min<size_t>(n * 10 + static_cast<size_t>(c - '0'), StatsHistory::kSamples);
+    }
+  }
+  return n;
+}
+
+std::string answerPost(const AdminRequest& request, std::string_view path,
+                       const AdminHooks& hooks) {
+  if (path == "/drain" && hooks.drain) {
+    hooks.drain();
+    return json(202, "Accepted", "{\"draining\":true}");
+  }
+  if (path == "/clients/block" && hooks.block) {
+    std::string error;
+    std::optional<BlockOrder> order = parseBlockOrder(request.body, &error);
+    if (!order) return problem(400, "Bad Request", observe::escapeJson(error));
+    ActionAnswer answer = hooks.block(*order);
+    return json(answer.status, reasonOf(answer.status), answer.json);
+  }
+  if (path == "/clients/unblock" && hooks.unblock) {
+    std::string error;
+    std::optional<UnblockOrder> order = parseUnblockOrder(request.body, &error);
+    if (!order) return problem(400, "Bad Request", observe::escapeJson(error));
+    ActionAnswer answer = hooks.unblock(*order);
+    return json(answer.status, reasonOf(answer.status), answer.json);
+  }
+  return {};
+}
+
+bool isPostPath(std::string_view path) {
+  return path == "/drain" || path == "/clients/block" || path == "/clients/unblock";
+}
+
+}  // namespace
+
+bool sameOrigin(std::string_view origin, std::string_view host) {
+  if (origin.empty()) return true;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (origin.size() == scheme.size() + host.size() && origin.starts_with(scheme) &&
+        http::equalsIgnoreCase(origin.substr(scheme.size()), host)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string answerAdminRequest(const AdminRequest& request, const std::string& token,
+                               const AdminHooks& hooks, const StatsHistory* history) {
+  std::string_view path = request.target.substr(0, request.target.find('?'));
+  // The dashboard page itself carries no data: it is served without the
+  // token, and asks for it before its first fetch (the data endpoints need it).
+  if (path == "/dashboard" && (request.method == "GET" || request.method == "HEAD")) {
+    std::string out = response(200, "OK", "text/html; charset=utf-8", dashboardHtml(),
+                               "Content-Security-Policy: default-src 'self'; style-src "
+                               "'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' "
+                               "data:\r\nX-Frame-Options: DENY\r\n");
+    if (request.method == "HEAD") out.resize(out.find("\r\n\r\n") + 4);
+    return out;
+  }
+  if (!authorized(request.authorization, token)) {
     return problem(401, "Unauthorized", "the admin API needs its bearer token",
                    "WWW-Authenticate: Bearer realm=\"rampart-admin\"\r\n");
   }
-  std::string_view path = target.substr(0, target.find('?'));
-  if (method != "GET" && method != "HEAD") {
+  if (isPostPath(path)) {
+    if (request.method != "POST") {
+      return problem(405, "Method Not Allowed", "this admin action is a POST", "Allow: POST\r\n");
+    }
+    if (!sameOrigin(request.origin, request.host)) {
+      return problem(403, "Forbidden", "a POST from another origin is refused");
+    }
+    std::string out = answerPost(request, path, hooks);
+    return out.empty() ? problem(404, "Not Found", "no such admin endpoint") : out;
+  }
+  if (request.method != "GET" && request.method != "HEAD") {
     return problem(405, "Method Not Allowed", "the admin API answers GET", "Allow: GET, HEAD\r\n");
   }
   std::string out;
   if (path == "/live") {
     out = response(200, "OK", "text/plain; charset=utf-8", "live\n");
   } else if (path == "/ready") {
-    observe::MetricsSources now = sources();
+    observe::MetricsSources now = hooks.sources();
     out = now.draining
               ? response(503, "Service Unavailable", "text/plain; charset=utf-8", "draining\n")
               : response(200, "OK", "text/plain; charset=utf-8", "ready\n");
   } else if (path == "/metrics") {
     out = response(200, "OK", "text/plain; version=0.0.4; charset=utf-8",
-                   observe::renderPrometheus(sources()));
+                   observe::renderPrometheus(hooks.sources()));
   } else if (path == "/stats") {
-    out = response(200, "OK", "application/json", observe::renderStatsJson(sources()));
+    std::string body = observe::renderStatsJson(hooks.sources());
+    if (history != nullptr) {
+      body.pop_back();  // the closing brace: the history goes inside
+      body += ",\"history\":";
+      body += history->json(historyWanted(request.target));
+      body += '}';
+    }
+    out = response(200, "OK", "application/json", body);
+  } else if (path == "/config" && hooks.config_json) {
+    out = response(200, "OK", "application/json", hooks.config_json());
+  } else if (path == "/clients/top" && hooks.clients_json) {
+    out = response(200, "OK", "application/json", hooks.clients_json());
   } else {
     return problem(404, "Not Found", "no such admin endpoint");
   }
-  if (method == "HEAD") out.resize(out.find("\r\n\r\n") + 4);
+  if (request.method == "HEAD") out.resize(out.find("\r\n\r\n") + 4);
   return out;
 }
 
-AdminServer::AdminServer(AdminSettings settings, Sources sources)
-    : settings_(std::move(settings)), sources_(std::move(sources)) {}
+std::string answerAdminRequest(std::string_view method, std::string_view target,
+                               std::string_view authorization, const std::string& token,
+                               const AdminServer::Sources& sources) {
+  AdminHooks hooks;
+  hooks.sources = sources;
+  return answerAdminRequest(AdminRequest{method, target, authorization, {}}, token, hooks);
+}
+
+AdminServer::AdminServer(AdminSettings settings, AdminHooks hooks)
+    : settings_(std::move(settings)), hooks_(std::move(hooks)) {}
 
 AdminServer::~AdminServer() {
   stop();
@@ -144,8 +274,16 @@ void AdminServer::stop() {
 }
 
 // Accepts one connection at a time; poll wakes every 100 ms to see stop_.
+// Samples the history once a second (between requests: one at a time).
 void AdminServer::run() {
+  int64_t next_sample = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
+    const int64_t now = core::monotonicMillis();
+    if (now >= next_sample && hooks_.sources) {
+      history_.sample(HistoryTotals::read(hooks_.sources()), wallMillis(), now);
+      // On a fixed grid, so the samples do not drift by the poll's 100 ms.
+      next_sample = next_sample == 0 || now - next_sample > 1000 ? now + 1000 : next_sample + 1000;
+    }
     pollfd pfd{listen_fd_, POLLIN, 0};
     int ready = ::poll(&pfd, 1, 100);
     if (ready <= 0) continue;
@@ -156,15 +294,20 @@ void AdminServer::run() {
   }
 }
 
-// One request per connection, read within kReadTimeoutMs in total.
+// One request per connection (head, then a body of at most kMaxAdminBody),
+// read within kReadTimeoutMs in total.
 void AdminServer::serveOne(int fd) {
-  char buffer[kMaxRequestBytes];
+  char buffer[kMaxRequestBytes + kMaxAdminBody];
   size_t have = 0;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReadTimeoutMs);
   http::RequestHead head;
+  head.headers.reserve(32);
   http::Limits limits;
   limits.max_head_bytes = kMaxRequestBytes;
+  size_t head_size = 0;  // set once the head parsed
+  size_t body_size = 0;
   for (;;) {
+    if (head_size != 0 && have >= head_size + body_size) break;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                     deadline - std::chrono::steady_clock::now())
                     .count();
@@ -174,47 +317,66 @@ void AdminServer::serveOne(int fd) {
     ssize_t n = ::recv(fd, buffer + have, sizeof(buffer) - have, 0);
     if (n <= 0) return;
     have += static_cast<size_t>(n);
+    if (head_size != 0) continue;
     http::ParseOutcome outcome =
         http::parseRequestHead(std::string_view(buffer, have), limits, head);
     if (outcome.state == http::ParseOutcome::State::kNeedMore) {
-      if (have == sizeof(buffer)) break;
+      if (have >= kMaxRequestBytes) {
+        sendAll(fd, problem(400, "Bad Request", "malformed request"));
+        return;
+      }
       continue;
     }
-    if (outcome.state == http::ParseOutcome::State::kError) break;
-    std::string_view authorization;
-    for (const http::Header& header : head.headers) {
-      if (http::equalsIgnoreCase(header.name, "authorization")) authorization = header.value;
-    }
-    std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));
-    if (path == "/upgrade" && upgrader_ && authorized(authorization, settings_.token)) {
-      if (head.method != "POST") {
-        sendAll(fd, problem(405, "Method Not Allowed", "/upgrade answers POST", "Allow: POST\r\n"));
-        return;
-      }
-      ReloadAnswer answer = upgrader_(queryValue(head.target, "binary"));
-      sendAll(fd, response(answer.status, answer.status == 202 ? "Accepted" : "Bad Request",
-                           "application/json", answer.body));
+    if (outcome.state == http::ParseOutcome::State::kError) {
+      sendAll(fd, problem(400, "Bad Request", "malformed request"));
       return;
     }
-    if (path == "/reload" && reloader_ && authorized(authorization, settings_.token)) {
-      // The only endpoint that changes anything: POST only, same token rule.
-      if (head.method != "POST") {
-        sendAll(fd, problem(405, "Method Not Allowed", "/reload answers POST", "Allow: POST\r\n"));
-        return;
-      }
-      ReloadAnswer answer = reloader_();
-      sendAll(fd, response(answer.status,
-                           answer.status == 200
-                               ? "OK"
-                               : (answer.status == 422 ? "Unprocessable Content" : "Bad Request"),
-                           "application/json", answer.body));
+    BodyLength body =
+        adminBodyLength(head.framing == http::BodyFraming::kChunked, head.content_length);
+    if (body.error_status == 411) {
+      sendAll(fd, problem(411, "Length Required", "send the body with a Content-Length"));
       return;
     }
-    sendAll(fd,
-            answerAdminRequest(head.method, head.target, authorization, settings_.token, sources_));
+    if (body.error_status == 413) {
+      sendAll(fd, problem(413, "Content Too Large", "admin request bodies are at most 4 KiB"));
+      return;
+    }
+    head_size = outcome.consumed;
+    body_size = body.length;
+  }
+  AdminRequest request{
+      head.method, head.target, {}, std::string_view(buffer + head_size, body_size), head.host, {}};
+  for (const http::Header& header : head.headers) {
+    if (http::equalsIgnoreCase(header.name, "authorization")) request.authorization = header.value;
+    if (http::equalsIgnoreCase(header.name, "origin")) request.origin = header.value;
+  }
+  std::string_view path = request.target.substr(0, request.target.find('?'));
+  const bool action_allowed = authorized(request.authorization, settings_.token) &&
+                              sameOrigin(request.origin, request.host);
+  if (path == "/upgrade" && upgrader_ && action_allowed) {
+    if (request.method != "POST") {
+      sendAll(fd, problem(405, "Method Not Allowed", "/upgrade answers POST", "Allow: POST\r\n"));
+      return;
+    }
+    ReloadAnswer answer = upgrader_(queryValue(request.target, "binary"));
+    sendAll(fd, response(answer.status, answer.status == 202 ? "Accepted" : "Bad Request",
+                         "application/json", answer.body));
     return;
   }
-  sendAll(fd, problem(400, "Bad Request", "malformed request"));
+  if (path == "/reload" && reloader_ && action_allowed) {
+    if (request.method != "POST") {
+      sendAll(fd, problem(405, "Method Not Allowed", "/reload answers POST", "Allow: POST\r\n"));
+      return;
+    }
+    ReloadAnswer answer = reloader_();
+    sendAll(fd, response(answer.status,
+                         answer.status == 200
+                             ? "OK"
+                             : (answer.status == 422 ? "Unprocessable Content" : "Bad Request"),
+                         "application/json", answer.body));
+    return;
+  }
+  sendAll(fd, answerAdminRequest(request, settings_.token, hooks_, &history_));
 }
 
 }  // namespace rampart::admin

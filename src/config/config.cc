@@ -432,7 +432,10 @@ LoadResult loadString(std::string_view text, const std::string& file_name) {
   if (result.errors.empty() && snapshot == nullptr) {
     result.errors.push_back(Diagnostic{file_name, 0, 0, "internal error: no snapshot built"});
   }
-  if (result.errors.empty()) result.snapshot = std::move(snapshot);
+  if (result.errors.empty()) {
+    snapshot->source_text = std::string(text);
+    result.snapshot = std::move(snapshot);
+  }
   return result;
 }
 

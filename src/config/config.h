@@ -138,6 +138,7 @@ struct Snapshot {
   // SHA-256 over the `authentication:` section and the key and JWKS files:
   // the workers' token caches survive a reload only when it is unchanged.
   std::string auth_fingerprint;
+  std::string source_text;  // the YAML it was compiled from (admin /config, redacted there)
 };
 
 // One problem in a config file. Printed as "file:line:col: message".

@@ -1,5 +1,7 @@
 #include "observe/export.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace rampart::observe {
@@ -38,6 +40,53 @@ std::string seconds(uint64_t micros) {
 
 void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+// One labelled series of a histogram family: buckets, sum, count.
+// `labels` is the series' labels, formatted and escaped: route="api".
+void histogramSeries(std::string& out, std::string_view name, std::string_view labels,
+                     const HistogramSnapshot& merged) {
+  auto it = std::back_inserter(out);
+  for (uint64_t bound : prometheusBucketsMicros()) {
+    fmt::format_to(it, "{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, seconds(bound),
+                   merged.countAtOrBelow(bound));
+  }
+  fmt::format_to(it, "{}_bucket{{{},le=\"+Inf\"}} {}\n", name, labels, merged.total());
+  fmt::format_to(it, "{}_sum{{{}}} {}\n", name, labels,
+                 static_cast<double>(merged.sumMicros()) / 1e6);
+  fmt::format_to(it, "{}_count{{{}}} {}\n", name, labels, merged.total());
+}
+
+std::string label(std::string_view name, std::string_view value) {
+  return fmt::format("{}=\"{}\"", name, escapeLabelValue(value));
+}
+
+size_t listenerCount(const MetricsSources& sources) {
+  return sources.metrics.empty() ? 0 : sources.metrics.front()->listenerCount();
+}
+size_t clusterCount(const MetricsSources& sources) {
+  return sources.metrics.empty() ? 0 : sources.metrics.front()->clusterCount();
+}
+HistogramSnapshot mergedListener(const MetricsSources& sources, size_t i) {
+  HistogramSnapshot merged;
+  for (const WorkerMetrics* worker : sources.metrics) merged.add(worker->listener(i));
+  return merged;
+}
+HistogramSnapshot mergedCluster(const MetricsSources& sources, size_t i) {
+  HistogramSnapshot merged;
+  for (const WorkerMetrics* worker : sources.metrics) merged.add(worker->cluster(i));
+  return merged;
+}
+uint64_t mergedRefusals(const MetricsSources& sources, size_t cause) {
+  uint64_t n = 0;
+  for (const WorkerMetrics* worker : sources.metrics) n += worker->refusals(cause);
+  return n;
+}
+std::string listenerName(const MetricsSources& sources, size_t i) {
+  return i < sources.listener_names.size() ? sources.listener_names[i] : fmt::format("{}", i);
+}
+std::string clusterName(const MetricsSources& sources, size_t i) {
+  return i < sources.clusters.size() ? sources.clusters[i].cluster : fmt::format("{}", i);
 }
 
 }  // namespace
@@ -105,18 +154,50 @@ std::string renderPrometheus(const MetricsSources& sources) {
          "From the request head read to the response head sent, by route (bucket edges at "
          "the histogram's resolution, under 1.6%).");
   for (size_t slot = 0; slot < slots; ++slot) {
-    std::string route = escapeLabelValue(routeName(sources, slot));
-    HistogramSnapshot merged = mergedDuration(sources, slot);
-    for (uint64_t bound : prometheusBucketsMicros()) {
-      fmt::format_to(it, "rampart_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
-                     route, seconds(bound), merged.countAtOrBelow(bound));
+    histogramSeries(out, "rampart_request_duration_seconds",
+                    label("route", routeName(sources, slot)), mergedDuration(sources, slot));
+  }
+  if (listenerCount(sources) != 0) {
+    family(out, "rampart_listener_request_duration_seconds", "histogram",
+           "From the request head read to the response head sent, by listener.");
+    for (size_t i = 0; i < listenerCount(sources); ++i) {
+      histogramSeries(out, "rampart_listener_request_duration_seconds",
+                      label("listener", listenerName(sources, i)), mergedListener(sources, i));
     }
-    fmt::format_to(it, "rampart_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n",
-                   route, merged.total());
-    fmt::format_to(it, "rampart_request_duration_seconds_sum{{route=\"{}\"}} {}\n", route,
-                   static_cast<double>(merged.sumMicros()) / 1e6);
-    fmt::format_to(it, "rampart_request_duration_seconds_count{{route=\"{}\"}} {}\n", route,
-                   merged.total());
+  }
+  if (clusterCount(sources) != 0) {
+    family(out, "rampart_upstream_duration_seconds", "histogram",
+           "From the request sent upstream to the response head (or the failure), by cluster.");
+    for (size_t i = 0; i < clusterCount(sources); ++i) {
+      histogramSeries(out, "rampart_upstream_duration_seconds",
+                      label("cluster", clusterName(sources, i)), mergedCluster(sources, i));
+    }
+  }
+  bool endpoint_family = false;
+  for (size_t c = 0; c < clusterCount(sources) && c < sources.clusters.size(); ++c) {
+    const MetricsSources::ClusterCounters& row = sources.clusters[c];
+    const size_t endpoints =
+        std::min(sources.metrics.front()->endpointCount(c), row.endpoint_names.size());
+    for (size_t e = 0; e < endpoints; ++e) {
+      if (!endpoint_family) {
+        family(out, "rampart_endpoint_duration_seconds", "histogram",
+               "From the request sent upstream to the response head (or the failure), by "
+               "endpoint (as written in the config).");
+        endpoint_family = true;
+      }
+      HistogramSnapshot merged;
+      for (const WorkerMetrics* worker : sources.metrics) merged.add(worker->endpoint(c, e));
+      histogramSeries(
+          out, "rampart_endpoint_duration_seconds",
+          label("cluster", row.cluster) + "," + label("endpoint", row.endpoint_names[e]), merged);
+    }
+  }
+  family(out, "rampart_refusals_total", "counter",
+         "Requests refused or failed, by the access log's cause (upstream-* as upstream); "
+         "connections refused at accept are rampart_shield_refused_at_accept_total.");
+  for (size_t c = 0; c < kRefusalCauseCount; ++c) {
+    fmt::format_to(it, "rampart_refusals_total{{cause=\"{}\"}} {}\n", kRefusalCauses[c],
+                   mergedRefusals(sources, c));
   }
 
   for (const CounterField& field : counterFields()) {
@@ -138,6 +219,19 @@ std::string renderPrometheus(const MetricsSources& sources) {
         fmt::format_to(it, "rampart_cluster_events_total{{cluster=\"{}\",event=\"{}\"}} {}\n",
                        cluster, event, value);
       }
+    }
+  }
+  if (!sources.clusters.empty()) {
+    family(out, "rampart_cluster_endpoints", "gauge", "Endpoints configured, by cluster.");
+    for (const MetricsSources::ClusterCounters& row : sources.clusters) {
+      fmt::format_to(it, "rampart_cluster_endpoints{{cluster=\"{}\"}} {}\n",
+                     escapeLabelValue(row.cluster), row.endpoints);
+    }
+    family(out, "rampart_cluster_endpoints_healthy", "gauge",
+           "Endpoints not marked down by the active health checks, by cluster.");
+    for (const MetricsSources::ClusterCounters& row : sources.clusters) {
+      fmt::format_to(it, "rampart_cluster_endpoints_healthy{{cluster=\"{}\"}} {}\n",
+                     escapeLabelValue(row.cluster), row.healthy);
     }
   }
   family(out, "rampart_connections_open", "gauge", "Client connections open now.");
@@ -217,6 +311,41 @@ std::string renderStatsJson(const MetricsSources& sources) {
     last = split.route;
   }
   if (!last.empty()) out += "}}";
+  out += "],\"refusals\":{";
+  for (size_t c = 0; c < kRefusalCauseCount; ++c) {
+    fmt::format_to(it, "{}\"{}\":{}", c == 0 ? "" : ",", kRefusalCauses[c],
+                   mergedRefusals(sources, c));
+  }
+  out += "},\"listeners\":[";
+  for (size_t i = 0; i < listenerCount(sources); ++i) {
+    HistogramSnapshot merged = mergedListener(sources, i);
+    fmt::format_to(it,
+                   "{}{{\"listener\":\"{}\",\"requests\":{},\"p50_ms\":{:.3f},\"p90_ms\":{:.3f},"
+                   "\"p99_ms\":{:.3f}}}",
+                   i == 0 ? "" : ",", escapeJson(listenerName(sources, i)), merged.total(),
+                   merged.quantileMicros(0.5) / 1000, merged.quantileMicros(0.9) / 1000,
+                   merged.quantileMicros(0.99) / 1000);
+  }
+  out += "],\"clusters\":[";
+  for (size_t i = 0; i < sources.clusters.size(); ++i) {
+    const MetricsSources::ClusterCounters& row = sources.clusters[i];
+    HistogramSnapshot merged =
+        i < clusterCount(sources) ? mergedCluster(sources, i) : HistogramSnapshot{};
+    uint64_t failures = 0;
+    for (const auto& [name, value] : row.values) {
+      // The upstream failure causes (upstream/errors.h causeCounterName).
+      if (name == "connect_failure" || name == "connect_timeout" || name == "timeout" ||
+          name == "reset" || name == "bad_response" || name == "no_healthy_upstream") {
+        failures += value;
+      }
+    }
+    fmt::format_to(it,
+                   "{}{{\"cluster\":\"{}\",\"endpoints\":{},\"healthy\":{},\"requests\":{},"
+                   "\"failures\":{},\"p50_ms\":{:.3f},\"p99_ms\":{:.3f}}}",
+                   i == 0 ? "" : ",", escapeJson(row.cluster), row.endpoints, row.healthy,
+                   merged.total(), failures, merged.quantileMicros(0.5) / 1000,
+                   merged.quantileMicros(0.99) / 1000);
+  }
   out += "],";
   fmt::format_to(it,
                  "\"latency\":{{\"requests\":{},\"p50_ms\":{:.3f},\"p90_ms\":{:.3f},"

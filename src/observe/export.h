@@ -25,6 +25,7 @@ struct SplitWeight {
 
 struct MetricsSources {
   const std::vector<std::string>* route_names = nullptr;  // by route index
+  std::vector<std::string> listener_names;                // by listener index
   std::vector<const WorkerStats*> stats;                  // one per worker
   std::vector<const WorkerMetrics*> metrics;              // one per worker
   uint64_t open_connections = 0;
@@ -37,6 +38,9 @@ struct MetricsSources {
   struct ClusterCounters {
     std::string cluster;
     std::vector<std::pair<std::string, uint64_t>> values;
+    uint32_t endpoints = 0;  // configured
+    uint32_t healthy = 0;    // not marked down by the active health checks (all without checks)
+    std::vector<std::string> endpoint_names;  // as written in the config, by endpoint index
   };
   std::vector<ClusterCounters> clusters;
   // Config reloads by result (rampart_config_reloads_total{result}).

@@ -36,6 +36,16 @@ void HistogramSnapshot::add(const HistogramShard& shard) {
   sum_micros_ += shard.sumMicros();
 }
 
+void HistogramSnapshot::subtract(const HistogramSnapshot& earlier) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    counts_[i] = counts_[i] > earlier.counts_[i] ? counts_[i] - earlier.counts_[i] : 0;
+    total += counts_[i];
+  }
+  total_ = total;
+  sum_micros_ = sum_micros_ > earlier.sum_micros_ ? sum_micros_ - earlier.sum_micros_ : 0;
+}
+
 void HistogramSnapshot::add(const HistogramSnapshot& other) {
   for (uint32_t i = 0; i < HistogramLayout::kBuckets; ++i) counts_[i] += other.counts_[i];
   total_ += other.total_;

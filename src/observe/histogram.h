@@ -72,6 +72,9 @@ class HistogramSnapshot {
   HistogramSnapshot() : counts_(HistogramLayout::kBuckets, 0) {}
   void add(const HistogramShard& shard);
   void add(const HistogramSnapshot& other);
+  // What was recorded since `earlier` (an older snapshot of the same
+  // shards): this minus it, bucket by bucket (never below zero).
+  void subtract(const HistogramSnapshot& earlier);
 
   uint64_t total() const { return total_; }
   uint64_t sumMicros() const { return sum_micros_; }

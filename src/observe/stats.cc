@@ -55,6 +55,8 @@ const std::vector<CounterField>& counterFields() {
       {"proxy_headers", &WorkerStats::proxy_headers},
       {"proxy_header_refused", &WorkerStats::proxy_header_refused},
       {"access_log_dropped", &WorkerStats::access_log_dropped},
+      {"bytes_received", &WorkerStats::bytes_in},
+      {"bytes_sent", &WorkerStats::bytes_out},
       {"cutover_step_backs", &WorkerStats::cutover_step_backs},
   };
   return kFields;

@@ -65,8 +65,7 @@ bool Server::start() {
   }
   started_at_ = std::chrono::steady_clock::now();
   if (snapshot_->admin.enabled) {
-    admin_ =
-        std::make_unique<admin::AdminServer>(snapshot_->admin, [this] { return metricsSources(); });
+    admin_ = std::make_unique<admin::AdminServer>(snapshot_->admin, adminHooks());
     admin_->setReloader([this] {
       ReloadOutcome outcome = reload("POST /reload");
       int status = outcome.result == ReloadOutcome::Result::kRefused
@@ -89,7 +88,7 @@ bool Server::start() {
       drainAndStop();
       return false;
     }
-    spdlog::info("admin on http://{} (/metrics /stats /ready /live, POST /reload)",
+    spdlog::info("admin on http://{} (/dashboard /metrics /stats /ready /live, POST /reload)",
                  snapshot_->admin.address_text);
   }
   for (const config::ListenerSpec& listener : snapshot_->listeners) {
@@ -204,7 +203,14 @@ observe::MetricsSources Server::metricsSources() const {
     }
   }
   for (uint32_t c = 0; c < snapshot_->clusters.size(); ++c) {
-    sources.clusters.push_back({snapshot_->clusters[c].name, clusterCounters(c)});
+    const upstream::ClusterSpec& cluster = snapshot_->clusters[c];
+    const auto endpoints = static_cast<uint32_t>(cluster.endpoints.size());
+    const uint32_t down = cluster.health ? cluster.health->unhealthyCount() : 0;
+    sources.clusters.push_back({cluster.name, clusterCounters(c), endpoints,
+                                down < endpoints ? endpoints - down : 0, cluster.endpoint_names});
+  }
+  for (const config::ListenerSpec& listener : snapshot_->listeners) {
+    sources.listener_names.push_back(listener.name);
   }
   return sources;
 }

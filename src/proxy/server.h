@@ -135,6 +135,12 @@ class Server {
   std::atomic<bool> draining_{false};              // /ready answers 503 from the first signal
   std::chrono::steady_clock::time_point started_at_;
   observe::MetricsSources metricsSources() const;
+  // The admin API's hooks (proxy/server_admin.cc): config, clients, blocks, drain.
+  admin::AdminHooks adminHooks();
+  std::string clientsJson();
+  admin::ActionAnswer blockClients(const admin::BlockOrder& order);
+  admin::ActionAnswer unblockClients(const admin::UnblockOrder& order);
+  shield::ManualBlocks manual_blocks_;  // the operator's blocks of record (admin thread only)
   // Learned baselines: the settings in force (the last reload's) and the key
   // seed every worker uses, kept in the state file with what they learned.
   shield::BaselineSettings baselines_;

@@ -297,6 +297,7 @@ bool Session::readClient() {
   if (n > 0) {
     in_.produce(static_cast<size_t>(n));
     body_bytes_read_ += static_cast<uint64_t>(n);
+    worker_->stats().bytes_in.inc(static_cast<uint64_t>(n));
     // A short read drained the socket; new data will raise a new edge.
     if (static_cast<size_t>(n) < space) client_readable_ = false;
     return true;
@@ -330,6 +331,7 @@ bool Session::flushClient(std::string_view extra, size_t* extra_written) {
   }
   size_t written = static_cast<size_t>(n);
   access_.bytes_out += written;
+  worker_->stats().bytes_out.inc(written);
   size_t from_head = std::min(written, head.size());
   out_.consume(from_head);
   *extra_written = written - from_head;
@@ -416,6 +418,13 @@ bool Session::takeProxyHeader() {
   peer_ = verdict.client;
   peer_trusted_ = net::containsAny(pinnedSnapshot().trusted_proxies, peer_);
   peer_ip_length_ = peer_.formatIp(peer_ip_, sizeof(peer_ip_));
+  if (worker_->refusedByOperator(peer_)) {  // admin POST /clients/block, as at accept
+    stats.connections_refused.inc();
+    stats.shield_refused_at_accept.inc();
+    resetOnClose(fd_);
+    closeNow();
+    return true;
+  }
   shield::WorkerShield& shield = worker_->shield();
   if (shield.gateEnabled()) {
     gate_ticket_ = shield.admit(peer_, worker_->loop().now() * 1'000'000);
@@ -595,10 +604,13 @@ void Session::reportShadow(const RequestContext& ctx) {
       identity && !identity->account.empty() ? identity->account : "-");
 }
 
-// Phase 8, first step: the cluster's adaptive concurrency limit, when it has one.
 void Session::logRequest() {
   if (!access_.pending) return;
   access_.pending = false;
+  // Top talkers and refusals by cause (admin /clients/top, /metrics), once
+  // per request like the line itself, whether or not there is a log.
+  if (!access_.cause.empty()) gen_->metrics->recordRefusal(access_.cause);
+  worker_->noteTalker(peer_, &talker_hint_);
   observe::AccessRing* ring = worker_->accessRing();
   if (ring == nullptr) return;
   const config::Snapshot& snapshot = pinnedSnapshot();
@@ -719,6 +731,7 @@ bool Session::stepLingering() {
     ssize_t n = ::read(fd_, scratch, sizeof(scratch));
     if (n > 0) {
       linger_discarded_ += static_cast<size_t>(n);
+      worker_->stats().bytes_in.inc(static_cast<uint64_t>(n));
       if (linger_discarded_ > kMaxLingerDiscardBytes) break;
       continue;
     }

@@ -184,7 +184,8 @@ class Session final : public core::EventHandler,
   char peer_ip_[64] = {};
   size_t peer_ip_length_ = 0;
   bool peer_trusted_ = false;
-  bool proven_ = false;  // the last request that went through the phases was forwarded
+  uint8_t talker_hint_ = UINT8_MAX;  // where peer_ was in the worker's top talkers last time
+  bool proven_ = false;              // the last request that went through the phases was forwarded
   ProxyHeaderRule proxy_rule_ = ProxyHeaderRule::kNone;  // kNone once the header is taken
   shield::GateTicket gate_ticket_;
   State state_ = State::kReadingHead;

@@ -23,6 +23,7 @@ namespace {
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 }  // namespace
 
+// Phase 8, first step: the cluster's adaptive concurrency limit, when it has one.
 bool Session::admitToCluster(const RequestContext& ctx, bool has_body) {
   ClusterAdmission* cluster = gen_->admissions->find(cluster_index_);
   if (cluster == nullptr) return true;

@@ -324,8 +324,16 @@ void Session::noteResponse(uint16_t status) {
   uint64_t micros = request_start_us_ == 0 ? 0 : now - request_start_us_;
   access_.status = status;
   access_.upstreamDone(now);
-  uint32_t slot = route_ != nullptr ? route_->index : gen_->metrics->unmatchedSlot();
+  // A refusal after routing (401, 403, 429) has no route_ (it was never
+  // forwarded) but was routed: it counts under its route, not _unmatched.
+  uint32_t slot = route_ != nullptr             ? route_->index
+                  : access_.route != UINT32_MAX ? access_.route
+                                                : gen_->metrics->unmatchedSlot();
   gen_->metrics->recordResponse(slot, status, micros);
+  gen_->metrics->recordListener(listener_, micros);
+  if (access_.upstream_start_us != 0) {
+    gen_->metrics->recordCluster(cluster_index_, attempt_endpoint_, access_.upstream_us);
+  }
   request_start_us_ = 0;
   if (split_target_ >= 0) {  // the outcome a weighted route's step-back watches
     recordSplitOutcome(*route_, split_target_, status, worker_->stats());

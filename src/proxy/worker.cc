@@ -26,6 +26,18 @@ constexpr core::Millis kLagProbeMillis = 10;
 // A connection refused at accept: closed before a byte is read. SO_LINGER 0
 // makes the close a reset, so the refused socket does not sit in TIME_WAIT
 // (or FIN_WAIT, if the client never closes) holding kernel memory under a flood.
+// Each cluster's endpoint count, for the metrics' per-endpoint histograms.
+observe::WorkerMetrics::Shape metricsShape(const config::Snapshot& snapshot) {
+  observe::WorkerMetrics::Shape shape;
+  shape.routes = snapshot.route_names;
+  shape.listeners = snapshot.listeners.size();
+  for (const upstream::ClusterSpec& cluster : snapshot.clusters) {
+    shape.clusters.push_back(cluster.name);
+    shape.cluster_endpoints.push_back(cluster.endpoints.size());
+  }
+  return shape;
+}
+
 void closeUnread(int fd) {
   linger hard{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
@@ -120,11 +132,13 @@ std::unique_ptr<Generation> Worker::buildGeneration(
       std::make_unique<ClusterAdmissions>(snapshot->clusters, shield::randomSeed());
   generation->authz =
       std::make_unique<authz::WorkerAuthz>(&snapshot->ext_authz.authorizers, &loop_);
+  const observe::WorkerMetrics::Shape shape = metricsShape(*snapshot);
   if (built_metrics_) {
-    generation->metrics = std::make_shared<observe::WorkerMetrics>(
-        snapshot->route_names, *built_metrics_, built_snapshot_->route_names);
+    generation->metrics = std::make_shared<observe::WorkerMetrics>(shape, *built_metrics_,
+                                                                   metricsShape(*built_snapshot_));
   } else {
-    generation->metrics = std::make_shared<observe::WorkerMetrics>(snapshot->route_names.size());
+    generation->metrics = std::make_shared<observe::WorkerMetrics>(
+        shape.routes.size(), shape.listeners, shape.cluster_endpoints);
   }
   generation->shadow = std::vector<ShadowCounts>(snapshot->route_names.size());
   generation->snapshot = snapshot;
@@ -311,6 +325,10 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
     // The shield's gate: deny list, escalation blocks, per-address caps. A
     // trusted proxy's connection to a PROXY-protocol listener carries another
     // client: the session asks the gate about that one once the header names it.
+    if (refusedByOperator(peer)) {  // admin POST /clients/block
+      refuseAtAccept(fd, peer);
+      continue;
+    }
     shield::GateTicket ticket;
     const config::Snapshot& snapshot = *current_->snapshot;
     const bool named_later = snapshot.listeners[listener].proxy_protocol &&
@@ -318,9 +336,7 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
     if (shield_.gateEnabled() && !named_later) {
       ticket = shield_.admit(peer, loop_.now() * 1'000'000);
       if (ticket.verdict != shield::Admission::kAdmitted) {
-        stats_.connections_refused.inc();
-        stats_.shield_refused_at_accept.inc();
-        closeUnread(fd);
+        refuseAtAccept(fd, peer);
         continue;
       }
     }
@@ -340,6 +356,15 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
     ++session_count_;
     session->start();
   }
+}
+
+void Worker::refuseAtAccept(int fd, const net::SocketAddress& peer) {
+  stats_.connections_refused.inc();
+  stats_.shield_refused_at_accept.inc();
+  rotateTalkers();
+  uint8_t hint = UINT8_MAX;
+  refused_.record(observe::TalkerAddress::from(peer.sockaddrPtr()), &hint);
+  closeUnread(fd);
 }
 
 void Worker::sessionClosed(Session* session) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -19,8 +20,10 @@
 #include "core/event_loop.h"
 #include "observe/metrics.h"
 #include "observe/stats.h"
+#include "observe/top_talkers.h"
 #include "proxy/cluster_admission.h"
 #include "proxy/generation.h"
+#include "shield/manual_blocks.h"
 #include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
 #include "upstream/pool.h"
@@ -89,6 +92,25 @@ class Worker {
   // Only while the worker thread is not running, or from the thread itself.
   std::vector<std::pair<std::string, int>> listenerFds() const;
 
+  // The admin API's view of clients (proxy/worker_clients.cc).
+  struct ClientsSnapshot {
+    std::vector<observe::Talker> requests;  // requests by client, this window and the last
+    std::vector<observe::Talker> refused;   // connections refused at accept, likewise
+  };
+  // Thread-safe: copies the top talkers on the worker's thread and calls
+  // `done` there with the copy (never called if the loop has stopped).
+  void snapshotClients(std::function<void(ClientsSnapshot)> done);
+  // Thread-safe: the operator's blocks (admin POST /clients/block), the
+  // whole list each time; checked at accept before the shield's gate.
+  void applyManualBlocks(shield::ManualBlocks blocks);
+  // Thread-safe: ends an escalation block on `client` (admin unblock).
+  void forgive(const net::SocketAddress& client);
+  // Worker thread: one request from `client` (its connection keeps `hint`).
+  void noteTalker(const net::SocketAddress& client, uint8_t* hint);
+  // Worker thread: `peer` is inside one of the operator's blocks (checked at
+  // accept, and for the client a PROXY header names).
+  bool refusedByOperator(const net::SocketAddress& peer);
+
   // --- Worker-thread only ---
   core::EventLoop& loop() { return loop_; }
   // The current generation: what a new request pins (Session::repin).
@@ -133,6 +155,8 @@ class Worker {
   class Listener;
   class LagProbe;
   void beginDrain(bool keep_idle);
+  void rotateTalkers();
+  void refuseAtAccept(int fd, const net::SocketAddress& peer);  // counted, closed unread
   void closeListeners();
   void stopIfIdle();
   void takeGeneration(std::unique_ptr<Generation> next,
@@ -168,6 +192,11 @@ class Worker {
   observe::AccessRing* access_ring_ = nullptr;  // owned by the server's AccessLogWriter
   std::atomic<bool> finished_{false};
   std::atomic<uint64_t> adopted_{1};
+  // Clients (worker_clients.cc): fixed size, rotated every kTalkerWindowMillis.
+  observe::TopTalkers talkers_, talkers_previous_;
+  observe::TopTalkers refused_, refused_previous_;
+  int64_t talker_window_ = 0;
+  shield::ManualBlocks manual_blocks_;
 };
 
 }  // namespace rampart::proxy

@@ -58,6 +58,10 @@ class Escalation {
   // Offences on record for `key` at `now`, after decay.
   uint32_t offences(const Key& key, Nanos now);
 
+  // Forgets everything on record for `key` (an operator's unblock): its
+  // block ends now and its offences are cleared. False when nothing was kept.
+  bool forget(const Key& key) { return table_.erase(key); }
+
   void setPolicy(const EscalationPolicy& policy);
 
   struct State {

@@ -142,6 +142,14 @@ bool WorkerShield::noteRefusal(const net::SocketAddress& client, Nanos now) {
   return blocked;
 }
 
+bool WorkerShield::forgive(const net::SocketAddress& client) {
+  if (!gate_) return false;
+  const GateConfig& gate = gate_->config();
+  const Key key = gate.by_prefix ? keys_.prefix(gate_space_, client, gate.prefix)
+                                 : keys_.address(gate_space_, client);
+  return gate_->escalation().forget(key);
+}
+
 Nanos WorkerShield::blockedUntil(const net::SocketAddress& client, Nanos now) {
   if (!gate_on_) return 0;
   const GateConfig& gate = gate_->config();

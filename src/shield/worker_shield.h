@@ -84,6 +84,10 @@ class WorkerShield {
   // When a block on `client` ends, or 0. Requests on connections opened
   // before the block, or arriving through a trusted proxy, are refused too.
   Nanos blockedUntil(const net::SocketAddress& client, Nanos now);
+  // An operator's unblock (admin API): the escalation record of `client`'s
+  // key (its address, or its prefix with `by_prefix`) is dropped, ending
+  // its block. False when there was none (or no gate).
+  bool forgive(const net::SocketAddress& client);
   // The deny list, for a client named by X-Forwarded-For (a direct peer was
   // already checked at accept).
   bool denyListed(const net::SocketAddress& client) const;

@@ -74,7 +74,8 @@ def test_metrics_count_every_response_by_route_and_class(stack):
     # Bounded labels: routes, clusters and fixed event names and reload
     # results (all from the config or the code), never an address or a principal.
     labels = {k for f in families.values() for _, ls, _ in f["samples"] for k in ls}
-    assert labels <= {"route", "code", "le", "cluster", "event", "result"}
+    assert labels <= {"route", "code", "le", "cluster", "event", "listener", "cause", "endpoint",
+                      "result"}
     assert v(families, "rampart_config_reloads_total", result="ok") == 0
     assert v(families, "rampart_cluster_events_total", cluster="app", event="retries") == 0
 

@@ -36,7 +36,7 @@ def v2(source=None, destination="127.0.0.1", sport=40000, dport=443, command=1, 
     return V2_SIGNATURE + bytes([(version << 4) | command, fam]) + struct.pack("!H", len(block)) + block
 
 
-def start(stack, shield=None, listener_limits=None, http=None, proxy_protocol=True):
+def start(stack, shield=None, listener_limits=None, http=None, proxy_protocol=True, admin=None):
     upstream = stack.upstream("app")
     port = helpers.free_port()
     shield = dict(shield or {})
@@ -51,6 +51,8 @@ def start(stack, shield=None, listener_limits=None, http=None, proxy_protocol=Tr
            "clusters": [helpers.cluster("app", [upstream.address])],
            "virtual_hosts": helpers.public_unless_governed([{"name": "api", "domains": ["*"], "routes": [
                {"name": "all", "match": {"prefix": "/"}, "cluster": "app"}]}])}
+    if admin:
+        doc["admin"] = admin
     rampart = stack.rampart(helpers.to_yaml(doc) + "\n", port)
     return rampart, upstream
 
@@ -203,6 +205,19 @@ def test_the_accept_gate_judges_the_proxy_address(stack):
     assert "/denied" not in upstream.targets() and "/third" not in upstream.targets()
     counters = stopped_counters(rampart)
     assert counters["shield_refused_at_accept"] == 2 and counters["proxy_header_refused"] == 0
+
+
+def test_an_operator_block_judges_the_proxy_address(stack):
+    admin_port = helpers.free_port()
+    rampart, upstream = start(stack, admin={"address": f"127.0.0.1:{admin_port}"})
+    helpers.wait_port(admin_port)
+    blocked = helpers.get(admin_port, "/clients/block", method="POST",
+                          body=b'{"address": "198.51.100.0/24"}')
+    assert blocked.status == 200
+    time.sleep(0.2)  # posted to the worker's loop
+    assert refused(rampart.port, v1("198.51.100.9") + build_request("GET", "/blocked"), PROXY)
+    assert via_proxy(rampart.port, v1("203.0.113.9"), "/served").status == 200
+    assert "/blocked" not in upstream.targets()
 
 
 def test_without_the_option_a_header_is_just_a_bad_request(stack):

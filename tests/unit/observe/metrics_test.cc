@@ -20,7 +20,9 @@ TEST(WorkerMetricsTest, ARouteKeepingItsNameKeepsItsCountersAcrossAReload) {
 
   // Reordered, one removed, one added.
   const std::vector<std::string> after = {"billing", "orders"};
-  WorkerMetrics new_metrics(after, old_metrics, before);
+  WorkerMetrics::Shape before_shape{before, 0, {}, {}};
+  WorkerMetrics::Shape after_shape{after, 0, {}, {}};
+  WorkerMetrics new_metrics(after_shape, old_metrics, before_shape);
   ASSERT_EQ(new_metrics.slots(), 3u);
   EXPECT_EQ(new_metrics.route(1).by_class[1].get(), 1u);  // orders' 2xx, now at index 1
   EXPECT_EQ(new_metrics.route(0).by_class[1].get(), 0u);  // billing: new
@@ -32,6 +34,28 @@ TEST(WorkerMetricsTest, ARouteKeepingItsNameKeepsItsCountersAcrossAReload) {
   EXPECT_EQ(new_metrics.route(1).by_class[4].get(), 1u);
   new_metrics.recordResponse(1, 200, 10);
   EXPECT_EQ(old_metrics.route(0).by_class[1].get(), 2u);
+}
+
+TEST(WorkerMetricsTest, ClustersListenersAndRefusalsCarryOverByNameAndPosition) {
+  WorkerMetrics::Shape before{{"r"}, 1, {"old", "shared", "resized"}, {1, 2, 1}};
+  WorkerMetrics old_metrics(1, 1, before.cluster_endpoints);
+  old_metrics.recordCluster(1, 1, 100);  // shared, endpoint 1
+  old_metrics.recordCluster(2, 0, 100);  // resized
+  old_metrics.recordListener(0, 100);
+  old_metrics.recordRefusal("auth");
+
+  // "old" removed, "shared" moved to index 0, "resized" gains an endpoint.
+  WorkerMetrics::Shape after{{"r"}, 2, {"shared", "resized", "new"}, {2, 2, 1}};
+  WorkerMetrics new_metrics(after, old_metrics, before);
+  EXPECT_EQ(new_metrics.cluster(0).sumMicros(), 100u);
+  EXPECT_EQ(new_metrics.endpoint(0, 1).sumMicros(), 100u);
+  EXPECT_EQ(new_metrics.cluster(1).sumMicros(), 0u);  // other endpoints: a new series
+  EXPECT_EQ(new_metrics.cluster(2).sumMicros(), 0u);
+  EXPECT_EQ(new_metrics.listener(0).sumMicros(), 100u);
+  EXPECT_EQ(new_metrics.listener(1).sumMicros(), 0u);
+  EXPECT_EQ(new_metrics.refusals(refusalCauseIndex("auth")), 1u);
+  old_metrics.recordRefusal("auth");  // a request of the old generation ends
+  EXPECT_EQ(new_metrics.refusals(refusalCauseIndex("auth")), 2u);
 }
 
 }  // namespace
