@@ -84,6 +84,8 @@ std::string answerAdminRequest(std::string_view method, std::string_view target,
                    observe::renderPrometheus(sources()));
   } else if (path == "/stats") {
     out = response(200, "OK", "application/json", observe::renderStatsJson(sources()));
+  } else if (path == "/rollouts") {  // progressive rollouts (docs/cutover.md)
+    out = response(200, "OK", "application/json", observe::renderRolloutsJson(sources()));
   } else {
     return problem(404, "Not Found", "no such admin endpoint");
   }

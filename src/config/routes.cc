@@ -178,7 +178,7 @@ void readRouteCluster(RouteContext& ctx, const yaml::Map& map, const std::string
     if (route->split) route->cluster_index = route->split->spec().targets.front().cluster_index;
     return;
   }
-  for (std::string_view key : {"sticky", "step_back"}) {
+  for (std::string_view key : {"sticky", "step_back", "ramp"}) {
     if (map.find(key) != nullptr) {
       ctx.reader.error(map.keyPosition(key), std::string(key) +
                                                  ": only a route with a weighted `clusters:` "
@@ -204,7 +204,7 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
   std::string label = labelOf(node, "route");
   std::optional<yaml::Map> map =
       ctx.reader.map(node, label,
-                     {"name", "match", "cluster", "clusters", "sticky", "step_back",
+                     {"name", "match", "cluster", "clusters", "sticky", "step_back", "ramp",
                       "max_body_bytes", "auth", "method_override", "policy", "shadow_policy",
                       "rollout", "public", "ext_authz", "limits", "retry"});
   if (!map) return;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "observe/stats.h"
 #include "proxy/overload_state.h"
@@ -20,6 +21,7 @@ uint32_t resolveWorkerCount(uint32_t configured) {
 Server::Server(std::shared_ptr<const config::Snapshot> snapshot) : snapshot_(std::move(snapshot)) {}
 
 Server::~Server() {
+  if (rollouts_) rollouts_->stop();
   if (health_) health_->stop();
   for (auto& worker : workers_) worker->requestStop();
   for (auto& thread : threads_) {
@@ -62,6 +64,8 @@ bool Server::start() {
     threads_.emplace_back([w = worker.get()] { w->run(); });
   }
   started_at_ = std::chrono::steady_clock::now();
+  rollouts_ = std::make_unique<Rollouts>(*snapshot_, core::monotonicMillis());
+  rollouts_->start();
   if (snapshot_->admin.enabled) {
     admin_ =
         std::make_unique<admin::AdminServer>(snapshot_->admin, [this] { return metricsSources(); });
@@ -193,6 +197,7 @@ observe::MetricsSources Server::metricsSources() const {
   for (uint32_t c = 0; c < snapshot_->clusters.size(); ++c) {
     sources.clusters.push_back({snapshot_->clusters[c].name, clusterCounters(c)});
   }
+  if (rollouts_) sources.rollouts = rollouts_->rows(core::monotonicMillis());
   return sources;
 }
 
@@ -232,6 +237,7 @@ void Server::drainAndStop() {
         access_log_->linesWritten(), access_log_->linesLost(), access_log_->writeErrors());
   }
   if (admin_) admin_->stop();
+  if (rollouts_) rollouts_->stop();
   if (jwks_) jwks_->stop();
   if (api_keys_) api_keys_->stop();
   if (health_) health_->stop();

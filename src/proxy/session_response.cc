@@ -327,7 +327,7 @@ void Session::noteResponse(uint16_t status) {
   worker_->metrics().recordResponse(slot, status, micros);
   request_start_us_ = 0;
   if (split_target_ >= 0) {  // the outcome a weighted route's step-back watches
-    recordSplitOutcome(*route_, split_target_, status, worker_->stats());
+    recordSplitOutcome(*route_, split_target_, status, micros, worker_->stats());
     split_target_ = -1;
   }
 }
