@@ -205,8 +205,8 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
   std::optional<yaml::Map> map =
       ctx.reader.map(node, label,
                      {"name", "match", "cluster", "clusters", "sticky", "step_back", "ramp",
-                      "max_body_bytes", "auth", "method_override", "policy", "shadow_policy",
-                      "rollout", "public", "ext_authz", "limits", "retry"});
+                      "mirror", "max_body_bytes", "auth", "method_override", "policy",
+                      "shadow_policy", "rollout", "public", "ext_authz", "limits", "retry"});
   if (!map) return;
   routing::RouteSpec route;
   route.max_body_bytes = ctx.defaults.max_body_bytes;
@@ -215,6 +215,9 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
     readMatch(ctx, *match, &route);
   }
   readRouteCluster(ctx, *map, label, &route);
+  if (const YAML::Node* mirror = map->find("mirror")) {
+    route.mirror = readRouteMirror(ctx.reader, *mirror, route.cluster_index, ctx.clusters);
+  }
   ctx.reader.readSize(*map, "max_body_bytes", 0, UINT64_MAX, &route.max_body_bytes);
   ctx.reader.readBool(*map, "method_override", &route.method_override);
   RouteExtras extras;

@@ -63,6 +63,11 @@ struct RouteDefaults {
 // A route's `clusters` (a weighted split), with its `sticky` and `step_back`
 // (route_split.cc). Runs when `clusters` is present; returns null after
 // reporting every problem.
+// A route's `mirror:` (route_mirror.cc); null after reporting its problems.
+std::shared_ptr<const routing::Mirror> readRouteMirror(
+    yaml::Reader& reader, const YAML::Node& node, uint32_t primary_cluster,
+    const std::vector<upstream::ClusterSpec>& clusters);
+
 std::shared_ptr<const routing::Split> readRouteSplit(
     yaml::Reader& reader, const yaml::Map& route,
     const std::vector<upstream::ClusterSpec>& clusters);

@@ -49,6 +49,12 @@ struct RolloutRow {
   uint64_t step_backs = 0;
 };
 
+// One mirrored route's counts by result (routing/mirror.h), read when asked.
+struct MirrorRow {
+  std::string_view route;
+  std::vector<std::pair<std::string_view, uint64_t>> results;  // (result name, count)
+};
+
 struct MetricsSources {
   const std::vector<std::string>* route_names = nullptr;  // by route index
   std::vector<const WorkerStats*> stats;                  // one per worker
@@ -66,6 +72,7 @@ struct MetricsSources {
   };
   std::vector<ClusterCounters> clusters;
   std::vector<RolloutRow> rollouts;  // every ramped route (export_rollouts.cc)
+  std::vector<MirrorRow> mirrors;    // every route with a mirror (export_rollouts.cc)
 };
 
 // The label value of the slot for requests answered before routing.

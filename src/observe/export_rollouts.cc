@@ -46,8 +46,18 @@ std::string renderRolloutsJson(const MetricsSources& sources) {
 }
 
 void appendRolloutPrometheus(const MetricsSources& sources, std::string* out) {
-  if (sources.rollouts.empty()) return;
   auto it = std::back_inserter(*out);
+  if (!sources.mirrors.empty()) {
+    familyHeader(out, "rampart_mirror_total", "counter",
+                 "Requests mirrored to a route's shadow cluster, by result (docs/cutover.md).");
+    for (const MirrorRow& row : sources.mirrors) {
+      for (const auto& [result, count] : row.results) {
+        fmt::format_to(it, "rampart_mirror_total{{route=\"{}\",result=\"{}\"}} {}\n",
+                       escapeLabelValue(row.route), result, count);
+      }
+    }
+  }
+  if (sources.rollouts.empty()) return;
   familyHeader(out, "rampart_rollout_weight", "gauge",
                "Percent of a ramped route's traffic its new cluster gets now (0 after a "
                "step-back).");

@@ -198,6 +198,16 @@ observe::MetricsSources Server::metricsSources() const {
     sources.clusters.push_back({snapshot_->clusters[c].name, clusterCounters(c)});
   }
   if (rollouts_) sources.rollouts = rollouts_->rows(core::monotonicMillis());
+  for (size_t route = 0; route < snapshot_->route_specs.size(); ++route) {
+    const routing::Mirror* mirror = snapshot_->route_specs[route].mirror.get();
+    if (mirror == nullptr) continue;
+    observe::MirrorRow row{snapshot_->route_names[route], {}};
+    for (size_t r = 0; r < routing::kMirrorResultCount; ++r) {
+      auto result = static_cast<routing::MirrorResult>(r);
+      row.results.emplace_back(routing::mirrorResultName(result), mirror->counted(result));
+    }
+    sources.mirrors.push_back(std::move(row));
+  }
   return sources;
 }
 

@@ -88,6 +88,7 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
     pools_.push_back(std::make_unique<upstream::ClusterPool>(&cluster, &loop_, nextRandom()));
   }
   authz_ = std::make_unique<authz::WorkerAuthz>(&snapshot_->ext_authz.authorizers, &loop_);
+  mirrors_ = std::make_unique<MirrorCalls>(this);
 }
 
 Worker::~Worker() {
@@ -98,6 +99,7 @@ Worker::~Worker() {
   }
   listeners_.clear();
   authz_.reset();
+  mirrors_.reset();  // gives its connections back to the pools first
   pools_.clear();
 }
 

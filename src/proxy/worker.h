@@ -17,6 +17,7 @@
 #include "observe/metrics.h"
 #include "observe/stats.h"
 #include "proxy/cluster_admission.h"
+#include "proxy/mirror.h"
 #include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
 #include "upstream/pool.h"
@@ -88,6 +89,7 @@ class Worker {
   // Accepts up to `most` queued connections (fewer when the queue empties).
   void acceptFrom(int listen_fd, uint32_t listener, size_t most);
   uint32_t index() const { return index_; }
+  MirrorCalls& mirrors() { return *mirrors_; }  // requests copied to shadow clusters
 
  private:
   class Listener;
@@ -104,6 +106,7 @@ class Worker {
   observe::WorkerMetrics metrics_;  // per-route latency and status classes (admin /metrics)
   std::vector<std::unique_ptr<upstream::ClusterPool>> pools_;
   ClusterAdmissions cluster_admissions_;       // adaptive concurrency + fair queue per cluster
+  std::unique_ptr<MirrorCalls> mirrors_;       // after pools_: its calls end before the pools do
   auth::AuthWorkerState auth_;                 // token cache and verifier scratch of phase 5
   shield::WorkerShield shield_;                // accept gate and limiter tables (bounded)
   shield::WorkerOverload overload_;            // shedder, suspicious clients, baselines (bounded)

@@ -15,10 +15,14 @@ from helpers import Client
 
 class Load:
     """`threads` clients on keep-alive connections sending requests in
-    turn, counting every answer; bounded in count and time."""
+    turn, counting every answer; bounded in count and time. With `fresh`,
+    a new connection per request (Connection: close), as across a handover
+    between two processes, where a draining one closes idle keep-alive
+    connections."""
 
-    def __init__(self, port, threads=4, limit=6000, seconds=30.0, pause=0.002):
+    def __init__(self, port, threads=4, limit=6000, seconds=30.0, pause=0.002, fresh=False):
         self.port, self.limit, self.seconds, self.pause = port, limit, seconds, pause
+        self.fresh = fresh
         self.answers, self.errors = [], []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -40,11 +44,12 @@ class Load:
             try:
                 if client is None:
                     client = Client(self.port)
-                response = client.request("GET", f"/load?t={index}&i={i}")
+                headers = [("Connection", "close")] if self.fresh else []
+                response = client.request("GET", f"/load?t={index}&i={i}", headers=headers)
                 with self.lock:
                     self.answers.append((time.monotonic(), response.status,
                                          response.header("x-upstream-name")))
-                if response.header("connection") == "close":
+                if self.fresh or response.header("connection") == "close":
                     client.close()
                     client = None
             except Exception as error:  # noqa: BLE001 - every failure is counted, not raised
@@ -244,3 +249,80 @@ def test_a_rollout_waits_at_its_step_while_too_few_requests_came(stack):
             assert sent < 400
     _, state = watch(admin_port, lambda s: s["weight"] == 100, timeout=5)
     assert state["step"] == 1
+
+
+def start_on(stack, port, admin_port, clusters, ramp, name):
+    """A Rampart on `port` (which another one may serve too: SO_REUSEPORT) in
+    a directory of its own; returns once it is serving."""
+    route = {"name": "shift", "match": {"prefix": "/"},
+             "clusters": [{"cluster": clusters[0][0], "weight": 100},
+                          {"cluster": clusters[1][0], "weight": 0}],
+             "ramp": ramp}
+    text = helpers.config(port, [helpers.cluster(n, [u.address]) for n, u in clusters],
+                          [{"name": "default", "domains": ["*"], "routes": [route]}], workers=2,
+                          admin={"address": f"127.0.0.1:{admin_port}"})
+    workdir = stack.workdir / name
+    workdir.mkdir()
+    path = workdir / "rampart.yaml"
+    path.write_text(text)
+    rampart = helpers.Rampart(workdir, ["serve", "-c", str(path)], port, ready=False)
+    stack.processes.append(rampart)
+    helpers.wait_port(admin_port, 10, rampart.process)
+    deadline = time.monotonic() + 10
+    while "listening on" not in rampart.stderr():
+        assert time.monotonic() < deadline and rampart.process.poll() is None, rampart.stderr()
+        time.sleep(0.02)
+    return rampart
+
+
+def test_the_full_cutover_good_shift_then_a_bad_cluster_rolled_back(stack):
+    """Issue 6's cutover test: under one steady load counting every response,
+    old -> new through every step with no failed request; then a bad
+    cluster (500s) is rolled forward from new and rolled back by itself
+    before more than its first step's share failed; nothing reaches it after."""
+    old, new = stack.upstream("old"), stack.upstream("new")
+    bad = stack.upstream("bad", extra_args=["--fail-status", "500"])
+    port = helpers.free_port()
+    guard = {"max_error_rate": 0.02, "max_p99": "1s", "min_requests": 10}
+    first_admin = helpers.free_port()
+    first = start_on(stack, port, first_admin, [("old", old), ("new", new)],
+                     {"cluster": "new", "steps": [1, 5, 25, 50, 100], "hold": "300ms",
+                      "guard": guard}, "good")
+    load = Load(port, limit=20000, seconds=60, fresh=True)
+    try:
+        seen, _ = watch(first_admin, lambda s: s["state"] == "done", timeout=40)
+        good_until = time.monotonic()
+        time.sleep(0.2)
+        # The next migration: a new Rampart beside it ramps `bad` from `new`;
+        # the first one drains.
+        second_admin = helpers.free_port()
+        second = start_on(stack, port, second_admin, [("new", new), ("bad", bad)],
+                          {"cluster": "bad", "steps": [5, 50, 100], "hold": "300ms",
+                           "guard": guard}, "bad")
+        handed_over = time.monotonic()
+        assert first.stop() == 0
+        _, final = watch(second_admin, lambda s: s["state"] == "stepped_back", timeout=20)
+        stepped_at = time.monotonic()
+        to_bad = len(bad.requests())
+        count_then = load.count()
+        while load.count() < count_then + 400:
+            time.sleep(0.02)
+    finally:
+        load.stop()
+    assert load.errors == [], load.errors[:5]
+    weights = [w for _, w, _ in seen]
+    assert [w for i, w in enumerate(weights) if i == 0 or weights[i - 1] != w] == \
+        [1, 5, 25, 50, 100], seen
+    good = [a for a in load.answers if a[0] <= good_until]
+    assert len(good) > 500 and all(status == 200 for _, status, _ in good)
+    failed = [a for a in load.answers if a[1] != 200]
+    assert failed and all(status == 500 and name == "bad" for _, status, name in failed)
+    assert final["breach"] == "max_error_rate" and final["step"] == 0
+    # Only the first step's share (5%) of the bad phase's requests failed,
+    # with slack for the timer's tick and the in-flight requests.
+    bad_phase = [a for a in load.answers if handed_over <= a[0] <= stepped_at]
+    assert len(failed) <= 0.05 * len(bad_phase) + 20, (len(failed), len(bad_phase))
+    after = [a for a in load.answers if a[0] > stepped_at + 0.05]
+    assert len(after) >= 200 and all(a[1:] == (200, "new") for a in after)
+    assert len(bad.requests()) == to_bad
+    assert second.stop() == 0
