@@ -77,12 +77,13 @@ void Rollouts::tick(int64_t now_ms) {
         // Once per rollout: a stepped-back rollout is never evaluated again.
         spdlog::warn(
             "rollout step-back on route '{}': cluster '{}' broke {} at {}% (step {} of {}): {} of "
-            "{} requests failed (max_error_rate {}), p99 {:.1f} ms (max_p99 {} ms; old cluster "
-            "'{}': {} of {} failed, p99 {:.1f} ms); all its traffic is back on '{}' until restart",
+            "{} requests failed (max_error_rate {}), p99 {:.1f} ms ({}; old cluster '{}': {} of {} "
+            "failed, p99 {:.1f} ms); all its traffic is back on '{}' until restart",
             entry.route, ramp.cluster_name, routing::guardBreachName(decision.breach),
             ramp.steps[entry.engine.step()], entry.engine.step() + 1, ramp.steps.size(), f.failures,
-            f.requests, ramp.max_error_rate, f.p99_ms, ramp.max_p99_ms, entry.from_cluster,
-            f.old_failures, f.old_requests, f.old_p99_ms, entry.from_cluster);
+            f.requests, ramp.max_error_rate, f.p99_ms,
+            ramp.max_p99_ms > 0 ? fmt::format("max_p99 {} ms", ramp.max_p99_ms) : "no max_p99",
+            entry.from_cluster, f.old_failures, f.old_requests, f.old_p99_ms, entry.from_cluster);
         break;
       case routing::RolloutEngine::Event::kAdvanced:
         entry.split->publishRampStep(entry.engine.step());
