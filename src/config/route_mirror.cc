@@ -29,8 +29,10 @@ std::optional<uint32_t> parsePercentPoints(std::string_view text) {
 std::shared_ptr<const routing::Mirror> readRouteMirror(
     yaml::Reader& reader, const YAML::Node& node, uint32_t primary_cluster,
     const std::vector<upstream::ClusterSpec>& clusters) {
-  std::optional<yaml::Map> map = reader.map(
-      node, "mirror", {"cluster", "percent", "diff", "max_body_bytes", "max_active", "timeout"});
+  std::optional<yaml::Map> map =
+      reader.map(node, "mirror",
+                 {"cluster", "percent", "diff", "max_body_bytes", "max_active", "timeout",
+                  "compare_headers", "ignore_json_fields"});
   if (!map) return nullptr;
   bool ok = true;
   routing::MirrorSpec spec;
@@ -88,6 +90,29 @@ std::shared_ptr<const routing::Mirror> readRouteMirror(
     ok = false;
   }
   spec.timeout_ms = timeout.count();
+  auto names = [&](std::string_view key, bool header, std::vector<std::string>* out) {
+    const YAML::Node* list = map->find(key);
+    if (list == nullptr) return;
+    if (!reader.sequence(*list, key)) {
+      ok = false;
+      return;
+    }
+    for (const YAML::Node& item : *list) {
+      std::optional<std::string> name = reader.string(item, key);
+      if (!name) {
+        ok = false;
+      } else if (name->empty() || (header && !isToken(*name))) {
+        reader.error(item, std::string(key) + ": expected " +
+                               (header ? "a header name" : "a member name") + ", got '" + *name +
+                               "'");
+        ok = false;
+      } else {
+        out->push_back(header ? lowercase(*name) : *name);
+      }
+    }
+  };
+  names("compare_headers", true, &spec.compare_headers);
+  names("ignore_json_fields", false, &spec.ignore_json_fields);
   if (!ok || reader.hasErrors()) return nullptr;
   return std::make_shared<const routing::Mirror>(std::move(spec));
 }

@@ -35,7 +35,7 @@ class MirrorCall final : public upstream::ConnectionUser,
         route_(route),
         request_(std::move(request)),
         head_request_(head_request),
-        digest_(mirror->spec().max_body_bytes) {}
+        digest_(mirror->spec().max_body_bytes, !mirror->spec().ignore_json_fields.empty()) {}
 
   // Only a call dropped in flight (the worker ending) still holds anything;
   // core::Timer's destructor disarms it.
@@ -132,6 +132,7 @@ class MirrorCall final : public upstream::ConnectionUser,
       if (head.status < 200) continue;  // interim
       head_done_ = true;
       status_ = head.status;
+      headers_ = routing::headersDigest(head.headers, mirror_->spec().compare_headers);
       framing_ = head.framing;
       remaining_ = head.content_length;
       keep_alive_ = head.keep_alive;
@@ -186,6 +187,11 @@ class MirrorCall final : public upstream::ConnectionUser,
     answer.status = status_;
     answer.has_digest = digest_.valid();
     answer.digest = digest_.value();
+    answer.headers = headers_;
+    if (answer.has_digest && !mirror_->spec().ignore_json_fields.empty()) {
+      answer.has_json =
+          routing::jsonDigest(digest_.kept(), mirror_->spec().ignore_json_fields, &answer.json);
+    }
     if (compare_) {
       compare_->shadowAnswered(answer);
     } else {
@@ -232,6 +238,7 @@ class MirrorCall final : public upstream::ConnectionUser,
   bool head_done_ = false;
   bool keep_alive_ = false;
   uint16_t status_ = 0;
+  uint64_t headers_ = 0;  // digest of the compared headers
   http::BodyFraming framing_ = http::BodyFraming::kNone;
   uint64_t remaining_ = 0;
   http::ChunkedDecoder chunks_;
@@ -246,7 +253,13 @@ MirrorCompare::MirrorCompare(const routing::Mirror* mirror, std::string route,
       route_(std::move(route)),
       request_id_(std::move(request_id)),
       worker_(worker),
-      primary_digest_(mirror->spec().max_body_bytes) {}
+      primary_digest_(mirror->spec().max_body_bytes, !mirror->spec().ignore_json_fields.empty()) {
+  primary_.headers = routing::headersDigest({}, mirror->spec().compare_headers);
+}
+
+void MirrorCompare::primaryHeaders(const std::vector<http::Header>& headers) {
+  primary_.headers = routing::headersDigest(headers, mirror_->spec().compare_headers);
+}
 
 MirrorCompare::~MirrorCompare() {
   if (settled_) return;
@@ -294,6 +307,10 @@ void MirrorCompare::settle() {
   primary.has_digest = primary_body_expected_ && primary_digest_.valid() &&
                        primary_digest_.bytes() == primary_expected_bytes_;
   primary.digest = primary_digest_.value();
+  if (primary.has_digest && !mirror_->spec().ignore_json_fields.empty()) {
+    primary.has_json = routing::jsonDigest(primary_digest_.kept(),
+                                           mirror_->spec().ignore_json_fields, &primary.json);
+  }
   routing::MirrorResult result = routing::compareAnswers(primary, shadow_);
   mirror_->count(result);
   if (result == routing::MirrorResult::kMatch) return;
@@ -303,7 +320,9 @@ void MirrorCompare::settle() {
       "{}{}",
       routing::mirrorResultName(result), route_, request_id_, primary_.status,
       mirror_->spec().cluster_name, shadow_.status,
-      result == routing::MirrorResult::kBodyMismatch ? " with a different body" : "");
+      result == routing::MirrorResult::kBodyMismatch     ? " with a different body"
+      : result == routing::MirrorResult::kHeaderMismatch ? " with different compared headers"
+                                                         : "");
 }
 
 // ---------------------------------------------------------------------------

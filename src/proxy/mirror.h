@@ -39,6 +39,8 @@ class MirrorCompare {
   // Primary side (the session). The status the client got; a body is
   // digested only when it is Content-Length framed and under the limit.
   void primaryStatus(uint16_t status) { primary_.status = status; }
+  // The compared headers of an upstream's response (a local reply has none).
+  void primaryHeaders(const std::vector<http::Header>& headers);
   void primaryExpectsBody(uint64_t content_length);
   void primaryBody(std::string_view bytes) {
     if (primary_body_expected_) primary_digest_.add(bytes);

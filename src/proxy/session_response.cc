@@ -140,8 +140,11 @@ void Session::startResponse(size_t head_bytes) {
   response_started_ = true;
   if (cluster_hold_.cluster != nullptr) cluster_hold_.head_at = preciseNanos();
   noteResponse(response_.status);
-  if (mirror_ != nullptr && response_framing_ == ClientFraming::kContentLength)
-    mirror_->primaryExpectsBody(response_.content_length);
+  if (mirror_ != nullptr) {
+    mirror_->primaryHeaders(response_.headers);
+    if (response_framing_ == ClientFraming::kContentLength)
+      mirror_->primaryExpectsBody(response_.content_length);
+  }
   pool_->recordResponse(upstream_->endpoint(), response_.status);
   armTimer(TimerPurpose::kNone, 0);
 }

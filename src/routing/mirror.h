@@ -11,6 +11,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "http/message.h"
 
 namespace rampart::routing {
 
@@ -23,17 +26,24 @@ struct MirrorSpec {
       64 * 1024;              // request bodies copied, response bodies digested, up to this
   uint32_t max_active = 32;   // mirrors in flight per worker; over it, skipped
   int64_t timeout_ms = 5000;  // the whole mirrored exchange
+  // Response headers compared too (lowercase names; a missing header is
+  // the empty value). Empty: none.
+  std::vector<std::string> compare_headers;
+  // Object members left out when both bodies are JSON (at any depth: a
+  // timestamp, a generated id). Empty: bodies compare byte for byte.
+  std::vector<std::string> ignore_json_fields;
 };
 
 enum class MirrorResult : uint8_t {
   kMatch,           // same status (and same body digest where both were taken)
   kStatusMismatch,  // the statuses differ
-  kBodyMismatch,    // same status, different body digests
+  kHeaderMismatch,  // same status, a compared header differs
+  kBodyMismatch,    // same status and headers, different body digests
   kFailed,          // the shadow gave no complete answer (connect, reset, timeout, bad response)
   kSkipped,         // not mirrored: body not fully buffered or over the limit, max_active, breaker
   kUnchecked,       // the shadow answered; not compared (diff off, or the primary did not complete)
 };
-inline constexpr size_t kMirrorResultCount = 6;
+inline constexpr size_t kMirrorResultCount = 7;
 std::string_view mirrorResultName(MirrorResult result);
 
 // A body digest taken as bytes stream past: FNV-1a 64 over the payload (not
@@ -41,26 +51,44 @@ std::string_view mirrorResultName(MirrorResult result);
 // detector, not a cryptographic hash.
 class BodyDigest {
  public:
-  explicit BodyDigest(uint64_t limit = 64 * 1024) : limit_(limit) {}
+  // `keep`: the bytes are kept too (up to the limit), for a JSON digest.
+  explicit BodyDigest(uint64_t limit = 64 * 1024, bool keep = false) : limit_(limit), keep_(keep) {}
   void add(std::string_view bytes);
   uint64_t bytes() const { return bytes_; }
   bool valid() const { return bytes_ <= limit_; }
   uint64_t value() const { return hash_; }
+  const std::string& kept() const { return kept_; }
 
  private:
   uint64_t limit_;
+  bool keep_;
   uint64_t bytes_ = 0;
   uint64_t hash_ = 14695981039346656037ull;
+  std::string kept_;
 };
+
+// The digest of the values of `names` (lowercase) among `headers`, in the
+// order of `names`: the same for the same values whatever their case or order.
+uint64_t headersDigest(const std::vector<http::Header>& headers,
+                       const std::vector<std::string>& names);
+
+// A digest of a JSON document that leaves out the object members named in
+// `ignore` (at any depth) and does not depend on member order or
+// whitespace; false when `body` is not JSON.
+bool jsonDigest(std::string_view body, const std::vector<std::string>& ignore, uint64_t* out);
 
 // One side's answer as far as the comparison goes.
 struct MirrorAnswer {
   uint16_t status = 0;
   bool has_digest = false;  // the whole body was digested (under the limit)
   uint64_t digest = 0;
+  uint64_t headers = 0;   // headersDigest of the compared headers (0 with none)
+  bool has_json = false;  // the body parsed as JSON (only with ignore_json_fields)
+  uint64_t json = 0;      // its jsonDigest
 };
 
-// Status first; then the body digests, only when both sides have one.
+// Status first; then the compared headers; then the bodies: their JSON
+// digests when both are JSON, else their byte digests when both have one.
 MirrorResult compareAnswers(const MirrorAnswer& primary, const MirrorAnswer& shadow);
 
 class Mirror {

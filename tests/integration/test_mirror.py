@@ -11,7 +11,8 @@ import helpers
 import prometheus_text
 from helpers import Client
 
-RESULTS = ("match", "status_mismatch", "body_mismatch", "failed", "skipped", "unchecked")
+RESULTS = ("match", "status_mismatch", "header_mismatch", "body_mismatch", "failed", "skipped",
+           "unchecked")
 
 
 def start(stack, primary_address, shadow_address, mirror, workers=1, shadow_overrides=None):
@@ -76,7 +77,8 @@ def test_the_shadow_gets_its_share_of_copies_and_equal_answers_match(stack):
     # Binomial(400, 0.25): mean 100, sigma 8.7; 60..140 is beyond 4.5 sigma.
     assert 60 <= len(copies) <= 140, len(copies)
     # The same bytes of the same pattern on both sides (Content-Length framed): match.
-    assert counts == {"match": len(copies), "status_mismatch": 0, "body_mismatch": 0,
+    assert counts == {"match": len(copies), "status_mismatch": 0, "header_mismatch": 0,
+                      "body_mismatch": 0,
                       "failed": 0, "skipped": 0, "unchecked": 0}, counts
     # Each copy is a request the primary got, marked, with the same request id.
     primary_ids = {header(r, "x-request-id")[0]: r["target"] for r in primary.requests()}
@@ -190,3 +192,36 @@ def test_the_rollout_example_runs_as_documented(stack):
     # The echo names its upstream: same status, different body, every time.
     assert counts["body_mismatch"] == len(copies), counts
     assert helpers.get(port, "/orders/1", headers=[("Cookie", "session=s1")]).status == 200
+
+
+def test_ignored_json_fields_and_compared_headers(stack):
+    """The echo differs only in members naming its upstream (`name`, `conn`)
+    and the request headers it saw (the copy carries x-rampart-mirror):
+    left out, the bodies are equal as JSON. A compared header that names
+    the upstream differs every time."""
+    primary, shadow = stack.upstream("app"), stack.upstream("shadow")
+    rampart, admin_port = start(stack, primary.address, shadow.address,
+                                {"percent": 100, "diff": True,
+                                 "ignore_json_fields": ["name", "conn", "headers"]})
+    assert all(s == 200 for s, _, _ in send(rampart.port, 10, "/echo", "POST", b'{"a": 1}'))
+    counts = settled(admin_port, 10)
+    assert counts["match"] == 10 and counts["body_mismatch"] == 0, counts
+    assert rampart.stop() == 0
+    # The same with `conn` counted: the shadow's connection numbers are its own.
+    rampart, admin_port = start(stack, primary.address, shadow.address,
+                                {"percent": 100, "diff": True,
+                                 "ignore_json_fields": ["name", "headers"]})
+    send(rampart.port, 5, "/echo")
+    assert settled(admin_port, 5)["body_mismatch"] == 5
+    assert rampart.stop() == 0
+    rampart, admin_port = start(stack, primary.address, shadow.address,
+                                {"percent": 100, "diff": True,
+                                 "compare_headers": ["content-type", "X-Upstream-Name"]})
+    send(rampart.port, 5, "/download?bytes=100")
+    counts = settled(admin_port, 5)
+    assert counts["header_mismatch"] == 5 and counts["match"] == 0, counts
+    assert "with different compared headers" in rampart.stderr()
+    rampart, admin_port = start(stack, primary.address, shadow.address,
+                                {"percent": 100, "diff": True, "compare_headers": ["content-type"]})
+    send(rampart.port, 5, "/download?bytes=100")
+    assert settled(admin_port, 5)["match"] == 5

@@ -33,7 +33,8 @@ LoadResult route(std::string_view keys) {
 TEST(RouteMirrorConfigTest, EveryKeyCompiles) {
   LoadResult result = route(
       "        mirror: {cluster: shadow, percent: 12.5, diff: true, max_body_bytes: 8KiB, "
-      "max_active: 4, timeout: 750ms}\n");
+      "max_active: 4, timeout: 750ms,\n                 compare_headers: [Content-Type, ETag], "
+      "ignore_json_fields: [ts, id]}\n");
   ASSERT_TRUE(result.ok()) << all(result.errors);
   const routing::Mirror* mirror = result.snapshot->route_specs.at(0).mirror.get();
   ASSERT_NE(mirror, nullptr);
@@ -45,6 +46,8 @@ TEST(RouteMirrorConfigTest, EveryKeyCompiles) {
   EXPECT_EQ(spec.max_body_bytes, 8192u);
   EXPECT_EQ(spec.max_active, 4u);
   EXPECT_EQ(spec.timeout_ms, 750);
+  EXPECT_EQ(spec.compare_headers, (std::vector<std::string>{"content-type", "etag"}));
+  EXPECT_EQ(spec.ignore_json_fields, (std::vector<std::string>{"ts", "id"}));
 }
 
 TEST(RouteMirrorConfigTest, DefaultsAndAWeightedRoute) {
@@ -101,6 +104,12 @@ INSTANTIATE_TEST_SUITE_P(
             "timeout: must be at least 1ms"},
         Bad{"        mirror: {cluster: shadow, percent: 10, max_body_bytes: 1GiB}\n", "8:64",
             "max_body_bytes:"},
+        Bad{"        mirror: {cluster: shadow, percent: 10, compare_headers: [\"a b\"]}\n", "8:66",
+            "compare_headers: expected a header name, got 'a b'"},
+        Bad{"        mirror: {cluster: shadow, percent: 10, compare_headers: etag}\n", "8:65",
+            "compare_headers:"},
+        Bad{"        mirror: {cluster: shadow, percent: 10, ignore_json_fields: [\"\"]}\n", "8:69",
+            "ignore_json_fields: expected a member name, got ''"},
         Bad{"        mirror: {cluster: shadow, percent: 10, headers: [a]}\n", "8:48",
             "unknown key 'headers' in mirror"}));
 

@@ -69,9 +69,83 @@ TEST(Mirror, SamplesItsShareAndCountsResults) {
   EXPECT_TRUE(all.sampled(9999));
 }
 
+TEST(CompareAnswers, HeadersAfterStatusJsonBeforeBytes) {
+  MirrorAnswer primary = answer(200, true, 1), shadow = answer(200, true, 2);
+  primary.headers = shadow.headers = 5;
+  primary.has_json = shadow.has_json = true;
+  primary.json = shadow.json = 9;
+  // Equal as JSON (ignored members left out): a match whatever the bytes.
+  EXPECT_EQ(compareAnswers(primary, shadow), MirrorResult::kMatch);
+  shadow.json = 10;
+  EXPECT_EQ(compareAnswers(primary, shadow), MirrorResult::kBodyMismatch);
+  shadow.headers = 6;
+  EXPECT_EQ(compareAnswers(primary, shadow), MirrorResult::kHeaderMismatch);
+  shadow.status = 404;
+  EXPECT_EQ(compareAnswers(primary, shadow), MirrorResult::kStatusMismatch);
+  // One side not JSON: the byte digests decide.
+  MirrorAnswer text = answer(200, true, 1);
+  text.headers = 5;
+  EXPECT_EQ(compareAnswers(primary, text), MirrorResult::kMatch);
+}
+
+TEST(HeadersDigest, ValuesOfTheNamedHeadersInAnyCaseAndOrder) {
+  std::vector<std::string> names = {"content-type", "etag"};
+  std::vector<http::Header> a = {
+      {"Content-Type", "application/json"}, {"ETag", "\"1\""}, {"Date", "Mon"}};
+  std::vector<http::Header> b = {
+      {"date", "Tue"}, {"etag", "\"1\""}, {"content-type", "application/json"}};
+  std::vector<http::Header> c = {{"Content-Type", "text/plain"}, {"ETag", "\"1\""}};
+  std::vector<http::Header> missing = {{"Content-Type", "application/json"}};
+  EXPECT_EQ(headersDigest(a, names), headersDigest(b, names));
+  EXPECT_NE(headersDigest(a, names), headersDigest(c, names));
+  EXPECT_NE(headersDigest(a, names), headersDigest(missing, names));
+  // No compared headers: every answer has the same (empty) digest.
+  EXPECT_EQ(headersDigest(a, {}), headersDigest(c, {}));
+}
+
+TEST(JsonDigest, LeavesOutIgnoredMembersAtAnyDepthAndIgnoresOrder) {
+  std::vector<std::string> ignore = {"ts", "id"};
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  ASSERT_TRUE(jsonDigest(R"({"id": 1, "total": 5, "items": [{"sku": "x", "ts": 100}], "ok": true})",
+                         ignore, &a));
+  ASSERT_TRUE(jsonDigest(R"({ "ok":true, "items":[{"ts":999,"sku":"x"}], "total":5.0, "id":77 })",
+                         ignore, &b));
+  EXPECT_EQ(a, b);
+  ASSERT_TRUE(jsonDigest(R"({"id": 1, "total": 6, "items": [{"sku": "x", "ts": 100}], "ok": true})",
+                         ignore, &c));
+  EXPECT_NE(a, c);
+  // Array order matters; null, strings and numbers are told apart.
+  ASSERT_TRUE(jsonDigest(R"([1, 2])", {}, &c));
+  ASSERT_TRUE(jsonDigest(R"([2, 1])", {}, &d));
+  EXPECT_NE(c, d);
+  ASSERT_TRUE(jsonDigest(R"({"a": null})", {}, &c));
+  ASSERT_TRUE(jsonDigest(R"({"a": "null"})", {}, &d));
+  EXPECT_NE(c, d);
+  // Without the ignore list the members count.
+  ASSERT_TRUE(jsonDigest(R"({"id": 1, "total": 5})", {}, &c));
+  ASSERT_TRUE(jsonDigest(R"({"id": 2, "total": 5})", {}, &d));
+  EXPECT_NE(c, d);
+  EXPECT_FALSE(jsonDigest("not json", ignore, &c));
+  EXPECT_FALSE(jsonDigest(R"({"a": )", ignore, &c));
+}
+
+TEST(BodyDigest, KeepsTheBytesWhenAskedUntilTheLimit) {
+  BodyDigest kept(8, true);
+  kept.add("abcd");
+  kept.add("efgh");
+  EXPECT_EQ(kept.kept(), "abcdefgh");
+  kept.add("i");
+  EXPECT_FALSE(kept.valid());
+  EXPECT_EQ(kept.kept(), "");
+  BodyDigest plain(8);
+  plain.add("abcd");
+  EXPECT_EQ(plain.kept(), "");
+}
+
 TEST(Mirror, ResultNamesAreTheMetricLabels) {
   EXPECT_EQ(mirrorResultName(MirrorResult::kMatch), "match");
   EXPECT_EQ(mirrorResultName(MirrorResult::kStatusMismatch), "status_mismatch");
+  EXPECT_EQ(mirrorResultName(MirrorResult::kHeaderMismatch), "header_mismatch");
   EXPECT_EQ(mirrorResultName(MirrorResult::kBodyMismatch), "body_mismatch");
   EXPECT_EQ(mirrorResultName(MirrorResult::kFailed), "failed");
   EXPECT_EQ(mirrorResultName(MirrorResult::kSkipped), "skipped");
