@@ -27,15 +27,16 @@ class MirrorCall final : public upstream::ConnectionUser,
                          public core::Deferred {
  public:
   MirrorCall(MirrorCalls* owner, Worker* worker, upstream::ClusterPool* pool,
-             const routing::Mirror* mirror, uint32_t route, std::string request, bool head_request)
+             std::shared_ptr<const routing::Mirror> mirror, uint32_t route, std::string request,
+             bool head_request)
       : owner_(owner),
         worker_(worker),
         pool_(pool),
-        mirror_(mirror),
+        mirror_(std::move(mirror)),
         route_(route),
         request_(std::move(request)),
         head_request_(head_request),
-        digest_(mirror->spec().max_body_bytes, !mirror->spec().ignore_json_fields.empty()) {}
+        digest_(mirror_->spec().max_body_bytes, !mirror_->spec().ignore_json_fields.empty()) {}
 
   // Only a call dropped in flight (the worker ending) still holds anything;
   // core::Timer's destructor disarms it.
@@ -224,7 +225,7 @@ class MirrorCall final : public upstream::ConnectionUser,
   MirrorCalls* owner_;
   Worker* worker_;
   upstream::ClusterPool* pool_;
-  const routing::Mirror* mirror_;
+  std::shared_ptr<const routing::Mirror> mirror_;  // shared: outlives a swapped snapshot
   uint32_t route_;
   std::string request_;
   bool head_request_;
@@ -247,14 +248,14 @@ class MirrorCall final : public upstream::ConnectionUser,
 
 // ---------------------------------------------------------------------------
 
-MirrorCompare::MirrorCompare(const routing::Mirror* mirror, std::string route,
+MirrorCompare::MirrorCompare(std::shared_ptr<const routing::Mirror> mirror, std::string route,
                              std::string request_id, Worker* worker)
-    : mirror_(mirror),
+    : mirror_(std::move(mirror)),
       route_(std::move(route)),
       request_id_(std::move(request_id)),
       worker_(worker),
-      primary_digest_(mirror->spec().max_body_bytes, !mirror->spec().ignore_json_fields.empty()) {
-  primary_.headers = routing::headersDigest({}, mirror->spec().compare_headers);
+      primary_digest_(mirror_->spec().max_body_bytes, !mirror_->spec().ignore_json_fields.empty()) {
+  primary_.headers = routing::headersDigest({}, mirror_->spec().compare_headers);
 }
 
 void MirrorCompare::primaryHeaders(const std::vector<http::Header>& headers) {
@@ -368,7 +369,9 @@ std::shared_ptr<MirrorCompare> MirrorCalls::start(const routing::Route& route,
     }
     body = buffered.substr(0, static_cast<size_t>(request.content_length));
   }
-  uint32_t& active = active_by_route_.at(route.index);
+  // Sized from the worker's snapshot; a route of a newer one grows it once.
+  if (route.index >= active_by_route_.size()) active_by_route_.resize(route.index + 1, 0);
+  uint32_t& active = active_by_route_[route.index];
   if (active >= spec.max_active || head.size() < 4) {
     mirror.count(routing::MirrorResult::kSkipped);
     return nullptr;
@@ -392,7 +395,7 @@ std::shared_ptr<MirrorCompare> MirrorCalls::start(const routing::Route& route,
   copy.append(kMirrorHeader);
   copy.append("\r\n");
   copy.append(body);
-  auto* call = new MirrorCall(this, worker_, &pool, &mirror, route.index, std::move(copy),
+  auto* call = new MirrorCall(this, worker_, &pool, route.mirror, route.index, std::move(copy),
                               request.method == "HEAD");
   if (!call->connect(choice.endpoint)) {
     delete call;
@@ -405,7 +408,7 @@ std::shared_ptr<MirrorCompare> MirrorCalls::start(const routing::Route& route,
   std::shared_ptr<MirrorCompare> compare;
   if (spec.diff) {
     compare =
-        std::make_shared<MirrorCompare>(&mirror, route.name, std::string(request_id), worker_);
+        std::make_shared<MirrorCompare>(route.mirror, route.name, std::string(request_id), worker_);
     call->setCompare(compare);
   }
   call->kick();

@@ -30,8 +30,8 @@ class Worker;
 // session (primary side) and the call (shadow side); one thread.
 class MirrorCompare {
  public:
-  MirrorCompare(const routing::Mirror* mirror, std::string route, std::string request_id,
-                Worker* worker);
+  MirrorCompare(std::shared_ptr<const routing::Mirror> mirror, std::string route,
+                std::string request_id, Worker* worker);
   ~MirrorCompare();
   MirrorCompare(const MirrorCompare&) = delete;
   MirrorCompare& operator=(const MirrorCompare&) = delete;
@@ -55,7 +55,8 @@ class MirrorCompare {
  private:
   void settle();
 
-  const routing::Mirror* mirror_;
+  // Shared, not borrowed: a call in flight outlives a swapped snapshot.
+  std::shared_ptr<const routing::Mirror> mirror_;
   std::string route_;
   std::string request_id_;
   Worker* worker_;
