@@ -76,7 +76,7 @@ bool Server::start() {
       drainAndStop();
       return false;
     }
-    spdlog::info("admin on http://{} (/metrics /stats /ready /live)",
+    spdlog::info("admin on http://{} (/metrics /stats /rollouts /ready /live)",
                  snapshot_->admin.address_text);
   }
   for (const config::ListenerSpec& listener : snapshot_->listeners) {
