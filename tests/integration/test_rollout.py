@@ -108,6 +108,13 @@ def metrics(admin_port):
             "split_new": v(families, "rampart_route_cluster_weight", route="shift", cluster="new")}
 
 
+def distinct_weights(seen):
+    """The weights in `seen` without repeats in a row (a step may be seen
+    advancing, then holding)."""
+    weights = [weight for _, weight, _ in seen]
+    return [w for i, w in enumerate(weights) if i == 0 or weights[i - 1] != w]
+
+
 def watch(admin_port, until, timeout):
     """Polls /rollouts every 20 ms until `until(state)`; returns every
     distinct (step, weight, state) seen, in order."""
@@ -144,8 +151,7 @@ def test_a_rollout_walks_every_step_to_100_under_load_without_a_failed_request(s
     assert load.errors == [], load.errors[:5]
     assert load.answers and all(status == 200 for _, status, _ in load.answers)
     # Every step was visible in turn, and each only after the previous one.
-    weights = [weight for _, weight, _ in seen]
-    assert [w for i, w in enumerate(weights) if i == 0 or weights[i - 1] != w] == [5, 25, 50, 100], seen
+    assert distinct_weights(seen) == [5, 25, 50, 100], seen
     steps = [step for step, _, _ in seen]
     assert steps == sorted(steps), seen
     assert final["state"] == "done" and final["weight"] == 100 and final["step_backs"] == 0
@@ -181,7 +187,7 @@ def test_a_new_cluster_answering_500_is_stepped_back_and_gets_nothing_afterwards
         load.stop()
     assert load.errors == [], load.errors[:5]
     # It never left the first step: the guard broke at 10%.
-    assert [weight for _, weight, _ in seen] == [10, 0], seen
+    assert distinct_weights(seen) == [10, 0], seen
     assert final["breach"] == "max_error_rate" and final["step_backs"] == 1
     assert final["step"] == 0 and final["weight"] == 0
     assert final["window"]["failures"] >= 10 and final["window"]["error_rate"] > 0.05
@@ -223,7 +229,7 @@ def test_a_slow_new_cluster_is_stepped_back_by_the_p99_guard(stack):
     assert final["breach"] == "max_p99" and final["weight"] == 0
     assert final["window"]["p99_ms"] > 200 and final["window"]["failures"] == 0
     # A 5 s hold: it stepped back long before it could have advanced.
-    assert [weight for _, weight, _ in seen] == [20, 0], seen
+    assert distinct_weights(seen) == [20, 0], seen
     # In-flight requests chosen before the step-back may still arrive; none after.
     time.sleep(0.3)
     assert len(new.requests()) <= to_new + 4
@@ -310,9 +316,7 @@ def test_the_full_cutover_good_shift_then_a_bad_cluster_rolled_back(stack):
     finally:
         load.stop()
     assert load.errors == [], load.errors[:5]
-    weights = [w for _, w, _ in seen]
-    assert [w for i, w in enumerate(weights) if i == 0 or weights[i - 1] != w] == \
-        [1, 5, 25, 50, 100], seen
+    assert distinct_weights(seen) == [1, 5, 25, 50, 100], seen
     good = [a for a in load.answers if a[0] <= good_until]
     assert len(good) > 500 and all(status == 200 for _, status, _ in good)
     failed = [a for a in load.answers if a[1] != 200]
