@@ -101,7 +101,9 @@ RolloutEngine::Decision RolloutEngine::evaluate(int64_t now_ms, const GuardFigur
     return {Event::kSteppedBack, broken};
   }
   if (now_ms - step_start_ms_ < spec_.hold_ms) return {};
-  if (figures.requests < spec_.min_requests) {
+  // A step of weight 0 (a dark launch with a mirror) sends the cluster
+  // nothing to judge: it only waits out its hold.
+  if (figures.requests < spec_.min_requests && spec_.steps[step_] > 0) {
     // The hold is over, but the guards cannot be judged yet: stay here.
     if (state_ != RolloutState::kHolding) {
       state_ = RolloutState::kHolding;

@@ -61,6 +61,17 @@ TEST(RolloutEngine, DoesNotAdvanceBeforeMinRequests) {
   EXPECT_EQ(engine.state(), RolloutState::kAdvancing);
 }
 
+TEST(RolloutEngine, AZeroStepOnlyWaitsOutItsHold) {
+  RolloutEngine engine(ramp({0, 5, 100}), 0);
+  EXPECT_EQ(engine.weight(), 0u);
+  EXPECT_EQ(engine.evaluate(999, {}).event, RolloutEngine::Event::kNone);
+  EXPECT_EQ(engine.evaluate(1000, {}).event, RolloutEngine::Event::kAdvanced);
+  EXPECT_EQ(engine.weight(), 5u);
+  // From a real weight on, min_requests applies again.
+  EXPECT_EQ(engine.evaluate(2000, healthy(10)).event, RolloutEngine::Event::kNone);
+  EXPECT_EQ(engine.state(), RolloutState::kHolding);
+}
+
 TEST(RolloutEngine, FewRequestsNeverStepBackWhateverTheirRate) {
   RolloutEngine engine(ramp(), 0);
   GuardFigures figures = healthy(99);
