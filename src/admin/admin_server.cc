@@ -237,6 +237,8 @@ std::string answerAdminRequest(const AdminRequest& request, const std::string& t
     out = response(200, "OK", "application/json", hooks.config_json());
   } else if (path == "/clients/top" && hooks.clients_json) {
     out = response(200, "OK", "application/json", hooks.clients_json());
+  } else if (path == "/rollouts") {  // progressive rollouts (docs/cutover.md)
+    out = response(200, "OK", "application/json", observe::renderRolloutsJson(hooks.sources()));
   } else {
     return problem(404, "Not Found", "no such admin endpoint");
   }

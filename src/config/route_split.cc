@@ -202,6 +202,159 @@ void readStepBack(yaml::Reader& reader, const YAML::Node& node,
   }
 }
 
+// "1.5": a factor of at least 1 (the relative guards).
+std::optional<double> parseFactor(std::string_view text) {
+  double value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  if (!(value >= 1 && value <= 1000)) return std::nullopt;
+  return value;
+}
+
+void readGuard(yaml::Reader& reader, const YAML::Node& node, routing::RampSpec* ramp, bool* ok) {
+  std::optional<yaml::Map> map =
+      reader.map(node, "guard",
+                 {"max_error_rate", "max_p99", "min_requests", "max_error_ratio", "max_p99_ratio"});
+  if (!map) {
+    *ok = false;
+    return;
+  }
+  if (const YAML::Node* rate = map->find("max_error_rate")) {
+    std::optional<std::string> text = reader.string(*rate, "max_error_rate");
+    std::optional<double> value = text ? parseRateFraction(*text) : std::nullopt;
+    if (value) {
+      ramp->max_error_rate = *value;
+    } else {
+      if (text) {
+        reader.error(*rate,
+                     "max_error_rate: expected a fraction between 0 and 1 like 0.01, or "
+                     "a percentage like 1%, got '" +
+                         *text + "'");
+      }
+      *ok = false;
+    }
+  }
+  if (const YAML::Node* p99 = map->find("max_p99")) {
+    std::optional<std::chrono::milliseconds> value = reader.duration(*p99, "max_p99");
+    if (value && value->count() >= 1) {
+      ramp->max_p99_ms = value->count();
+    } else {
+      if (value) reader.error(*p99, "max_p99: must be at least 1ms");
+      *ok = false;
+    }
+  }
+  if (const YAML::Node* min = map->find("min_requests")) {
+    if (auto value = reader.integer(*min, "min_requests", 1, 1000000)) {
+      ramp->min_requests = static_cast<uint32_t>(*value);
+    } else {
+      *ok = false;
+    }
+  }
+  for (auto [key, out] : {std::pair{"max_error_ratio", &ramp->max_error_ratio},
+                          std::pair{"max_p99_ratio", &ramp->max_p99_ratio}}) {
+    const YAML::Node* factor = map->find(key);
+    if (factor == nullptr) continue;
+    std::optional<std::string> text = reader.string(*factor, key);
+    std::optional<double> value = text ? parseFactor(*text) : std::nullopt;
+    if (value) {
+      *out = *value;
+    } else {
+      if (text) {
+        reader.error(*factor, std::string(key) +
+                                  ": expected a factor of the old cluster's figure from 1 "
+                                  "to 1000 like 1.5, got '" +
+                                  *text + "'");
+      }
+      *ok = false;
+    }
+  }
+}
+
+void readSteps(yaml::Reader& reader, const YAML::Node& node, routing::RampSpec* ramp, bool* ok) {
+  if (!reader.sequence(node, "steps")) {
+    *ok = false;
+    return;
+  }
+  if (node.size() == 0) {
+    reader.error(node, "steps: list at least one weight, like [1, 5, 25, 50, 100]");
+    *ok = false;
+    return;
+  }
+  for (const YAML::Node& item : node) {
+    std::optional<uint64_t> value = reader.integer(item, "steps", 0, 100);
+    if (!value) {
+      *ok = false;
+      continue;
+    }
+    if (!ramp->steps.empty() && *value <= ramp->steps.back()) {
+      reader.error(item, "steps: " + std::to_string(*value) + " follows " +
+                             std::to_string(ramp->steps.back()) +
+                             "; steps are the new cluster's weights in strictly ascending order");
+      *ok = false;
+      continue;
+    }
+    ramp->steps.push_back(static_cast<uint32_t>(*value));
+  }
+}
+
+// `ramp:`: the ramped cluster is one of the route's, written with weight 0
+// (the steps set it); it takes its points from the first other cluster.
+void readRamp(yaml::Reader& reader, const YAML::Node& node,
+              const std::vector<upstream::ClusterSpec>& clusters, routing::SplitSpec* spec,
+              bool* ok) {
+  std::optional<yaml::Map> map = reader.map(node, "ramp", {"cluster", "steps", "hold", "guard"});
+  if (!map) {
+    *ok = false;
+    return;
+  }
+  routing::RampSpec& ramp = spec->ramp;
+  ramp.enabled = true;
+  bool found = false;
+  if (const YAML::Node* name = reader.require(*map, "cluster", "ramp")) {
+    std::optional<uint32_t> index = clusterIndex(reader, *name, "cluster", clusters);
+    for (size_t i = 0; index && i < spec->targets.size(); ++i) {
+      if (spec->targets[i].cluster_index != *index) continue;
+      found = true;
+      ramp.target = static_cast<uint32_t>(i);
+      ramp.from = i == 0 ? 1 : 0;
+      ramp.cluster_name = clusters[*index].name;
+      if (spec->targets[i].weight != 0) {
+        reader.error(*name, "cluster: '" + ramp.cluster_name + "' has weight " +
+                                std::to_string(spec->targets[i].weight) +
+                                " in clusters; a ramped cluster is listed with weight 0 and its "
+                                "steps set its weight");
+        *ok = false;
+      }
+    }
+    if (index && !found) {
+      reader.error(*name, "cluster: cluster '" + clusters[*index].name +
+                              "' is not one of this route's clusters");
+    }
+  }
+  if (!found) *ok = false;
+  if (const YAML::Node* steps = reader.require(*map, "steps", "ramp")) {
+    readSteps(reader, *steps, &ramp, ok);
+    if (found && *ok && ramp.steps.back() > spec->targets[ramp.from].weight) {
+      reader.error(*steps, "steps: the last step (" + std::to_string(ramp.steps.back()) +
+                               ") is more than cluster '" +
+                               clusters[spec->targets[ramp.from].cluster_index].name +
+                               "' has to give (weight " +
+                               std::to_string(spec->targets[ramp.from].weight) + ")");
+      *ok = false;
+    }
+  } else {
+    *ok = false;
+  }
+  std::chrono::milliseconds hold{ramp.hold_ms};
+  reader.readDuration(*map, "hold", &hold);
+  if (hold.count() < 100) {
+    reader.error(map->keyPosition("hold"), "hold: must be at least 100ms");
+    *ok = false;
+  }
+  ramp.hold_ms = hold.count();
+  if (const YAML::Node* guard = map->find("guard")) readGuard(reader, *guard, &ramp, ok);
+}
+
 }  // namespace
 
 std::shared_ptr<const routing::Split> readRouteSplit(
@@ -218,6 +371,18 @@ std::shared_ptr<const routing::Split> readRouteSplit(
     } else {
       reader.map(*step_back, "step_back",
                  {"watch", "max_error_rate", "min_requests", "window", "to"});
+    }
+  }
+  if (const YAML::Node* ramp = route.find("ramp")) {
+    if (route.find("step_back") != nullptr) {
+      reader.error(route.keyPosition("ramp"),
+                   "ramp: a ramped route steps back by its guard; remove step_back");
+      ok = false;
+    }
+    if (ok) {
+      readRamp(reader, *ramp, clusters, &spec, &ok);
+    } else {
+      reader.map(*ramp, "ramp", {"cluster", "steps", "hold", "guard"});
     }
   }
   if (!ok) return nullptr;

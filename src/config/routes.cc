@@ -178,7 +178,7 @@ void readRouteCluster(RouteContext& ctx, const yaml::Map& map, const std::string
     if (route->split) route->cluster_index = route->split->spec().targets.front().cluster_index;
     return;
   }
-  for (std::string_view key : {"sticky", "step_back"}) {
+  for (std::string_view key : {"sticky", "step_back", "ramp"}) {
     if (map.find(key) != nullptr) {
       ctx.reader.error(map.keyPosition(key), std::string(key) +
                                                  ": only a route with a weighted `clusters:` "
@@ -204,9 +204,9 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
   std::string label = labelOf(node, "route");
   std::optional<yaml::Map> map =
       ctx.reader.map(node, label,
-                     {"name", "match", "cluster", "clusters", "sticky", "step_back",
-                      "max_body_bytes", "auth", "method_override", "policy", "shadow_policy",
-                      "rollout", "public", "ext_authz", "limits", "retry"});
+                     {"name", "match", "cluster", "clusters", "sticky", "step_back", "ramp",
+                      "mirror", "max_body_bytes", "auth", "method_override", "policy",
+                      "shadow_policy", "rollout", "public", "ext_authz", "limits", "retry"});
   if (!map) return;
   routing::RouteSpec route;
   route.max_body_bytes = ctx.defaults.max_body_bytes;
@@ -215,6 +215,9 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
     readMatch(ctx, *match, &route);
   }
   readRouteCluster(ctx, *map, label, &route);
+  if (const YAML::Node* mirror = map->find("mirror")) {
+    route.mirror = readRouteMirror(ctx.reader, *mirror, route.cluster_index, ctx.clusters);
+  }
   ctx.reader.readSize(*map, "max_body_bytes", 0, UINT64_MAX, &route.max_body_bytes);
   ctx.reader.readBool(*map, "method_override", &route.method_override);
   RouteExtras extras;

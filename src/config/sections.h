@@ -55,18 +55,23 @@ struct RouteDefaults {
   http::CanonicalOptions canonical;  // to spot paths that can never match
 };
 
+// A route's `mirror:` (route_mirror.cc); null after reporting its problems.
+std::shared_ptr<const routing::Mirror> readRouteMirror(
+    yaml::Reader& reader, const YAML::Node& node, uint32_t primary_cluster,
+    const std::vector<upstream::ClusterSpec>& clusters);
+
+// A route's `clusters` (a weighted split), with its `sticky`, `step_back`
+// and `ramp` (route_split.cc). Runs when `clusters` is present; returns null
+// after reporting every problem.
+std::shared_ptr<const routing::Split> readRouteSplit(
+    yaml::Reader& reader, const yaml::Map& route,
+    const std::vector<upstream::ClusterSpec>& clusters);
+
 // Reads `virtual_hosts:`, resolving each route's cluster name to its index
 // in `clusters`. Route names are checked for uniqueness across the file.
 // Each route's authentication and authorization keys are collected in
 // `extras`, in route-index order, for the sections that need the providers
 // and policies first.
-// A route's `clusters` (a weighted split), with its `sticky` and `step_back`
-// (route_split.cc). Runs when `clusters` is present; returns null after
-// reporting every problem.
-std::shared_ptr<const routing::Split> readRouteSplit(
-    yaml::Reader& reader, const yaml::Map& route,
-    const std::vector<upstream::ClusterSpec>& clusters);
-
 void readVirtualHosts(yaml::Reader& reader, const YAML::Node& node,
                       const std::vector<upstream::ClusterSpec>& clusters,
                       const RouteDefaults& defaults, std::vector<routing::VirtualHostSpec>* out,

@@ -19,9 +19,13 @@ class PeriodicThread {
   PeriodicThread& operator=(const PeriodicThread&) = delete;
 
   // Calls `work` on a new thread every `period` (the first call one period
-  // from now). Once only.
+  // from now). Again after stop(), with a new period if need be.
   void start(std::chrono::milliseconds period, std::function<void()> work) {
     if (thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = false;
+    }
     thread_ = std::thread([this, period, work = std::move(work)] {
       std::unique_lock<std::mutex> lock(mutex_);
       while (!stopping_) {

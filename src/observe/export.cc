@@ -265,6 +265,7 @@ std::string renderPrometheus(const MetricsSources& sources) {
                      escapeLabelValue(split.route), split.stepped_back ? 1 : 0);
     }
   }
+  appendRolloutPrometheus(sources, &out);
   return out;
 }
 

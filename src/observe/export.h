@@ -23,6 +23,39 @@ struct SplitWeight {
   bool stepped_back = false;  // the route's step-back has tripped
 };
 
+// One progressive rollout (`ramp:`, docs/cutover.md), read when asked.
+struct RolloutRow {
+  std::string route;
+  std::string cluster;       // the ramped (new) cluster
+  std::string from_cluster;  // the one it takes traffic from
+  uint32_t step = 0;         // index into steps
+  std::vector<uint32_t> steps;
+  uint32_t weight = 0;     // the ramped cluster's percent now (0 after a step-back)
+  std::string_view state;  // advancing, holding, stepped_back, done
+  int64_t in_state_ms = 0;
+  int64_t hold_ms = 0;
+  double max_error_rate = 0;
+  int64_t max_p99_ms = 0;  // 0: no latency guard
+  uint32_t min_requests = 0;
+  // The guard figures over the current step (the deciding ones once
+  // stepped back or done).
+  uint64_t requests = 0;
+  uint64_t failures = 0;
+  double error_rate = 0;
+  double p99_ms = 0;
+  uint64_t old_requests = 0;
+  uint64_t old_failures = 0;
+  double old_p99_ms = 0;
+  std::string_view breach;  // the guard that stepped it back, or "none"
+  uint64_t step_backs = 0;
+};
+
+// One mirrored route's counts by result (routing/mirror.h), read when asked.
+struct MirrorRow {
+  std::string_view route;
+  std::vector<std::pair<std::string_view, uint64_t>> results;  // (result name, count)
+};
+
 struct MetricsSources {
   const std::vector<std::string>* route_names = nullptr;  // by route index
   std::vector<std::string> listener_names;                // by listener index
@@ -53,6 +86,8 @@ struct MetricsSources {
   // Keeps what the pointers above name alive while the answer is rendered
   // (a reload may replace the snapshot and the workers' metrics meanwhile).
   std::vector<std::shared_ptr<const void>> keep_alive;
+  std::vector<RolloutRow> rollouts;  // every ramped route (export_rollouts.cc)
+  std::vector<MirrorRow> mirrors;    // every route with a mirror (export_rollouts.cc)
 };
 
 // The label value of the slot for requests answered before routing.
@@ -63,6 +98,10 @@ const std::vector<uint64_t>& prometheusBucketsMicros();
 
 std::string renderPrometheus(const MetricsSources& sources);
 std::string renderStatsJson(const MetricsSources& sources);
+
+// /rollouts (JSON) and the rollout families of /metrics (export_rollouts.cc).
+std::string renderRolloutsJson(const MetricsSources& sources);
+void appendRolloutPrometheus(const MetricsSources& sources, std::string* out);
 
 // Prometheus label value and JSON string escaping (backslash, quote,
 // newline; JSON also every other control character).

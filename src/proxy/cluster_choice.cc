@@ -72,9 +72,13 @@ ClusterChoice chooseCluster(const routing::Route& route, const http::RequestHead
 }
 
 void recordSplitOutcome(const routing::Route& route, int32_t target, uint16_t status,
-                        observe::WorkerStats& stats) {
+                        uint64_t micros, observe::WorkerStats& stats) {
   const routing::Split* split = route.split.get();
-  if (split == nullptr || target < 0 || !split->spec().step_back.enabled) return;
+  if (split == nullptr || target < 0) return;
+  // The rollout's timer judges these (proxy/rollouts.h); nothing to decide here.
+  if (split->spec().ramp.enabled)
+    split->recordRamp(static_cast<uint32_t>(target), status >= 500, micros);
+  if (!split->spec().step_back.enabled) return;
   routing::Split::Recorded recorded =
       split->record(static_cast<uint32_t>(target), status >= 500, core::monotonicMillis());
   if (recorded.verdict != routing::StepBackVerdict::kSteppedBack) return;

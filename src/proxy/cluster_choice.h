@@ -27,9 +27,10 @@ ClusterChoice chooseCluster(const routing::Route& route, const http::RequestHead
 
 // Feeds the status the client got for a request sent by `target` of the
 // route's split (5xx, Rampart's own 502/503/504 included, is a failure) to
-// its step-back. The one call that trips it logs a warning and counts
-// cutover_step_backs; the others cost two relaxed atomic adds.
+// its step-back, or with a `ramp:` with its latency to the rollout's guard
+// counters. The one call that trips a step-back logs a warning and counts
+// cutover_step_backs; the others cost two or three relaxed atomic adds.
 void recordSplitOutcome(const routing::Route& route, int32_t target, uint16_t status,
-                        observe::WorkerStats& stats);
+                        uint64_t micros, observe::WorkerStats& stats);
 
 }  // namespace rampart::proxy

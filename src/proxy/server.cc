@@ -6,6 +6,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "observe/stats.h"
 #include "proxy/overload_state.h"
@@ -21,6 +22,7 @@ uint32_t resolveWorkerCount(uint32_t configured) {
 Server::Server(std::shared_ptr<const config::Snapshot> snapshot) : snapshot_(std::move(snapshot)) {}
 
 Server::~Server() {
+  if (rollouts_) rollouts_->stop();
   if (health_) health_->stop();
   for (auto& worker : workers_) worker->requestStop();
   for (auto& thread : threads_) {
@@ -64,6 +66,8 @@ bool Server::start() {
     threads_.emplace_back([w = worker.get()] { w->run(); });
   }
   started_at_ = std::chrono::steady_clock::now();
+  rollouts_ = std::make_unique<Rollouts>(*snapshot_, core::monotonicMillis());
+  rollouts_->start();
   if (snapshot_->admin.enabled) {
     admin_ = std::make_unique<admin::AdminServer>(snapshot_->admin, adminHooks());
     admin_->setReloader([this] {
@@ -88,8 +92,9 @@ bool Server::start() {
       drainAndStop();
       return false;
     }
-    spdlog::info("admin on http://{} (/dashboard /metrics /stats /ready /live, POST /reload)",
-                 snapshot_->admin.address_text);
+    spdlog::info(
+        "admin on http://{} (/dashboard /metrics /stats /rollouts /ready /live, POST /reload)",
+        snapshot_->admin.address_text);
   }
   for (const config::ListenerSpec& listener : snapshot_->listeners) {
     spdlog::info("listening on http://{} ({} workers)", listener.address.toString(), count);
@@ -212,6 +217,17 @@ observe::MetricsSources Server::metricsSources() const {
   for (const config::ListenerSpec& listener : snapshot_->listeners) {
     sources.listener_names.push_back(listener.name);
   }
+  if (rollouts_) sources.rollouts = rollouts_->rows(core::monotonicMillis());
+  for (size_t route = 0; route < snapshot_->route_specs.size(); ++route) {
+    const routing::Mirror* mirror = snapshot_->route_specs[route].mirror.get();
+    if (mirror == nullptr) continue;
+    observe::MirrorRow row{snapshot_->route_names[route], {}};
+    for (size_t r = 0; r < routing::kMirrorResultCount; ++r) {
+      auto result = static_cast<routing::MirrorResult>(r);
+      row.results.emplace_back(routing::mirrorResultName(result), mirror->counted(result));
+    }
+    sources.mirrors.push_back(std::move(row));
+  }
   return sources;
 }
 
@@ -256,6 +272,7 @@ void Server::drainAndStop(bool keep_idle) {
         access_log_->linesWritten(), access_log_->linesLost(), access_log_->writeErrors());
   }
   if (admin_) admin_->stop();
+  if (rollouts_) rollouts_->stop();
   if (jwks_) jwks_->stop();
   if (api_keys_) api_keys_->stop();
   if (health_) health_->stop();

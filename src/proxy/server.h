@@ -22,6 +22,7 @@
 #include "observe/access_log_writer.h"
 #include "proxy/route_state.h"
 #include "proxy/upgrade.h"
+#include "proxy/rollouts.h"
 #include "proxy/worker.h"
 #include "upstream/health_checker.h"
 
@@ -147,6 +148,8 @@ class Server {
   shield::Seed baseline_seed_;
   std::unique_ptr<upstream::HealthChecker> health_;       // active health checks, per cluster
   std::unique_ptr<observe::AccessLogWriter> access_log_;  // null unless access_log: is set
+  // Progressive rollouts (`ramp:`), by route name; their own timer thread.
+  std::unique_ptr<Rollouts> rollouts_;
 };
 
 // The number of workers for `configured` (0 = one per core).

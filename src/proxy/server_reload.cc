@@ -5,6 +5,8 @@
 // time (reload_mutex_), never on a worker.
 #include "proxy/server.h"
 
+#include "core/clock.h"
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -258,6 +260,9 @@ Server::ReloadOutcome Server::reloadLocked(std::string_view trigger) {
   auto api_keys = std::make_unique<auth::ApiKeyWatcher>(next->auth.providers);
   api_keys->start();
 
+  // A ramped route keeps its step: published to its new Split before any
+  // worker serves on it.
+  if (rollouts_) rollouts_->adopt(*next, core::monotonicMillis());
   const uint64_t number = ++generation_;
   std::shared_ptr<const config::Snapshot> before;
   {

@@ -665,6 +665,10 @@ void Session::afterResponse() {
     return;
   }
   ++requests_served_;
+  if (mirror_ != nullptr) {  // the whole response went out: compare it with the shadow's
+    mirror_->primaryEnded(true);
+    mirror_.reset();
+  }
   releaseOverload();
   logRequest();
   if (close_after_response_ || draining_ || client_eof_) {
@@ -686,6 +690,7 @@ void Session::resetRequest() {
   endClusterRequest();  // every end path has done it already; a slot must never leak
   route_ = nullptr;
   split_target_ = -1;  // a request that ended without a response is not an outcome
+  mirror_.reset();     // nor compared
   authz_headers_ = {};
   if (has_waiting_) {
     waiting_ = RequestContext{};  // drops the identity it held

@@ -28,6 +28,7 @@
 
 namespace rampart::proxy {
 
+class MirrorCompare;
 class Worker;
 
 class Session final : public core::EventHandler,
@@ -212,6 +213,8 @@ class Session final : public core::EventHandler,
   http::CanonicalTarget target_;
   std::shared_ptr<const auth::Identity> identity_;  // phase 5's verdict; null: anonymous
   std::string reply_headers_;  // extra local-reply headers (WWW-Authenticate), reused
+  // The primary side of a mirrored request with `diff` (proxy/mirror.h).
+  std::shared_ptr<MirrorCompare> mirror_;
   const routing::Route* route_ = nullptr;
   uint32_t cluster_index_ = 0;     // phase 8's choice: the route's cluster, or one of its split's
   int32_t split_target_ = -1;      // position in the route's split until the response; -1: none

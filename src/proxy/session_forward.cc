@@ -120,6 +120,10 @@ void Session::startForwarding(bool has_body) {
   info.traceparent = trace_.traceParent();
   info.tracestate = forwardedTraceState(request_.headers, trace_, tracestate);
   appendUpstreamRequestHead(upstream_out_, info);
+  if (route_->mirror != nullptr) {  // a copy to the shadow cluster (proxy/mirror.h)
+    mirror_ = worker_->mirrors().start(*gen_, *route_, upstream_out_.readable(), request_,
+                                       in_.readable().substr(head_bytes_), requestId());
+  }
   access_.upstream_start_us = core::monotonicMicros();
 
   request_framing_ = request_.framing;

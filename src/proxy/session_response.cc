@@ -59,6 +59,8 @@ bool Session::pumpResponse() {
   size_t written = 0;
   if (!flushClient(upstream_->input().readable().substr(0, body), &written)) return true;
   if (written > 0) {
+    if (mirror_ != nullptr && response_framing_ == ClientFraming::kContentLength)
+      mirror_->primaryBody(upstream_->input().readable().substr(0, written));
     upstream_->input().consume(written);
     if (response_framing_ == ClientFraming::kContentLength) {
       response_remaining_ -= written;
@@ -139,6 +141,11 @@ void Session::startResponse(size_t head_bytes) {
   response_started_ = true;
   if (cluster_hold_.cluster != nullptr) cluster_hold_.head_at = preciseNanos();
   noteResponse(response_.status);
+  if (mirror_ != nullptr) {
+    mirror_->primaryHeaders(response_.headers);
+    if (response_framing_ == ClientFraming::kContentLength)
+      mirror_->primaryExpectsBody(response_.content_length);
+  }
   pool_->recordResponse(upstream_->endpoint(), response_.status);
   armTimer(TimerPurpose::kNone, 0);
 }
@@ -335,8 +342,9 @@ void Session::noteResponse(uint16_t status) {
     gen_->metrics->recordCluster(cluster_index_, attempt_endpoint_, access_.upstream_us);
   }
   request_start_us_ = 0;
+  if (mirror_ != nullptr) mirror_->primaryStatus(status);
   if (split_target_ >= 0) {  // the outcome a weighted route's step-back watches
-    recordSplitOutcome(*route_, split_target_, status, worker_->stats());
+    recordSplitOutcome(*route_, split_target_, status, micros, worker_->stats());
     split_target_ = -1;
   }
 }

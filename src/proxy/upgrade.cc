@@ -106,15 +106,28 @@ bool handOver(const std::string& binary, const std::vector<std::string>& argv,
     }
     return false;
   };
+  // A send fails when the new process has already exited (EPIPE): its exit
+  // status says why, as when it closes the channel later.
+  auto sendFailed = [&]() {
+    const std::string reason = std::string("sending the sockets: ") + std::strerror(errno);
+    int status = 0;
+    for (int i = 0; i < 100; ++i) {
+      if (waitpid(child, &status, WNOHANG) == child) {
+        close(channel);
+        *error = WIFEXITED(status)
+                     ? "the new process exited with " + std::to_string(WEXITSTATUS(status))
+                     : "the new process was killed by signal " + std::to_string(WTERMSIG(status));
+        return false;
+      }
+      usleep(10000);
+    }
+    return fail(reason);
+  };
   for (size_t from = 0; from < sockets.size(); from += kPerMessage) {
     const size_t count = std::min(kPerMessage, sockets.size() - from);
-    if (!sendBatch(channel, sockets, from, count)) {
-      return fail(std::string("sending the sockets: ") + std::strerror(errno));
-    }
+    if (!sendBatch(channel, sockets, from, count)) return sendFailed();
   }
-  if (!sendBatch(channel, sockets, 0, 0)) {
-    return fail(std::string("sending the sockets: ") + std::strerror(errno));
-  }
+  if (!sendBatch(channel, sockets, 0, 0)) return sendFailed();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -100,6 +100,7 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
   build_seed_ = random_state_ ^ 0xD1B54A32D192ED03ULL;
   generations_.push_back(buildGeneration(std::move(snapshot), homes, 1));
   current_ = generations_.back().get();
+  mirrors_ = std::make_unique<MirrorCalls>(this);
 }
 
 Worker::~Worker() {
@@ -109,6 +110,7 @@ Worker::~Worker() {
     delete session;
   }
   listeners_.clear();
+  mirrors_.reset();      // gives its connections back to the pools first
   generations_.clear();  // authorizer calls and cluster queues first: they use the pools
   current_ = nullptr;
   pool_registry_.clear();

@@ -23,6 +23,7 @@
 #include "observe/top_talkers.h"
 #include "proxy/cluster_admission.h"
 #include "proxy/generation.h"
+#include "proxy/mirror.h"
 #include "shield/manual_blocks.h"
 #include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
@@ -150,6 +151,7 @@ class Worker {
   // Accepts up to `most` queued connections (fewer when the queue empties).
   void acceptFrom(int listen_fd, uint32_t listener, size_t most);
   uint32_t index() const { return index_; }
+  MirrorCalls& mirrors() { return *mirrors_; }  // requests copied to shadow clusters
 
  private:
   class Listener;
@@ -178,10 +180,11 @@ class Worker {
   // Worker thread: the generations alive (the current one last).
   std::vector<std::unique_ptr<Generation>> generations_;
   Generation* current_ = nullptr;
-  auth::AuthWorkerState auth_;           // token cache and verifier scratch of phase 5
-  shield::WorkerShield shield_;          // accept gate and limiter tables (bounded)
-  shield::WorkerOverload overload_;      // shedder, suspicious clients, baselines (bounded)
-  std::unique_ptr<LagProbe> lag_probe_;  // measures loop lag for the shedder
+  auth::AuthWorkerState auth_;            // token cache and verifier scratch of phase 5
+  shield::WorkerShield shield_;           // accept gate and limiter tables (bounded)
+  shield::WorkerOverload overload_;       // shedder, suspicious clients, baselines (bounded)
+  std::unique_ptr<LagProbe> lag_probe_;   // measures loop lag for the shedder
+  std::unique_ptr<MirrorCalls> mirrors_;  // its calls end before the pools do
   int64_t shadow_log_second_ = 0;
   uint32_t shadow_logs_this_second_ = 0;
   std::vector<std::unique_ptr<Listener>> listeners_;

@@ -227,8 +227,9 @@ bool compileRoute(const RouteSpec& spec, uint32_t index, const std::string& host
     }
     return false;
   };
-  out.route = Route{spec.name, index, spec.cluster_index, spec.max_body_bytes, spec.method_override,
-                    spec.split};
+  out.route =
+      Route{spec.name,  index,      spec.cluster_index, spec.max_body_bytes, spec.method_override,
+            spec.split, spec.mirror};
   out.kind = spec.kind;
   out.path = spec.path;
   out.methods = spec.methods;

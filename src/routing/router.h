@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "http/message.h"
+#include "routing/mirror.h"
 #include "routing/weighted.h"
 
 namespace rampart::routing {
@@ -47,6 +48,7 @@ struct RouteSpec {
   // `clusters:` a weighted split (weighted.h); null: cluster_index alone.
   // With a split, cluster_index is its first listed cluster.
   std::shared_ptr<const Split> split;
+  std::shared_ptr<const Mirror> mirror;  // `mirror:` (mirror.h); null: none
 };
 
 struct VirtualHostSpec {
@@ -62,7 +64,8 @@ struct Route {
   uint32_t cluster_index = 0;
   uint64_t max_body_bytes = 0;
   bool method_override = false;
-  std::shared_ptr<const Split> split;  // null: always cluster_index (phase 8 chooses)
+  std::shared_ptr<const Split> split;    // null: always cluster_index (phase 8 chooses)
+  std::shared_ptr<const Mirror> mirror;  // null: no request is mirrored
 };
 
 // What the router looks at: all views into the current request.

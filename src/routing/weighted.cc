@@ -89,7 +89,25 @@ FailureWindow::Totals FailureWindow::totals(int64_t now_ms) const {
 Split::Split(SplitSpec spec) : spec_(std::move(spec)), window_(spec_.step_back.window_ms) {
   std::vector<uint32_t> weights;
   for (const SplitTarget& target : spec_.targets) weights.push_back(target.weight);
-  cumulative_ = cumulativeOf(weights);
+  const RampSpec& ramp = spec_.ramp;
+  if (ramp.enabled && ramp.target < weights.size() && ramp.from < weights.size()) {
+    // One table per step: the ramped target takes its step's weight from the
+    // old side (the loader checked the old side has enough). Its configured
+    // weight is 0, so the configured table is the stepped-back one.
+    for (uint32_t step : ramp.steps) {
+      std::vector<uint32_t> at = weights;
+      uint32_t moved = std::min(step, at[ramp.from]);
+      at[ramp.from] -= moved;
+      at[ramp.target] += moved;
+      tables_.push_back(cumulativeOf(at));
+    }
+    stepped_table_ = static_cast<uint32_t>(tables_.size());
+    tables_.push_back(cumulativeOf(weights));
+    ramp_new_ = std::make_unique<GuardCounters>();
+    ramp_old_ = std::make_unique<GuardCounters>();
+    return;
+  }
+  tables_.push_back(cumulativeOf(weights));
   if (spec_.step_back.enabled && spec_.step_back.watch < weights.size()) {
     uint32_t watch = spec_.step_back.watch;
     uint32_t freed = weights[watch] > spec_.step_back.to ? weights[watch] - spec_.step_back.to : 0;
@@ -100,12 +118,14 @@ Split::Split(SplitSpec spec) : spec_(std::move(spec)), window_(spec_.step_back.w
         break;
       }
     }
+    stepped_table_ = 1;
+    tables_.push_back(cumulativeOf(weights));
   }
-  stepped_cumulative_ = cumulativeOf(weights);
 }
 
 uint32_t Split::choose(uint32_t point) const {
-  const std::vector<uint32_t>& bounds = steppedBack() ? stepped_cumulative_ : cumulative_;
+  uint32_t which = table();
+  const std::vector<uint32_t>& bounds = tables_[which < tables_.size() ? which : 0];
   // A handful of targets: a linear scan beats a binary search.
   for (uint32_t i = 0; i < bounds.size(); ++i) {
     if (point < bounds[i]) return i;
@@ -114,9 +134,15 @@ uint32_t Split::choose(uint32_t point) const {
 }
 
 uint32_t Split::weightNow(uint32_t target) const {
-  const std::vector<uint32_t>& bounds = steppedBack() ? stepped_cumulative_ : cumulative_;
+  uint32_t which = table();
+  const std::vector<uint32_t>& bounds = tables_[which < tables_.size() ? which : 0];
   if (target >= bounds.size()) return 0;
   return (bounds[target] - (target == 0 ? 0 : bounds[target - 1])) / (kPoints / 100);
+}
+
+void Split::publishRampStep(uint32_t step) const {
+  if (!spec_.ramp.enabled || step >= tables_.size()) return;
+  table_.store(step, std::memory_order_relaxed);
 }
 
 Split::Recorded Split::record(uint32_t target, bool failed, int64_t now_ms) const {
@@ -127,8 +153,8 @@ Split::Recorded Split::record(uint32_t target, bool failed, int64_t now_ms) cons
   if (totals.requests < rule.min_requests || totals.requests == 0) return {};
   double rate = static_cast<double>(totals.failures) / static_cast<double>(totals.requests);
   if (rate <= rule.max_error_rate) return {};
-  bool expected = false;
-  if (!stepped_back_.compare_exchange_strong(expected, true))
+  uint32_t expected = 0;
+  if (!table_.compare_exchange_strong(expected, stepped_table_))
     return {StepBackVerdict::kAlready, {}};
   return {StepBackVerdict::kSteppedBack, totals};
 }

@@ -9,9 +9,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "routing/rollout.h"
 
 namespace rampart::routing {
 
@@ -55,6 +58,7 @@ struct SplitSpec {
   std::vector<SplitTarget> targets;  // in the order written: the cohort order
   StickySpec sticky;
   StepBackSpec step_back;
+  RampSpec ramp;  // `ramp:` (rollout.h); exclusive with step_back
 };
 
 // The cohort point of a sticky key: a fixed hash (FNV-1a, then a 64-bit
@@ -121,18 +125,39 @@ class Split {
   // target is counted. Runs on any worker, concurrently.
   Recorded record(uint32_t target, bool failed, int64_t now_ms) const;
 
-  bool steppedBack() const { return stepped_back_.load(std::memory_order_relaxed); }
+  bool steppedBack() const { return table() == stepped_table_; }
   // The percent of points target `target` gets now: its configured weight,
-  // or its weight after the step-back (for /metrics and /stats).
+  // its ramp step's, or its weight after the step-back (for /metrics and /stats).
   uint32_t weightNow(uint32_t target) const;
   const SplitSpec& spec() const { return spec_; }
 
+  // `ramp:` only. The ramped and old targets' outcomes for the guard rails
+  // (relaxed atomic adds, any worker); other targets are not counted.
+  void recordRamp(uint32_t target, bool failed, uint64_t micros) const {
+    if (ramp_new_ && target == spec_.ramp.target) ramp_new_->record(failed, micros);
+    if (ramp_old_ && target == spec_.ramp.from) ramp_old_->record(failed, micros);
+  }
+  const GuardCounters* rampCounters() const { return ramp_new_.get(); }
+  const GuardCounters* rampOldCounters() const { return ramp_old_.get(); }
+  // Publishes the ramp's step (its weights from the next choose() on), or
+  // the step-back (`step` == spec().ramp.steps.size()). Called by the
+  // rollout's timer only; one relaxed atomic store.
+  void publishRampStep(uint32_t step) const;
+
  private:
+  uint32_t table() const { return table_.load(std::memory_order_relaxed); }
+
   SplitSpec spec_;
-  std::vector<uint32_t> cumulative_;          // upper bound (exclusive) of each target, in points
-  std::vector<uint32_t> stepped_cumulative_;  // the same after a step-back
+  // Weight tables as cumulative upper bounds (exclusive) in points, one per
+  // state: without a ramp [configured, stepped back]; with one [step 0 ..
+  // step n-1, stepped back]. The request path reads which one applies with
+  // one relaxed load of table_.
+  std::vector<std::vector<uint32_t>> tables_;
+  uint32_t stepped_table_ = UINT32_MAX;  // the stepped-back table; none without step_back or ramp
+  mutable std::atomic<uint32_t> table_{0};
   mutable FailureWindow window_;
-  mutable std::atomic<bool> stepped_back_{false};
+  std::unique_ptr<GuardCounters> ramp_new_;  // null without a ramp
+  std::unique_ptr<GuardCounters> ramp_old_;
 };
 
 }  // namespace rampart::routing

@@ -173,5 +173,156 @@ virtual_hosts:
                         "clusters"));
 }
 
+TEST(RouteSplitConfigTest, RampCompilesWithEveryKey) {
+  LoadResult result =
+      route(R"(        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]
+        sticky: {key: "header:X-Account"}
+        ramp:
+          cluster: new
+          steps: [0, 1, 5, 25, 50, 100]
+          hold: 2m
+          guard: {max_error_rate: "2%", max_p99: 250ms, min_requests: 30, max_error_ratio: 2,
+                  max_p99_ratio: 1.5}
+)");
+  ASSERT_TRUE(result.ok()) << all(result.errors);
+  const routing::Split& split = *result.snapshot->route_specs.at(0).split;
+  const routing::RampSpec& ramp = split.spec().ramp;
+  EXPECT_TRUE(ramp.enabled);
+  EXPECT_EQ(ramp.target, 1u);
+  EXPECT_EQ(ramp.from, 0u);
+  EXPECT_EQ(ramp.cluster_name, "new");
+  EXPECT_EQ(ramp.steps, (std::vector<uint32_t>{0, 1, 5, 25, 50, 100}));
+  EXPECT_EQ(ramp.hold_ms, 120000);
+  EXPECT_DOUBLE_EQ(ramp.max_error_rate, 0.02);
+  EXPECT_EQ(ramp.max_p99_ms, 250);
+  EXPECT_EQ(ramp.min_requests, 30u);
+  EXPECT_DOUBLE_EQ(ramp.max_error_ratio, 2);
+  EXPECT_DOUBLE_EQ(ramp.max_p99_ratio, 1.5);
+  EXPECT_EQ(split.weightNow(1), 0u);  // the first step, published before any request
+  EXPECT_FALSE(split.spec().step_back.enabled);
+}
+
+TEST(RouteSplitConfigTest, RampDefaultsAndAFirstListedNewCluster) {
+  LoadResult result =
+      route(R"(        clusters: [{cluster: new, weight: 0}, {cluster: old, weight: 100}]
+        ramp: {cluster: new, steps: [10, 100]}
+)");
+  ASSERT_TRUE(result.ok()) << all(result.errors);
+  const routing::Split& split = *result.snapshot->route_specs.at(0).split;
+  const routing::RampSpec& ramp = split.spec().ramp;
+  EXPECT_EQ(ramp.target, 0u);
+  EXPECT_EQ(ramp.from, 1u);
+  EXPECT_EQ(ramp.hold_ms, 60000);
+  EXPECT_DOUBLE_EQ(ramp.max_error_rate, 0.01);
+  EXPECT_EQ(ramp.max_p99_ms, 0);
+  EXPECT_EQ(ramp.min_requests, 100u);
+  EXPECT_EQ(split.weightNow(0), 10u);
+  EXPECT_EQ(split.weightNow(1), 90u);
+}
+
+class RampErrorTest : public ::testing::TestWithParam<Bad> {};
+
+TEST_P(RampErrorTest, IsRefusedWhereItIsWritten) {
+  const Bad& bad = GetParam();
+  LoadResult result = route(bad.keys);
+  EXPECT_FALSE(result.ok());
+  EXPECT_THAT(all(result.errors),
+              HasSubstr(std::string("split.yaml:") + bad.where + ": " + bad.message))
+      << bad.keys;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Mistakes, RampErrorTest,
+    ::testing::Values(
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {cluster: new, steps: [1, 5, 5], hold: 1s}\n",
+            "9:44",
+            "steps: 5 follows 5; steps are the new cluster's weights in strictly ascending order"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {cluster: new, steps: [10, 5], hold: 1s}\n",
+            "9:42", "steps: 5 follows 10"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {cluster: new, steps: [1, 101]}\n",
+            "9:41", "steps: expected an integer from 0 to 100, got 101"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {cluster: new, steps: []}\n",
+            "9:37", "steps: list at least one weight"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {cluster: nope, steps: [1]}\n",
+            "9:25", "cluster: undefined cluster 'nope' (defined clusters: old, new)"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {steps: [1]}\n",
+            "9:15", "missing required key 'cluster' in ramp"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {cluster: new, steps: [1], hold: 50ms}\n",
+            "9:42", "hold: must be at least 100ms"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {cluster: new, steps: [1], guard: {max_error_rate: 1.5}}\n",
+            "9:66", "max_error_rate: expected a fraction between 0 and 1 like 0.01"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {cluster: new, steps: [1], guard: {max_p99: fast}}\n",
+            "9:59", "max_p99:"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {cluster: new, steps: [1], guard: {max_p99: 0}}\n",
+            "9:59", "max_p99: must be at least 1ms"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {cluster: new, steps: [1], guard: {min_requests: 0}}\n",
+            "9:64", "min_requests:"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {cluster: new, steps: [1], guard: {max_p99_ratio: 0.5}}\n",
+            "9:65", "max_p99_ratio: expected a factor of the old cluster's figure from 1 to 1000"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        ramp: {cluster: new, steps: [1], guard: {p99: 1s}}\n",
+            "9:50", "unknown key 'p99'"},
+        Bad{"        clusters: [{cluster: old, weight: 90}, {cluster: new, weight: 10}]\n"
+            "        ramp: {cluster: new, steps: [20]}\n",
+            "9:25",
+            "cluster: 'new' has weight 10 in clusters; a ramped cluster is listed with weight 0"},
+        Bad{"        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]\n"
+            "        step_back: {watch: new}\n        ramp: {cluster: new, steps: [1]}\n",
+            "10:9", "ramp: a ramped route steps back by its guard; remove step_back"},
+        Bad{"        cluster: old\n        ramp: {cluster: new, steps: [1]}\n", "9:9",
+            "ramp: only a route with a weighted `clusters:` split"}));
+
+TEST(RouteSplitConfigTest, RampLastStepIsWhatTheOldClusterCanGive) {
+  constexpr std::string_view kThree = R"(listeners: [{name: main, address: "127.0.0.1:8080"}]
+clusters: [{name: old, endpoints: ["127.0.0.1:9000"]}, {name: new, endpoints: ["127.0.0.1:9001"]},
+           {name: third, endpoints: ["127.0.0.1:9002"]}]
+virtual_hosts:
+  - routes:
+      - name: r
+        match: {prefix: /}
+        public: true
+        clusters: [{cluster: old, weight: 80}, {cluster: new, weight: 0}, {cluster: third, weight: 20}]
+)";
+  LoadResult too_far = loadString(
+      std::string(kThree) + "        ramp: {cluster: new, steps: [10, 90]}\n", "split.yaml");
+  EXPECT_FALSE(too_far.ok());
+  EXPECT_THAT(
+      all(too_far.errors),
+      HasSubstr("split.yaml:10:37: steps: the last step (90) is more than cluster 'old' has "
+                "to give (weight 80)"));
+  LoadResult ok = loadString(
+      std::string(kThree) + "        ramp: {cluster: new, steps: [10, 80]}\n", "split.yaml");
+  ASSERT_TRUE(ok.ok()) << all(ok.errors);
+  LoadResult other = loadString(
+      R"(listeners: [{name: main, address: "127.0.0.1:8080"}]
+clusters: [{name: old, endpoints: ["127.0.0.1:9000"]}, {name: new, endpoints: ["127.0.0.1:9001"]},
+           {name: third, endpoints: ["127.0.0.1:9002"]}]
+virtual_hosts:
+  - routes:
+      - name: r
+        match: {prefix: /}
+        public: true
+        clusters: [{cluster: old, weight: 100}, {cluster: new, weight: 0}]
+        ramp: {cluster: third, steps: [1]}
+)",
+      "split.yaml");
+  EXPECT_FALSE(other.ok());
+  EXPECT_THAT(all(other.errors),
+              HasSubstr("split.yaml:10:25: cluster: cluster 'third' is not one of this route's "
+                        "clusters"));
+}
+
 }  // namespace
 }  // namespace rampart::config
