@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "policy/policy.h"
 #include "routing/router.h"
 #include "shield/settings.h"
+#include "tls/context.h"
 #include "upstream/cluster.h"
 #include "upstream/retry.h"
 
@@ -37,6 +39,12 @@ struct ListenerSpec {
   // connection with a PROXY protocol header (v1 or v2) naming the client;
   // any other peer may not send one (docs/shield.md).
   bool proxy_protocol = false;
+  // `tls:` (docs/tls.md): the compiled server side; null for cleartext.
+  // Shared, not const: a reload hands the old one's ticket keys to the new.
+  std::shared_ptr<tls::ServerTls> tls;
+  // `tls.handshake_rate_per_address`: new handshakes per client address,
+  // refused at accept (before any crypto) when over; unset: no limit.
+  std::optional<shield::Limit> handshake_limit;
 };
 
 enum class LogFormat : uint8_t { kText, kJson };

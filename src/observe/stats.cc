@@ -56,6 +56,11 @@ const std::vector<CounterField>& counterFields() {
       {"proxy_header_refused", &WorkerStats::proxy_header_refused},
       {"access_log_dropped", &WorkerStats::access_log_dropped},
       {"cutover_step_backs", &WorkerStats::cutover_step_backs},
+      {"tls_handshakes", &WorkerStats::tls_handshakes},
+      {"tls_resumptions", &WorkerStats::tls_resumptions},
+      {"tls_handshake_failures", &WorkerStats::tls_handshake_failures},
+      {"tls_handshakes_limited", &WorkerStats::tls_handshakes_limited},
+      {"tls_client_certificates", &WorkerStats::tls_client_certificates},
   };
   return kFields;
 }

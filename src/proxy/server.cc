@@ -35,6 +35,7 @@ bool Server::start() {
   api_keys_->start();
   health_ = std::make_unique<upstream::HealthChecker>(snapshot_->clusters);
   health_->start();
+  for (const config::ListenerSpec& listener : snapshot_->listeners) tls_.push_back(listener.tls);
   uint32_t count = resolveWorkerCount(snapshot_->workers);
   for (uint32_t i = 0; i < count; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, snapshot_, &open_connections_));
@@ -76,7 +77,8 @@ bool Server::start() {
                  snapshot_->admin.address_text);
   }
   for (const config::ListenerSpec& listener : snapshot_->listeners) {
-    spdlog::info("listening on http://{} ({} workers)", listener.address.toString(), count);
+    spdlog::info("listening on {}://{} ({} workers)", listener.tls ? "https" : "http",
+                 listener.address.toString(), count);
   }
   return true;
 }
@@ -119,6 +121,7 @@ void Server::reloadShield() {
     worker->reloadOverload(next.overload, next.baselines);
   }
   baselines_ = next.baselines;  // where the learned state goes at shutdown
+  reloadTls(*result.snapshot);
   spdlog::info(
       "SIGHUP: shield admission reloaded from {} (allow: {} ranges, deny: {} ranges; overload "
       "{}, baselines {}); other "
@@ -126,6 +129,38 @@ void Server::reloadShield() {
       config_path_, next.gate.allow ? next.gate.allow->rangeCount() : 0,
       next.gate.deny ? next.gate.deny->rangeCount() : 0, next.overload.enabled ? "on" : "off",
       next.baselines.enabled ? "on" : "off");
+}
+
+void Server::reloadTls(const config::Snapshot& next) {
+  const std::vector<config::ListenerSpec>& listeners = snapshot_->listeners;
+  std::vector<std::shared_ptr<tls::ServerTls>> contexts = tls_;
+  std::vector<std::optional<shield::Limit>> limits(listeners.size());
+  size_t replaced = 0;
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    limits[i] = tls_[i] ? listeners[i].handshake_limit : std::nullopt;
+    const config::ListenerSpec* match = nullptr;
+    for (const config::ListenerSpec& candidate : next.listeners) {
+      if (candidate.name == listeners[i].name) match = &candidate;
+    }
+    if (match == nullptr) continue;  // a listener added or renamed needs a restart
+    if ((match->tls == nullptr) != (tls_[i] == nullptr)) {
+      spdlog::warn(
+          "SIGHUP: listener '{}' switches between TLS and cleartext: that takes a "
+          "restart; kept as it is",
+          listeners[i].name);
+      continue;
+    }
+    if (match->tls == nullptr) continue;
+    // Clients keep resuming: the new contexts seal and open tickets with
+    // the keys in use (a reload is not a rotation).
+    match->tls->adoptTicketKeys(*tls_[i]);
+    contexts[i] = match->tls;
+    limits[i] = match->handshake_limit;
+    ++replaced;
+  }
+  tls_ = contexts;
+  for (auto& worker : workers_) worker->reloadTls(contexts, limits);
+  if (replaced > 0) spdlog::info("SIGHUP: TLS certificates reloaded for {} listener(s)", replaced);
 }
 
 bool Server::allFinished() const {

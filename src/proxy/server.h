@@ -45,8 +45,13 @@ class Server {
   void logClusterTotals() const;
   std::vector<std::pair<std::string, uint64_t>> clusterCounters(uint32_t cluster) const;
   void reloadShield();
+  // The TLS part of a reload (docs/tls.md): each listener's certificates,
+  // keys and settings from `next` (matched by listener name) for new
+  // connections; open ones keep theirs; ticket keys carry over.
+  void reloadTls(const config::Snapshot& next);
 
   std::shared_ptr<const config::Snapshot> snapshot_;
+  std::vector<std::shared_ptr<tls::ServerTls>> tls_;  // by listener: the contexts in force
   std::string config_path_;
   std::atomic<uint32_t> open_connections_{0};
   std::vector<std::unique_ptr<Worker>> workers_;

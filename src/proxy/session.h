@@ -23,6 +23,7 @@
 #include "proxy/retry_loop.h"
 #include "proxy/rewrite.h"
 #include "shield/accept_gate.h"
+#include "tls/transport.h"
 #include "upstream/pool.h"
 
 namespace rampart::proxy {
@@ -93,6 +94,12 @@ class Session final : public core::EventHandler,
   // Writes out_ then `extra`; reports how much of `extra` went. False when the
   // client connection failed (the session is closed).
   bool flushClient(std::string_view extra, size_t* extra_written);
+  // The same over TLS (tls_ set): the handshake first, then records. The
+  // cleartext path pays one branch on tls_ for them.
+  bool readClientTls();
+  bool handshakeClient();
+  void onHandshake();
+  bool flushClientTls(std::string_view extra, size_t* extra_written);
 
   // Phases 1-7.
   bool tryParseHead();
@@ -112,6 +119,10 @@ class Session final : public core::EventHandler,
   bool attachUpstream(uint32_t endpoint);
   void attachFailed();
   void onUpstreamConnected();
+  // TLS clusters: starts or continues the handshake; true once it is done
+  // (or for a cleartext cluster), false while waiting or after it failed.
+  bool upstreamHandshake();
+  bool writeUpstreamTls(std::string_view head, std::string_view body, size_t* written);
   void reportShadow(const RequestContext& ctx);
   bool flushInterim();
   bool pumpRequestBody();
@@ -170,6 +181,13 @@ class Session final : public core::EventHandler,
   ProxyHeaderRule proxy_rule_ = ProxyHeaderRule::kNone;  // kNone once the header is taken
   shield::GateTicket gate_ticket_;
   State state_ = State::kReadingHead;
+  // TLS listeners only: the connection's transport, the listener's contexts
+  // it was made from (their callbacks run during its handshake), the
+  // verified client certificate and its identity (mtls, once per connection).
+  std::unique_ptr<tls::Transport> tls_;
+  std::shared_ptr<tls::ServerTls> tls_context_;
+  std::unique_ptr<tls::PeerCertificate> peer_certificate_;
+  auth::MtlsCache mtls_cache_;
 
   core::Buffer in_;   // from the client: heads, then body bytes in flight
   core::Buffer out_;  // to the client: heads and locally made bytes

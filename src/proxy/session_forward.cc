@@ -222,7 +222,21 @@ bool Session::pumpRequestBody() {
   int count = 0;
   if (!head.empty()) iov[count++] = {const_cast<char*>(head.data()), head.size()};
   if (body > 0) iov[count++] = {const_cast<char*>(in_.readable().data()), body};
-  ssize_t n = ::writev(upstream_->fd(), iov, count);
+  ssize_t n = 0;
+  if (upstream_->tls() != nullptr) {
+    size_t sent = 0;
+    if (!writeUpstreamTls(head, std::string_view(in_.readable().data(), body), &sent)) {
+      failUpstream(UpstreamFailure::kReset);
+      return true;
+    }
+    n = static_cast<ssize_t>(sent);
+    if (sent == 0) {
+      upstream_writable_ = false;
+      return progress;
+    }
+  } else {
+    n = ::writev(upstream_->fd(), iov, count);
+  }
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) {
       upstream_writable_ = false;

@@ -80,7 +80,8 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
       overload_(snapshot_->shield.overload, snapshot_->shield.baselines,
                 snapshot_->shield.max_tracked_keys, shield::randomSeed()),
       lag_probe_(std::make_unique<LagProbe>(this)),
-      shadow_by_route_(snapshot_->route_names.size()) {
+      shadow_by_route_(snapshot_->route_names.size()),
+      handshakes_(snapshot_->shield.max_tracked_keys, shield::randomSeed()) {
   std::random_device device;
   random_state_ = (static_cast<uint64_t>(device()) << 32 | device()) ^ (index + 1);
   if (random_state_ == 0) random_state_ = 0x9E3779B97F4A7C15ULL;
@@ -88,6 +89,12 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
     pools_.push_back(std::make_unique<upstream::ClusterPool>(&cluster, &loop_, nextRandom()));
   }
   authz_ = std::make_unique<authz::WorkerAuthz>(&snapshot_->ext_authz.authorizers, &loop_);
+  std::vector<std::optional<shield::Limit>> limits;
+  for (const config::ListenerSpec& listener : snapshot_->listeners) {
+    listener_tls_.push_back(listener.tls);
+    limits.push_back(listener.tls ? listener.handshake_limit : std::nullopt);
+  }
+  handshakes_.setLimits(limits);
 }
 
 Worker::~Worker() {
@@ -167,6 +174,16 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
         continue;
       }
     }
+    // A TLS handshake is the dearest thing a client can ask for: an address
+    // over its handshake rate is refused here, before any crypto.
+    if (handshakes_.limited(listener) &&
+        !handshakes_.admit(listener, peer, loop_.now() * 1'000'000)) {
+      shield_.release(ticket);
+      stats_.connections_refused.inc();
+      stats_.tls_handshakes_limited.inc();
+      closeUnread(fd);
+      continue;
+    }
     if (open_connections_->fetch_add(1, std::memory_order_relaxed) >= snapshot_->max_connections) {
       open_connections_->fetch_sub(1, std::memory_order_relaxed);
       shield_.release(ticket);
@@ -213,6 +230,14 @@ void Worker::reloadOverload(const shield::OverloadSettings& overload,
   loop_.post([this, overload, baselines] {
     overload_.reload(overload, baselines);
     if (overload_.shedding() && !lag_probe_->armed()) lag_probe_->start();
+  });
+}
+
+void Worker::reloadTls(std::vector<std::shared_ptr<tls::ServerTls>> contexts,
+                       std::vector<std::optional<shield::Limit>> handshake_limits) {
+  loop_.post([this, contexts = std::move(contexts), limits = std::move(handshake_limits)] {
+    if (contexts.size() == listener_tls_.size()) listener_tls_ = contexts;
+    if (limits.size() == listener_tls_.size()) handshakes_.setLimits(limits);
   });
 }
 

@@ -17,6 +17,7 @@
 #include "observe/metrics.h"
 #include "observe/stats.h"
 #include "proxy/cluster_admission.h"
+#include "shield/handshake_limiter.h"
 #include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
 #include "upstream/pool.h"
@@ -49,6 +50,10 @@ class Worker {
   // config; in-flight counts and learned baselines are kept.
   void reloadOverload(const shield::OverloadSettings& overload,
                       const shield::BaselineSettings& baselines);
+  // Thread-safe: new connections get these TLS contexts (by listener; null
+  // for a cleartext one) and handshake limits; open ones keep theirs.
+  void reloadTls(std::vector<std::shared_ptr<tls::ServerTls>> contexts,
+                 std::vector<std::optional<shield::Limit>> handshake_limits);
   bool finished() const { return finished_.load(std::memory_order_acquire); }
 
   // --- Worker-thread only ---
@@ -88,6 +93,10 @@ class Worker {
   // Accepts up to `most` queued connections (fewer when the queue empties).
   void acceptFrom(int listen_fd, uint32_t listener, size_t most);
   uint32_t index() const { return index_; }
+  // The TLS contexts new connections on `listener` get (null: cleartext).
+  std::shared_ptr<tls::ServerTls> listenerTls(uint32_t listener) const {
+    return listener < listener_tls_.size() ? listener_tls_[listener] : nullptr;
+  }
 
  private:
   class Listener;
@@ -113,7 +122,9 @@ class Worker {
   int64_t shadow_log_second_ = 0;
   uint32_t shadow_logs_this_second_ = 0;
   std::vector<std::unique_ptr<Listener>> listeners_;
-  Session* sessions_ = nullptr;  // intrusive list head
+  std::vector<std::shared_ptr<tls::ServerTls>> listener_tls_;  // by listener index
+  shield::HandshakeLimiter handshakes_;  // per-address handshake rates of TLS listeners
+  Session* sessions_ = nullptr;          // intrusive list head
   size_t session_count_ = 0;
   bool draining_ = false;
   uint64_t random_state_;

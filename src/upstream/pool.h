@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/buffer.h"
 #include "core/event_loop.h"
 #include "observe/stats.h"
+#include "tls/transport.h"
 #include "upstream/breakers.h"
 #include "upstream/cluster.h"
 #include "upstream/errors.h"
@@ -36,6 +38,11 @@ class Connection final : public core::EventHandler, public core::Timer, public c
   bool reused() const { return reused_; }  // served an earlier request already
   bool connected() const { return connected_; }
   void setConnected();  // also ends its max_pending count
+  // TLS clusters: the transport, made once the TCP connect is done and
+  // kept with the connection while it is pooled (null: cleartext, or not
+  // connected yet).
+  tls::Transport* tls() const { return tls_.get(); }
+  void startTls(SSL* ssl) { tls_ = std::make_unique<tls::Transport>(ssl); }
   uint32_t endpoint() const { return endpoint_; }
 
   void onEvents(uint32_t events) override;
@@ -56,6 +63,7 @@ class Connection final : public core::EventHandler, public core::Timer, public c
   bool pending_ = false;  // counted by the max_pending breaker until its connect ends
   ConnectionUser* user_ = nullptr;
   core::Buffer input_;
+  std::unique_ptr<tls::Transport> tls_;
 };
 
 // Selects endpoints with the cluster's policy. Pure: counts in, index out.
