@@ -315,8 +315,8 @@ int ServerTls::onStatus(SSL* ssl, void* arg) {
 
 // Session tickets (RFC 5077 layout as OpenSSL seals it): AES-256-CBC and
 // HMAC-SHA256 under the listener's rotating keys. Returns 1 to use the key,
-// 2 to open with it and send a fresh ticket (the previous key), 0 for an
-// unknown key (a full handshake), -1 on error.
+// 2 to open with it and send a fresh ticket (the previous key, or TLS 1.3),
+// 0 for an unknown key (a full handshake), -1 on error.
 int ServerTls::onTicket(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
                         EVP_MAC_CTX* mac, int encrypt) {
   auto* self = static_cast<ServerTls*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
@@ -331,7 +331,10 @@ int ServerTls::onTicket(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CI
   } else {
     TicketKeyRing::Match match = self->tickets_->opening(name, now, &key);
     if (match == TicketKeyRing::Match::kNone) return 0;
-    if (match == TicketKeyRing::Match::kPrevious) result = 2;
+    // 2: open it and send a fresh ticket. Always so on TLS 1.3, whose
+    // clients use a ticket once (RFC 8446 C.4): without a new one, the
+    // next connection could not resume.
+    if (match == TicketKeyRing::Match::kPrevious || SSL_version(ssl) == TLS1_3_VERSION) result = 2;
     if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv) != 1) return -1;
   }
   char digest[] = "SHA256";

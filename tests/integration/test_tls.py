@@ -389,3 +389,22 @@ def test_upstream_tls_refuses_an_unknown_ca(stack, pki):
         stack, pki, {"ca": str(pki / "ca.pem"), "server_name": "upstream.internal"})
     assert helpers.get(rampart.port, "/unknown-ca").status == 502
     assert upstream.requests() == []
+
+
+def s_client(port, *args, stdin=b"Q\n"):
+    return subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *args],
+                          input=stdin, capture_output=True, timeout=20)
+
+
+def test_ocsp_staple_is_sent_to_clients_that_ask(stack, pki):
+    staple = tls_certs.make_ocsp_response(pki, "a")
+    tls = tls_section(pki)
+    tls["certificates"][0]["ocsp_staple"] = str(staple)
+    rampart, _ = start(stack, pki, tls=tls)
+    asked = s_client(rampart.port, "-servername", "a.test", "-status", "-CAfile", str(pki / "ca.pem"))
+    text = asked.stdout.decode(errors="replace")
+    assert "OCSP Response Status: successful" in text, text[-2000:]
+    assert "Cert Status: good" in text
+    # b.test has no staple: the client that asks gets none.
+    other = s_client(rampart.port, "-servername", "b.test", "-status")
+    assert "OCSP response: no response sent" in other.stdout.decode(errors="replace")

@@ -42,3 +42,21 @@ def subject_of(pem_path):
     out = subprocess.run(["openssl", "x509", "-in", str(pem_path), "-noout", "-serial"],
                          check=True, capture_output=True, text=True, timeout=10)
     return out.stdout.strip()
+
+
+def make_ocsp_response(directory, name, ca="ca"):
+    """A DER OCSP response from the CA saying `name`.pem is good, as a
+    responder would staple it: name.ocsp."""
+    directory = Path(directory)
+    out = subprocess.run(["openssl", "x509", "-in", f"{name}.pem", "-noout", "-serial", "-subject",
+                          "-nameopt", "compat", "-enddate"], cwd=directory, check=True,
+                         capture_output=True, text=True, timeout=10).stdout.splitlines()
+    fields = dict(line.split("=", 1) for line in out)
+    (directory / "index.txt").write_text(
+        f"V\t991231235959Z\t\t{fields['serial']}\tunknown\t{fields['subject'].strip()}\n")
+    _run("ocsp", "-issuer", f"{ca}.pem", "-cert", f"{name}.pem", "-reqout", f"{name}.ocsp-req",
+         "-no_nonce", cwd=directory)
+    _run("ocsp", "-index", "index.txt", "-rsigner", f"{ca}.pem", "-rkey", f"{ca}.key",
+         "-CA", f"{ca}.pem", "-reqin", f"{name}.ocsp-req", "-respout", f"{name}.ocsp",
+         "-ndays", "1", cwd=directory)
+    return directory / f"{name}.ocsp"

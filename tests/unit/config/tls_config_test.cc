@@ -117,9 +117,9 @@ clusters: [{name: app, endpoints: ["127.0.0.1:9000"]}]
 )");
   ASSERT_FALSE(result.ok());
   std::string text = all(result.errors);
-  EXPECT_NE(text.find(where(4, 28) + "tls: cannot read " + dir_ + "/nope.pem"), std::string::npos)
+  EXPECT_NE(text.find(where(4, 29) + "tls: cannot read " + dir_ + "/nope.pem"), std::string::npos)
       << text;
-  EXPECT_NE(text.find(where(8, 48) + "tls: no CA certificate in"), std::string::npos) << text;
+  EXPECT_NE(text.find(where(8, 49) + "tls: no CA certificate in"), std::string::npos) << text;
 }
 
 TEST_F(TlsConfigTest, ShapeErrors) {
@@ -141,7 +141,7 @@ clusters: [{name: app, endpoints: ["127.0.0.1:9000"]}]
   EXPECT_NE(text.find(where(5, 20) + "min_version"), std::string::npos) << text;
   EXPECT_NE(text.find(where(6, 13) + "alpn: h2 is not served yet"), std::string::npos) << text;
   EXPECT_NE(text.find(where(7, 25) + "rotate: at least 1m"), std::string::npos) << text;
-  EXPECT_NE(text.find(where(8, 34) + "mode"), std::string::npos) << text;
+  EXPECT_NE(text.find(where(8, 35) + "mode"), std::string::npos) << text;
   EXPECT_NE(text.find("colour"), std::string::npos) << text;
 }
 
@@ -182,7 +182,7 @@ clusters:
   EXPECT_NE(text.find(where(8, 10) + "tls: client_cert and client_key go together"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find(where(11, 57) + "tls: " + dir_ + "/b.key is not the private key"),
+  EXPECT_NE(text.find(where(11, 59) + "tls: " + dir_ + "/b.key is not the private key"),
             std::string::npos)
       << text;
 }
@@ -212,7 +212,7 @@ authentication:
 )");
   ASSERT_FALSE(result.ok());
   std::string text = all(result.errors);
-  EXPECT_NE(text.find(where(7, 36) + "principal"), std::string::npos) << text;
+  EXPECT_NE(text.find(where(7, 37) + "principal"), std::string::npos) << text;
   EXPECT_EQ(result.errors.size(), 1u) << text;
 }
 

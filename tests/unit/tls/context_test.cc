@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 
 #include "test_certs.h"
 #include "tls/transport.h"
@@ -47,6 +48,7 @@ class ServerTlsTest : public ::testing::Test {
     test_support::release(stranger_ca);
   }
   void TearDown() override {
+    for (auto& [kind, cctx] : clients_) SSL_CTX_free(cctx);
     test_support::release(ca_);
     std::string command = "rm -rf '" + dir_ + "'";
     ASSERT_EQ(std::system(command.c_str()), 0);
@@ -78,16 +80,13 @@ class ServerTlsTest : public ::testing::Test {
     int fds[2];
     EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
     Transport transport(server.newConnection(fds[0]));
-    SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_set_max_proto_version(cctx, max == Version::kTls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
-    SSL_CTX_set_session_cache_mode(cctx, SSL_SESS_CACHE_CLIENT);
-    if (client_cert != nullptr) {
-      SSL_CTX_use_certificate_file(cctx, path(std::string(client_cert) + ".pem").c_str(),
-                                   SSL_FILETYPE_PEM);
-      SSL_CTX_use_PrivateKey_file(cctx, path(std::string(client_cert) + ".key").c_str(),
-                                  SSL_FILETYPE_PEM);
-    }
+    // One client context per kind of client, as a real client keeps one.
+    std::string kind =
+        std::string(client_cert ? client_cert : "-") + (max == Version::kTls12 ? "/1.2" : "/1.3");
+    SSL_CTX*& cctx = clients_[kind];
+    if (cctx == nullptr) cctx = clientContext(max, client_cert);
     SSL* client = SSL_new(cctx);
+
     SSL_set_fd(client, fds[1]);
     SSL_set_connect_state(client);
     if (!name.empty()) SSL_set_tlsext_host_name(client, name.c_str());
@@ -131,16 +130,32 @@ class ServerTlsTest : public ::testing::Test {
       out.server_cn = cn;
       out.session = SSL_get1_session(client);
     }
+    // A client that leaves without close_notify has its session marked
+    // not resumable by OpenSSL: say goodbye as a real client does.
+    SSL_shutdown(client);
     SSL_free(client);
-    SSL_CTX_free(cctx);
     ERR_clear_error();
     close(fds[0]);
     close(fds[1]);
     return out;
   }
 
+  SSL_CTX* clientContext(Version max, const char* client_cert) {
+    SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_max_proto_version(cctx, max == Version::kTls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
+    SSL_CTX_set_session_cache_mode(cctx, SSL_SESS_CACHE_CLIENT);
+    if (client_cert != nullptr) {
+      SSL_CTX_use_certificate_file(cctx, path(std::string(client_cert) + ".pem").c_str(),
+                                   SSL_FILETYPE_PEM);
+      SSL_CTX_use_PrivateKey_file(cctx, path(std::string(client_cert) + ".key").c_str(),
+                                  SSL_FILETYPE_PEM);
+    }
+    return cctx;
+  }
+
   std::string dir_;
   KeyPair ca_;
+  std::map<std::string, SSL_CTX*> clients_;
 };
 
 TEST_F(ServerTlsTest, SniChoosesTheCertificateAndTheFirstIsTheDefault) {
@@ -177,6 +192,7 @@ TEST_F(ServerTlsTest, TicketsResumeOnTls13AndTls12AndAcrossAReload) {
   auto server = ServerTls::build(twoCertificates(), &error);
   ASSERT_NE(server, nullptr);
   for (Version version : {Version::kTls13, Version::kTls12}) {
+    SCOPED_TRACE(version == Version::kTls13 ? "TLS 1.3" : "TLS 1.2");
     Outcome first = connect(*server, "main.test", nullptr, nullptr, version);
     ASSERT_NE(first.session, nullptr);
     EXPECT_FALSE(first.resumed);
@@ -300,8 +316,9 @@ TEST_F(ServerTlsTest, BuildErrorsSayWhere) {
   EXPECT_EQ(error.where, BuildError::Where::kOcspFile);
 
   spec = twoCertificates();
-  spec.certificates[1].names = {"main.test"};          // the first one's own name already
-  EXPECT_NE(ServerTls::build(spec, &error), nullptr);  // derived names may repeat
+  spec.certificates[1].names = {"main.test"};  // the first one's own (derived) name
+  EXPECT_EQ(ServerTls::build(spec, &error), nullptr);
+  EXPECT_EQ(error.where, BuildError::Where::kNames);
   spec.certificates[0].names = {"a.example.com"};
   spec.certificates[1].names = {"A.example.com"};
   EXPECT_EQ(ServerTls::build(spec, &error), nullptr);
