@@ -270,6 +270,7 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
     detail::readRouteExtAuthz(reader, extras, &out->ext_authz);
     detail::readRouteLimits(reader, extras, &out->shield);
     detail::readRouteRetries(reader, extras, &out->route_retries);
+    detail::readWebsocket(reader, top, extras, &out->websocket);
   }
   if (!reader.hasErrors()) compileRoutes(reader, top, hosts, out);
 }
@@ -281,7 +282,8 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
       {"workers",       "log_format",      "log_level",      "drain_timeout", "max_connections",
        "via",           "trusted_proxies", "http",           "canonical",     "listeners",
        "clusters",      "virtual_hosts",   "authentication", "policies",      "policy_files",
-       "authorization", "authorizers",     "shield",         "admin",         "access_log"});
+       "authorization", "authorizers",     "shield",         "admin",         "access_log",
+       "websocket"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());

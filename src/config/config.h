@@ -49,6 +49,15 @@ struct ListenerSpec {
 
 enum class LogFormat : uint8_t { kText, kJson };
 
+// WebSocket tunnels (docs/websocket.md): which routes may upgrade, and how
+// long a tunnel may idle and live.
+struct WebsocketSettings {
+  std::chrono::milliseconds idle_timeout{60000};    // no byte either way: closed
+  std::chrono::milliseconds max_lifetime{3600000};  // from the 101 on
+  std::vector<uint8_t> routes;                      // by Route::index: 1 = upgrades allowed
+  bool allowed(uint32_t route) const { return route < routes.size() && routes[route] != 0; }
+};
+
 // Per-connection timeouts and HTTP limits.
 struct HttpSettings {
   http::Limits limits;
@@ -124,6 +133,7 @@ struct Snapshot {
   shield::ShieldSettings shield;          // limits, admission, escalation (config/shield.cc)
   admin::AdminSettings admin;             // the admin listener (config/admin.cc); off unless set
   observe::AccessLogSettings access_log;  // config/access_log.cc; off unless set
+  WebsocketSettings websocket;            // config/websocket.cc
 };
 
 // One problem in a config file. Printed as "file:line:col: message".

@@ -34,6 +34,7 @@ struct RouteExtras {
   std::optional<YAML::Node> ext_authz;
   std::optional<YAML::Node> limits;
   std::optional<YAML::Node> retry;
+  std::optional<YAML::Node> websocket;
 };
 
 // Reads `clusters:`, resolving every endpoint. A cluster with a valid name is
@@ -134,6 +135,9 @@ void readRouteLimits(yaml::Reader& reader, const std::vector<RouteExtras>& route
 // `{rate: 100/s, burst: 50}` (shield.cc), for other sections' rate limits.
 std::optional<shield::Limit> readRateLimit(yaml::Reader& reader, const YAML::Node& node,
                                            const std::string& what);
+// `websocket:` (top level) and each route's `websocket: true` (websocket.cc).
+void readWebsocket(yaml::Reader& reader, const yaml::Map& top,
+                   const std::vector<RouteExtras>& routes, WebsocketSettings* out);
 // A listener's `tls:` (tls.cc): compiles its contexts, or reports why not.
 void readListenerTls(yaml::Reader& reader, const YAML::Node& node, const std::string& base_dir,
                      ListenerSpec* spec);

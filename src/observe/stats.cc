@@ -61,6 +61,9 @@ const std::vector<CounterField>& counterFields() {
       {"tls_handshake_failures", &WorkerStats::tls_handshake_failures},
       {"tls_handshakes_limited", &WorkerStats::tls_handshakes_limited},
       {"tls_client_certificates", &WorkerStats::tls_client_certificates},
+      {"websocket_upgrades", &WorkerStats::websocket_upgrades},
+      {"websocket_idle_closes", &WorkerStats::websocket_idle_closes},
+      {"websocket_lifetime_closes", &WorkerStats::websocket_lifetime_closes},
   };
   return kFields;
 }

@@ -63,6 +63,11 @@ struct WorkerStats {
   Counter tls_handshakes_limited;   // refused at accept: the address's handshake rate
   Counter tls_client_certificates;  // handshakes with a verified client certificate
 
+  // WebSocket tunnels (docs/websocket.md).
+  Counter websocket_upgrades;         // 101s relayed: tunnels opened
+  Counter websocket_idle_closes;      // closed after idle_timeout without a byte
+  Counter websocket_lifetime_closes;  // closed at max_lifetime
+
   // The access log (observe/access_log.h): lines refused by a full ring.
   Counter access_log_dropped;
 

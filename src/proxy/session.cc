@@ -201,6 +201,9 @@ void Session::onTimeout() {
       cluster_hold_.cluster->timeOut(&cluster_hold_);
       shedAtCluster("the request waited too long for the upstream");
       break;
+    case TimerPurpose::kTunnel:
+      onTunnelTimer();
+      return;
     case TimerPurpose::kNone:
       return;
   }
@@ -236,6 +239,9 @@ void Session::drive() {
         return;  // a freed slot (onClusterSlot) or the queue timeout resumes it
       case State::kLingering:
         progress = stepLingering();
+        break;
+      case State::kTunneling:
+        progress = pumpTunnel();
         break;
       case State::kClosed:
         return;
@@ -642,6 +648,7 @@ void Session::resetRequest() {
   identity_.reset();
   request_id_length_ = 0;
   is_head_request_ = false;
+  websocket_ = false;
   request_framing_ = http::BodyFraming::kNone;
   request_remaining_ = 0;
   request_validated_ = 0;

@@ -76,6 +76,7 @@ class Session final : public core::EventHandler,
     kProxying,       // request going upstream and/or response coming back
     kReplying,       // flushing a local reply
     kLingering,      // response sent, write side shut; discarding input before close
+    kTunneling,      // a WebSocket after its 101: bytes both ways until either side ends
     kClosed,
   };
   enum class UpstreamFailure : uint8_t {
@@ -123,6 +124,12 @@ class Session final : public core::EventHandler,
   // (or for a cleartext cluster), false while waiting or after it failed.
   bool upstreamHandshake();
   bool writeUpstreamTls(std::string_view head, std::string_view body, size_t* written);
+
+  // WebSocket (session_tunnel.cc, docs/websocket.md): the 101 relayed, then
+  // a byte tunnel between the two sockets, bounded by idle and lifetime.
+  void startTunnel(size_t head_bytes);
+  bool pumpTunnel();
+  void onTunnelTimer();
   void reportShadow(const RequestContext& ctx);
   bool flushInterim();
   bool pumpRequestBody();
@@ -218,6 +225,9 @@ class Session final : public core::EventHandler,
   char request_id_[64] = {};
   size_t request_id_length_ = 0;
   bool is_head_request_ = false;
+  bool websocket_ = false;       // an upgrade the route allows, forwarded as one
+  int64_t tunnel_activity_ = 0;  // kTunneling: loop ms of the last byte moved
+  int64_t tunnel_deadline_ = 0;  // kTunneling: loop ms at which it is closed anyway
   http::Version client_version_ = http::Version::kHttp11;
   bool client_keep_alive_ = true;
   bool overload_admitted_ = false;  // holds a slot of the worker's shedder (phase 7b)
@@ -271,6 +281,7 @@ class Session final : public core::EventHandler,
     kLinger,
     kSlotWait,      // the cluster's queue timeout
     kRetryBackoff,  // the wait before the next attempt
+    kTunnel,        // a WebSocket's idle timeout or lifetime, whichever comes first
   };
   TimerPurpose timer_purpose_ = TimerPurpose::kNone;
   void armTimer(TimerPurpose purpose, int64_t millis);

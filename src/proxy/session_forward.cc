@@ -118,6 +118,9 @@ void Session::startForwarding(bool has_body) {
   char tracestate[observe::kMaxTraceState];
   info.traceparent = trace_.traceParent();
   info.tracestate = forwardedTraceState(request_.headers, trace_, tracestate);
+  info.proto = tls_ != nullptr ? "https" : "http";
+  websocket_ = snapshot.websocket.allowed(route_->index) && isWebsocketUpgrade(request_);
+  info.websocket = websocket_;
   appendUpstreamRequestHead(upstream_out_, info);
   access_.upstream_start_us = core::monotonicMicros();
 

@@ -114,6 +114,11 @@ bool Session::parseResponseHead() {
       }
       return false;
     }
+    if (outcome.state != http::ParseOutcome::State::kError && response_.status == 101 &&
+        websocket_) {
+      startTunnel(outcome.consumed);
+      return true;
+    }
     if (outcome.state == http::ParseOutcome::State::kError || response_.status == 101) {
       failUpstream(UpstreamFailure::kBadResponse);
       return true;

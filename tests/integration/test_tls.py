@@ -139,7 +139,8 @@ def test_tls12_and_tls13_serve_requests(stack, pki):
         response, sock = https_get(rampart.port, context, f"/v/{name}")
         assert response.status == 200, response
         assert sock.version == name
-        assert upstream.wait_for(lambda r: r["target"] == f"/v/{name}")
+        record = upstream.wait_for(lambda r: r["target"] == f"/v/{name}")
+        assert helpers.echo_header(record, "x-forwarded-proto") == ["https"]
 
 
 def test_keep_alive_and_a_large_body_over_tls(stack, pki):
