@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -20,8 +21,9 @@ namespace rampart::shield {
 class HandshakeLimiter {
  public:
   // `capacity`: addresses tracked at most (the least recently used idle
-  // ones are forgotten first, which changes no decision).
-  HandshakeLimiter(size_t capacity, Seed seed) : table_(capacity), keys_(seed) {}
+  // ones are forgotten first, which changes no decision). The table is
+  // allocated when a limit first needs it: a worker without one pays nothing.
+  HandshakeLimiter(size_t capacity, Seed seed) : capacity_(capacity), keys_(seed) {}
 
   // One entry per listener; nullopt: that listener has no limit.
   void setLimits(const std::vector<std::optional<Limit>>& limits);
@@ -34,7 +36,8 @@ class HandshakeLimiter {
   }
 
  private:
-  KeyedTable<int64_t> table_;  // key: (listener, address) -> GCRA TAT
+  size_t capacity_;
+  std::unique_ptr<KeyedTable<int64_t>> table_;  // key: (listener, address) -> GCRA TAT
   KeyDeriver keys_;
   std::vector<std::optional<Gcra>> limits_;
 };

@@ -58,7 +58,10 @@ IoResult Transport::classify(int ret) {
   }
 }
 
+// errno is cleared before each call: SSL_ERROR_SYSCALL is read with it, and
+// a stale EAGAIN from an earlier call must not pass for this one's.
 IoResult Transport::handshake() {
+  errno = 0;
   int ret = SSL_do_handshake(ssl_);
   if (ret == 1) {
     established_ = true;
@@ -72,6 +75,7 @@ IoResult Transport::handshake() {
 
 IoResult Transport::read(char* out, size_t size) {
   size_t got = 0;
+  errno = 0;
   int ret = SSL_read_ex(ssl_, out, size, &got);
   if (ret == 1) return {Io::kDone, got};
   return classify(ret);
@@ -79,6 +83,7 @@ IoResult Transport::read(char* out, size_t size) {
 
 IoResult Transport::write(const char* data, size_t size) {
   size_t sent = 0;
+  errno = 0;
   int ret = SSL_write_ex(ssl_, data, size, &sent);
   if (ret == 1) return {Io::kDone, sent};
   IoResult result = classify(ret);

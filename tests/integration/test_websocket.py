@@ -39,7 +39,7 @@ class Echo:
         helpers.stop_process(self.process)
 
 
-def start(stack, websocket=None):
+def start(stack, websocket=None, tls=None):
     echo = Echo(stack.workdir)
     stack.processes.append(echo)
     digest = hashlib.sha256(KEY.encode()).hexdigest()
@@ -51,7 +51,7 @@ def start(stack, websocket=None):
         {"name": "plain", "match": {"prefix": "/"}, "cluster": "echo"},
     ]
     doc = {"workers": 1, "drain_timeout": "2s",
-           "listeners": [{"name": "main", "address": f"127.0.0.1:{port}"}],
+           "listeners": [{"name": "main", "address": f"127.0.0.1:{port}", **({"tls": tls} if tls else {})}],
            "clusters": [helpers.cluster("echo", [echo.address])],
            "authentication": {"providers": [{"name": "keys", "api_keys": {
                "file": str(stack.workdir / "keys.yaml")}}]},
@@ -159,3 +159,22 @@ def test_a_busy_tunnel_ends_at_its_lifetime(stack):
                 break
             time.sleep(0.1)
         assert closed_at is not None and 0.9 < closed_at < 3, closed_at
+
+
+def test_a_tunnel_over_tls(stack, tmp_path):
+    """The same tunnel through a TLS listener: records both ways, unparsed."""
+    import ssl
+
+    import tls_certs
+    from test_tls import TlsClient
+
+    tls_certs.make_ca(tmp_path)
+    cert, key = tls_certs.make_leaf(tmp_path, "ws", "/CN=ws.test", "DNS:ws.test")
+    rampart, _ = start(stack, tls={"certificates": [{"cert": str(cert), "key": str(key)}]})
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    with TlsClient(rampart.port, context, "ws.test") as client:
+        response, _ = upgrade(client)
+        assert response.status == 101
+        for text in ("over", "tls" * 30000):
+            send_text(client, text)
+            assert receive(client) == (0x1, text.encode())
