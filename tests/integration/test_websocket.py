@@ -39,7 +39,7 @@ class Echo:
         helpers.stop_process(self.process)
 
 
-def start(stack, websocket=None, tls=None):
+def start(stack, websocket=None, tls=None, admin_port=None):
     echo = Echo(stack.workdir)
     stack.processes.append(echo)
     digest = hashlib.sha256(KEY.encode()).hexdigest()
@@ -59,8 +59,16 @@ def start(stack, websocket=None, tls=None):
                [{"name": "any", "domains": ["*"], "routes": routes}])}
     if websocket:
         doc["websocket"] = websocket
+    if admin_port:
+        doc["admin"] = {"address": f"127.0.0.1:{admin_port}"}
     rampart = stack.rampart(helpers.to_yaml(doc) + "\n", port)
+    if admin_port:
+        helpers.wait_port(admin_port, 10, rampart.process)
     return rampart, echo
+
+
+def counters(admin_port):
+    return json.loads(helpers.get(admin_port, "/stats").body)["counters"]
 
 
 def upgrade(client, target="/chat", key=KEY):
@@ -134,17 +142,24 @@ def test_a_route_without_websocket_forwards_no_upgrade(stack):
 
 
 def test_idle_tunnels_are_closed(stack):
-    rampart, _ = start(stack, websocket={"idle_timeout": "500ms", "max_lifetime": "1h"})
+    admin_port = helpers.free_port()
+    rampart, _ = start(stack, websocket={"idle_timeout": "500ms", "max_lifetime": "1h"},
+                       admin_port=admin_port)
     with Client(rampart.port) as client:
         response, _ = upgrade(client)
         assert response.status == 101
         started = time.monotonic()
         closed, _ = client.wait_closed(5)
         assert closed and 0.4 < time.monotonic() - started < 3
+    seen = counters(admin_port)
+    assert seen["websocket_upgrades"] == 1 and seen["websocket_idle_closes"] == 1
+    assert seen["websocket_lifetime_closes"] == 0
 
 
 def test_a_busy_tunnel_ends_at_its_lifetime(stack):
-    rampart, _ = start(stack, websocket={"idle_timeout": "10s", "max_lifetime": "1s"})
+    admin_port = helpers.free_port()
+    rampart, _ = start(stack, websocket={"idle_timeout": "10s", "max_lifetime": "1s"},
+                       admin_port=admin_port)
     with Client(rampart.port) as client:
         response, _ = upgrade(client)
         assert response.status == 101
@@ -159,6 +174,8 @@ def test_a_busy_tunnel_ends_at_its_lifetime(stack):
                 break
             time.sleep(0.1)
         assert closed_at is not None and 0.9 < closed_at < 3, closed_at
+    seen = counters(admin_port)
+    assert seen["websocket_lifetime_closes"] == 1 and seen["websocket_idle_closes"] == 0
 
 
 def test_a_tunnel_over_tls(stack, tmp_path):
