@@ -71,7 +71,8 @@ def tls_section(pki, **extra):
     return section
 
 
-def start(stack, pki, tls=None, routes=None, providers=None, admin_port=None, **extra):
+def start(stack, pki, tls=None, routes=None, providers=None, admin_port=None, shield=None,
+          **extra):
     upstream = stack.upstream("app")
     port = helpers.free_port()
     routes = routes or [{"name": "all", "match": {"prefix": "/"}, "cluster": "app"}]
@@ -85,6 +86,8 @@ def start(stack, pki, tls=None, routes=None, providers=None, admin_port=None, **
         doc["authentication"] = {"providers": providers}
     if admin_port:
         doc["admin"] = {"address": f"127.0.0.1:{admin_port}"}
+    if shield:
+        doc["shield"] = shield
     rampart = stack.rampart(helpers.to_yaml(doc) + "\n", port)
     if admin_port:
         helpers.wait_port(admin_port, 10, rampart.process)
@@ -110,11 +113,11 @@ def https_get(port, context, target="/", server_hostname="a.test", session=None,
         return response, Seen(client.sock)
 
 
-def refused(port, context, server_hostname="a.test"):
+def refused(port, context, server_hostname="a.test", source=None):
     """True when the handshake or the first exchange fails (TLS 1.3 clients
     learn that their certificate was refused only on their first read)."""
     try:
-        with TlsClient(port, context, server_hostname) as client:
+        with TlsClient(port, context, server_hostname, source=source) as client:
             client.request("GET", "/")
     except (ssl.SSLError, ConnectionError, helpers.Closed, OSError):
         return True
@@ -409,3 +412,54 @@ def test_ocsp_staple_is_sent_to_clients_that_ask(stack, pki):
     # b.test has no staple: the client that asks gets none.
     other = s_client(rampart.port, "-servername", "b.test", "-status")
     assert "OCSP response: no response sent" in other.stdout.decode(errors="replace")
+
+
+def test_tls_connections_count_against_the_accept_gate(stack, pki):
+    """The gate judges a TLS connection before its handshake, like any other."""
+    rampart, _ = start(stack, pki, shield={"admission": {"max_connections_per_address": 2}})
+    context = client_context(pki)
+    first = TlsClient(rampart.port, context, source="127.0.0.5")
+    second = TlsClient(rampart.port, context, source="127.0.0.5")
+    try:
+        assert refused(rampart.port, context, source="127.0.0.5")  # a third from the same address
+        assert refused(rampart.port, context, source="127.0.0.6") is False
+        assert first.request("GET", "/one", host="a.test").status == 200
+    finally:
+        first.close()
+        second.close()
+
+
+def test_reloading_certificates_under_load_fails_no_request(stack, pki):
+    """New connections keep being served while certificates are swapped."""
+    import threading
+
+    rampart, _ = start(stack, pki)
+    context = client_context(pki)
+    failures, served = [], [0]
+    stop = threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                response, _ = https_get(rampart.port, context, "/load")
+                if response.status != 200:
+                    failures.append(response.status)
+                served[0] += 1
+            except Exception as error:  # noqa: BLE001 - any failure is what we count
+                failures.append(repr(error))
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(4):
+            time.sleep(0.3)
+            tls_certs.make_leaf(pki, "a", "/O=Rampart Test/CN=a.test", "DNS:a.test")
+            os.kill(rampart.pid, signal.SIGHUP)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+    assert failures == [] and served[0] > 10, (failures[:5], served[0])
+    assert rampart.stderr().count("TLS certificates reloaded") >= 1
