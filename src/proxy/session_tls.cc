@@ -47,6 +47,10 @@ bool Session::handshakeClient() {
   switch (result.io) {
     case tls::Io::kDone:
       onHandshake();
+      // The handshake's last read may have taken the first request along
+      // (read-ahead) after its edge was used: look, at the cost of at most
+      // one EAGAIN, instead of waiting for an edge that is not coming.
+      client_readable_ = true;
       return true;
     case tls::Io::kWantRead:
       client_readable_ = false;

@@ -47,7 +47,9 @@ std::shared_ptr<ClientTls> ClientTls::build(const ClientTlsSpec& spec, BuildErro
       ctx, spec.min_version == Version::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_CTX_set_read_ahead(ctx, 0);  // as the server side (context.cc)
+  // No read-ahead upstream: one record per read, nothing held by OpenSSL
+  // that the socket's readiness would not show (see context.cc).
+  SSL_CTX_set_read_ahead(ctx, 0);
   SSL_CTX_set_cipher_list(ctx, kDefaultCiphers);
   SSL_CTX_set_ciphersuites(ctx, kDefaultCiphersuites);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);

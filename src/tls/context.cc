@@ -166,12 +166,11 @@ bool ServerTls::configure(SSL_CTX* ctx, const CertificateSpec& certificate, size
   // Partial writes let a write report what went, as writev does; a moving
   // buffer lets the retry of a blocked write come from a buffer that grew.
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  // No read-ahead: OpenSSL reads one record at a time, so what it has not
-  // returned stays in the socket and edge-triggered readiness stays true.
-  // With read-ahead (one read(2) for every record that arrived) the tests
-  // saw about one connection in 2,500 stall with its response unsent; until
-  // that is understood, two reads per record are the price.
-  SSL_CTX_set_read_ahead(ctx, 0);
+  // Read ahead: one read(2) takes whatever records arrived, instead of one
+  // for each record's header and another for its body. What OpenSSL holds
+  // is not in the socket, so the session reads until OpenSSL says it wants
+  // the socket, and once more after the handshake (session_tls.cc).
+  SSL_CTX_set_read_ahead(ctx, 1);
   const std::string ciphers = spec_.ciphers.empty() ? kDefaultCiphers : spec_.ciphers;
   if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
     return fail(error, Where::kCiphers, index, "no usable cipher in '" + ciphers + "'");
