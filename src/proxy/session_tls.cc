@@ -9,6 +9,11 @@
 
 namespace rampart::proxy {
 
+namespace {
+// One TLS record's worth of plaintext.
+constexpr size_t kCoalesceBytes = 16 * 1024;
+}  // namespace
+
 bool Session::readClientTls() {
   if (client_eof_) return false;
   if (!tls_->established()) return handshakeClient();
@@ -85,6 +90,17 @@ void Session::onHandshake() {
 }
 
 bool Session::flushClientTls(std::string_view extra, size_t* extra_written) {
+  // A response head and a small body leave as one record (one encryption,
+  // one write(2)) rather than two: the body is copied behind the head when
+  // it fits in out_ as it is (no growth) and in one record, and counts as
+  // taken from the caller's buffer.
+  size_t moved = 0;
+  if (!out_.empty() && !extra.empty() &&
+      out_.size() + extra.size() <= std::min(kCoalesceBytes, out_.capacity())) {
+    out_.append(extra);
+    moved = extra.size();
+    extra = {};
+  }
   std::string_view head = out_.readable();
   std::string_view pieces[2] = {head, extra};
   size_t written = 0;
@@ -109,7 +125,7 @@ bool Session::flushClientTls(std::string_view extra, size_t* extra_written) {
   access_.bytes_out += written;
   size_t from_head = std::min(written, head.size());
   out_.consume(from_head);
-  *extra_written = written - from_head;
+  *extra_written = moved + (written - from_head);
   if (blocked) client_writable_ = false;
   return true;
 }

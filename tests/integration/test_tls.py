@@ -159,6 +159,16 @@ def test_keep_alive_and_a_large_body_over_tls(stack, pki):
         download = client.request("GET", f"/download?bytes={2_000_000}", host="a.test")
         assert download.status == 200 and len(download.body) == 2_000_000
         assert zlib.crc32(download.body) == helpers.pattern_crc32(2_000_000)
+        # Chunked, small (head and body coalesced into one record) and large.
+        chunked = client.request("GET", "/chunked?n=5", host="a.test")
+        assert chunked.status == 200
+        assert chunked.body == b"".join(b"chunk-%d\n" % i for i in range(5))
+        big = client.request("GET", f"/download?bytes={300_000}&chunked=1", host="a.test")
+        assert zlib.crc32(big.body) == helpers.pattern_crc32(300_000)
+    # An HTTP/1.0 client over TLS gets the chunked body decoded, then a close.
+    with TlsClient(rampart.port, context) as client:
+        old = client.request("GET", "/chunked?n=3", host="a.test", version="HTTP/1.0")
+        assert old.status == 200 and old.body == b"chunk-0\nchunk-1\nchunk-2\n"
 
 
 def test_a_tls13_only_listener_refuses_tls12(stack, pki):
