@@ -224,6 +224,7 @@ void readListenerTls(Reader& reader, const YAML::Node& node, const std::string& 
   }
   // Files are opened once every path is known: a missing key is reported
   // once, not again as an unreadable "".
+  if (spec.certificates.empty()) return;
   for (const tls::CertificateSpec& certificate : spec.certificates) {
     if (certificate.cert_file.empty() || certificate.key_file.empty()) return;
   }
@@ -243,11 +244,10 @@ void readClusterTls(Reader& reader, const YAML::Node& node, const std::string& b
   tls::ClientTlsSpec spec;
   Position ca_at = map->position(), cert_at = map->position(), key_at = map->position();
   bool ok = true;
-  if (const YAML::Node* ca = map->find("ca")) {
+  if (map->find("ca") != nullptr) {
     auto path = readPath(reader, *map, "ca", "tls", base_dir, &ca_at);
     ok = ok && path.has_value();
     if (path) spec.ca_file = *path;
-    (void)ca;
   }
   if (const YAML::Node* name = reader.require(*map, "server_name", "tls")) {
     if (auto text = reader.string(*name, "server_name")) {

@@ -129,6 +129,10 @@ ServerTls::~ServerTls() {
 }
 
 std::shared_ptr<ServerTls> ServerTls::build(const ServerTlsSpec& spec, BuildError* error) {
+  if (spec.certificates.empty()) {
+    fail(error, BuildError::Where::kCertFile, 0, "at least one certificate is needed");
+    return nullptr;
+  }
   std::shared_ptr<ServerTls> tls(new ServerTls());
   tls->spec_ = spec;
   tls->tickets_ = std::make_shared<TicketKeys>(spec.ticket_rotate_seconds);
