@@ -141,6 +141,7 @@ bool Session::upstreamHandshake() {
       return false;
     }
     upstream_->startTls(ssl);
+    upstream_->tls()->offerSession(pool_->tlsSession(upstream_->endpoint()));
   }
   tls::IoResult result = upstream_->tls()->handshake();
   if (result.io == tls::Io::kDone) return true;

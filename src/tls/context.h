@@ -20,6 +20,7 @@ using SSL = struct ssl_st;
 using SSL_CTX = struct ssl_ctx_st;
 using EVP_CIPHER_CTX = struct evp_cipher_ctx_st;
 using EVP_MAC_CTX = struct evp_mac_ctx_st;
+using SSL_SESSION = struct ssl_session_st;
 
 namespace rampart::tls {
 

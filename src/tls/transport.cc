@@ -29,6 +29,11 @@ std::string asn1Text(const ASN1_STRING* text) {
 }  // namespace
 
 Transport::~Transport() {
+  // OpenSSL spoils the session of a connection freed without a shutdown
+  // (not resumable), and that session may be the one a pool keeps for the
+  // next connection. A connection that failed keeps that fate; a healthy one
+  // is marked as shut down (flags only: nothing is sent).
+  if (established_ && !failed_) SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(ssl_);
 }
 
@@ -46,6 +51,7 @@ IoResult Transport::classify(int ret) {
       ERR_clear_error();
       return {Io::kClosed, 0};
     default: {
+      failed_ = true;
       unsigned long code = ERR_peek_last_error();
       if (code != 0 && failure_.empty()) {
         char text[256];
@@ -95,6 +101,24 @@ void Transport::shutdown() {
   if (!established_) return;
   SSL_set_quiet_shutdown(ssl_, 0);
   if (SSL_shutdown(ssl_) < 0) ERR_clear_error();
+}
+
+void Transport::offerSession(SSL_SESSION* session) {
+  if (session != nullptr) SSL_set_session(ssl_, session);
+}
+
+SSL_SESSION* Transport::resumableSession() const {
+  if (!established_) return nullptr;
+  SSL_SESSION* session = SSL_get1_session(ssl_);
+  if (session != nullptr && SSL_SESSION_is_resumable(session) != 1) {
+    SSL_SESSION_free(session);
+    return nullptr;
+  }
+  return session;
+}
+
+void releaseSession(SSL_SESSION* session) {
+  SSL_SESSION_free(session);
 }
 
 bool Transport::resumed() const {

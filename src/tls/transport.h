@@ -52,6 +52,12 @@ class Transport {
   std::string_view versionName() const;
   // The client certificate, when one was sent and verified; false otherwise.
   bool peerCertificate(PeerCertificate* out) const;
+  // Client side: offer `session` (a ticket from an earlier connection to the
+  // same server) in the next handshake; the caller keeps its reference.
+  void offerSession(SSL_SESSION* session);
+  // Client side, after use: a new reference to the session to offer next
+  // time, or null when it cannot be resumed.
+  SSL_SESSION* resumableSession() const;
   // Why the handshake failed ("" when it did not), for the debug log.
   const std::string& failure() const { return failure_; }
 
@@ -60,7 +66,11 @@ class Transport {
 
   SSL* ssl_;
   bool established_ = false;
+  bool failed_ = false;  // a protocol error was seen
   std::string failure_;
 };
+
+// Drops a reference from resumableSession() (null is fine).
+void releaseSession(SSL_SESSION* session);
 
 }  // namespace rampart::tls

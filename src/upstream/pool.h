@@ -178,6 +178,10 @@ class ClusterPool {
   // are closed over max_idle); others are closed.
   void release(Connection* connection, bool reusable);
 
+  // TLS clusters: the session a new connection to `endpoint` offers (null:
+  // none yet). Stays owned by the pool.
+  SSL_SESSION* tlsSession(uint32_t endpoint) const { return endpoints_[endpoint].tls_session; }
+
   uint64_t connectsMade() const { return connects_; }
   size_t idleCount() const;
 
@@ -191,6 +195,9 @@ class ClusterPool {
   struct Endpoint {
     std::vector<Connection*> idle;  // most recently used last (LIFO keeps warm sockets)
     uint32_t active = 0;
+    // TLS clusters: the last connection's session, offered by the next new
+    // one (an abbreviated handshake). Owned here; replaced on each release.
+    SSL_SESSION* tls_session = nullptr;
   };
 
   const ClusterSpec* spec_;

@@ -354,7 +354,7 @@ def test_config_errors_name_the_line(tmp_path, pki):
     assert f"{config}:7:20: min_version" in result.stderr, result.stderr
 
 
-def start_upstream_tls(stack, pki, tls, client_ca=None, name="secure"):
+def start_upstream_tls(stack, pki, tls, client_ca=None, name="secure", cluster_overrides=None):
     args = ["--tls-cert", str(pki / "upstream.pem"), "--tls-key", str(pki / "upstream.key")]
     if client_ca:
         args += ["--tls-client-ca", str(client_ca)]
@@ -362,7 +362,8 @@ def start_upstream_tls(stack, pki, tls, client_ca=None, name="secure"):
     port = helpers.free_port()
     doc = {"workers": 1, "drain_timeout": "5s",
            "listeners": [{"name": "edge", "address": f"127.0.0.1:{port}"}],
-           "clusters": [helpers.cluster("app", [upstream.address], tls=tls)],
+           "clusters": [helpers.cluster("app", [upstream.address], tls=tls,
+                                        **(cluster_overrides or {}))],
            "virtual_hosts": helpers.public_unless_governed([{"name": "api", "domains": ["*"], "routes": [
                {"name": "all", "match": {"prefix": "/"}, "cluster": "app"}]}])}
     rampart = stack.rampart(helpers.to_yaml(doc) + "\n", port)
@@ -384,6 +385,20 @@ def test_upstream_tls_is_verified_and_pooled(stack, pki):
             assert json.loads(response.body)["tls_client_cn"] == "rampart"
     conns = {r["conn"] for r in upstream.requests()}
     assert len(conns) == 1  # one TLS connection, kept in the pool
+
+
+def test_new_upstream_connections_resume_the_last_session(stack, pki):
+    tls_certs.make_leaf(pki, "upstream", "/O=Rampart Test/CN=upstream", "DNS:upstream.internal")
+    rampart, upstream = start_upstream_tls(
+        stack, pki, {"ca": str(pki / "ca.pem"), "server_name": "upstream.internal"},
+        cluster_overrides={"max_idle": 0})  # a new upstream connection per request
+    resumed = []
+    for i in range(3):
+        response = helpers.get(rampart.port, f"/fresh/{i}")
+        assert response.status == 200
+        resumed.append(json.loads(response.body)["tls_resumed"])
+    assert resumed == [False, True, True]
+    assert len({r["conn"] for r in upstream.requests()}) == 3
 
 
 def test_upstream_tls_refuses_a_certificate_for_another_name(stack, pki):

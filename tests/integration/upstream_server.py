@@ -208,6 +208,7 @@ class Server:
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
         self.tls_context = None  # set by main() with --tls-cert
         self.tls_peers = {}      # conn id -> the client certificate's CN ("" none)
+        self.tls_resumed = {}    # conn id -> the TLS session was resumed
 
     def log(self, record):
         if self.log_file is None:
@@ -235,6 +236,7 @@ class Server:
                 sock.close()
                 return
             self.tls_peers[conn_id] = tls_peer(sock)
+            self.tls_resumed[conn_id] = sock.session_reused
         reader = Reader(sock)
         try:
             while self.one_request(sock, reader, peer, conn_id):
@@ -380,6 +382,7 @@ class Server:
                 "body_crc32": body.crc, "name": self.name, "conn": conn_id, "peer": peer[0]}
         if conn_id in self.tls_peers:
             echo["tls_client_cn"] = self.tls_peers[conn_id]
+            echo["tls_resumed"] = self.tls_resumed.get(conn_id, False)
         payload = (json.dumps(echo) + "\n").encode()
         self.send_head(sock, status, base + [("Content-Type", "application/json"),
                                              ("Content-Length", str(len(payload)))])
