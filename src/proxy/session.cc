@@ -62,6 +62,8 @@ Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_
     if (SSL* ssl = context->newConnection(fd_)) {
       tls_ = std::make_unique<tls::Transport>(ssl);
       tls_context_ = std::move(context);
+    } else {
+      client_eof_ = true;  // out of memory: closed at once, never served in clear
     }
   }
 }
