@@ -48,8 +48,11 @@ from targets import (TOKEN_TARGETS, Target, check_answers, free_port, origin_con
                      wait_listening)
 from tokens import POOL, TokenPool
 
-ALL_TARGETS = ["rampart", "rampart-tokens", "rampart-jwt", "nginx", "haproxy", "direct"]
-RAMPART_TARGETS = ("rampart", "rampart-tokens", "rampart-jwt")  # run RAMPART_BIN
+ALL_TARGETS = ["rampart", "rampart-tokens", "rampart-jwt", "nginx", "haproxy", "direct",
+               "rampart-tls", "nginx-tls", "haproxy-tls"]
+# Without TARGETS: the cleartext comparison (the TLS column is asked for by name).
+DEFAULT_TARGETS = ["rampart", "rampart-tokens", "rampart-jwt", "nginx", "haproxy", "direct"]
+RAMPART_TARGETS = ("rampart", "rampart-tokens", "rampart-jwt", "rampart-tls")  # run RAMPART_BIN
 MEASURES = ["throughput", "cpu", "c1"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -70,6 +73,11 @@ def usage():
                         rampart-jwt     the same config with JWT auth on the
                                         route; the same wrk with tokens.lua
                         nginx, haproxy  the peers; direct: wrk to the origin
+                        rampart-tls, nginx-tls, haproxy-tls
+                                        the same proxies terminating TLS 1.3
+                                        (one EC P-256 certificate, suite
+                                        TLS_AES_128_GCM_SHA256), wrk over https
+                                        keep-alive; asked for by name only
   RAMPART_BIN=build/rampart   relative paths are taken from the current directory
   RAMPART_ARGS=""     extra arguments for `rampart proxy` and for rampart-tokens'
                       and rampart-jwt's `rampart serve -c` (so only logging
@@ -99,7 +107,7 @@ class Settings:
         self.warmup = env.get("WARMUP", "1s" if quick else "2s")
         self.duration_s = duration_seconds(self.duration)
         self.warmup_s = duration_seconds(self.warmup)
-        wanted = env.get("TARGETS", " ".join(ALL_TARGETS)).split()
+        wanted = env.get("TARGETS", " ".join(DEFAULT_TARGETS)).split()
         unknown = [t for t in wanted if t not in ALL_TARGETS]
         if unknown:
             raise ValueError(f"unknown TARGETS {unknown}; choose from {ALL_TARGETS}")
@@ -361,8 +369,10 @@ class Bench:
 
 def check_tools(settings):
     need = ["nginx", "taskset", "wrk"]
-    if "haproxy" in settings.targets:
+    if {"haproxy", "haproxy-tls"} & set(settings.targets):
         need.append("haproxy")
+    if {"rampart-tls", "nginx-tls", "haproxy-tls"} & set(settings.targets):
+        need.append("openssl")
     missing = [t for t in need if shutil.which(t) is None]
     if missing:
         raise RuntimeError(f"missing {' '.join(missing)} (Debian: apt-get install "

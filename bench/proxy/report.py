@@ -9,7 +9,7 @@ import subprocess
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONNECTIONS = 64  # wrk -c of the throughput and CPU runs
-RAMPART_NAMES = {"rampart", "rampart-tokens", "rampart-jwt"}  # run the rampart binary
+RAMPART_NAMES = {"rampart", "rampart-tokens", "rampart-jwt", "rampart-tls"}  # run the rampart binary
 SAME = "Rampart with the same requests"  # rampart-tokens, in the rampart-jwt table
 
 
@@ -186,6 +186,22 @@ class Report:
 
         if "rampart-jwt" in have and ({"rampart", "rampart-tokens", "nginx"} & have):
             L.extend(self.jwt_ratios(have))
+
+        if "rampart-tls" in have and ({"nginx-tls", "haproxy-tls"} & have):
+            L.append("TLS 1.3 termination, round by round (same certificate and suite; ratio > 1: "
+                     "Rampart serves more, < 1 for CPU: Rampart costs less):")
+            L.append("")
+            L.append("| | median (min–max) | per round |")
+            L.append("|---|---:|---|")
+            for peer, label in (("nginx-tls", "nginx"), ("haproxy-tls", "HAProxy")):
+                if peer not in have:
+                    continue
+                for measure, key, what in (("throughput", "rps", "req/s"),
+                                           ("cpu", "own_us", "CPU µs/req (own)")):
+                    rs = self.ratios(measure, key, "rampart-tls", peer)
+                    L.append(f"| {what}, Rampart / {label} over TLS | {fmt_ratio(rs)} | "
+                             + ", ".join(f"{x:.2f}" for x in rs) + " |")
+            L.append("")
 
         L.append("## Columns")
         L.append("")

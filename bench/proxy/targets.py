@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import subprocess
 import time
 
@@ -19,6 +20,26 @@ TOKENS_LUA = os.path.join(HERE, "tokens.lua")
 # is rampart_conf(): rampart-jwt checks the token, rampart-tokens, its control,
 # forwards it unchecked.
 TOKEN_TARGETS = ("rampart-tokens", "rampart-jwt")
+# The TLS column: each proxy terminates TLS 1.3 with the same certificate
+# (EC P-256, made once per run in the temp dir) and the same suite; wrk speaks
+# https over keep-alive, so the handshakes are few and the records are what
+# is measured. Upstream stays cleartext for all three.
+TLS_TARGETS = ("rampart-tls", "nginx-tls", "haproxy-tls")
+TLS_SUITE = "TLS_AES_128_GCM_SHA256"
+
+
+def tls_files(tmp):
+    """The run's certificate, key, and the two in one file (HAProxy's crt); made once."""
+    cert, key, both = (os.path.join(tmp, n) for n in ("tls.pem", "tls.key", "tls-both.pem"))
+    if not os.path.exists(both):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=30)
+        with open(both, "w") as f:
+            f.write(open(cert).read() + open(key).read())
+    return cert, key, both
 
 
 def free_port():
@@ -40,11 +61,19 @@ def wait_listening(port, proc, timeout=10.0):
     return f"not listening on 127.0.0.1:{port} after {timeout:.0f} s"
 
 
-def check_answers(port, headers=None, want_status=200, what="GET /"):
+def check_answers(port, headers=None, want_status=200, what="GET /", tls=False):
     """One GET through the target: it must answer 200 "ok" (the origin's reply),
-    or, with want_status other than 200, that status whatever the body."""
+    or, with want_status other than 200, that status whatever the body.
+    `tls`: over TLS 1.3 (the run's self-signed certificate, not verified)."""
     try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+        if tls:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            context.minimum_version = ssl.TLSVersion.TLSv1_3
+            c = http.client.HTTPSConnection("127.0.0.1", port, timeout=3, context=context)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
         c.request("GET", "/", headers=headers or {})
         resp = c.getresponse()
         body = resp.read()
@@ -104,17 +133,26 @@ def origin_conf(tmp, port):
 """
 
 
-def nginx_proxy_conf(tmp, port, origin):
+def nginx_proxy_conf(tmp, port, origin, tls=None):
     # keepalive_requests is raised on both sides (defaults: 1000) so that
     # nginx, like HAProxy, does not close busy keep-alive connections.
-    return nginx_common(tmp, "nginx") + f"""    upstream origin {{
+    listen = f"listen 127.0.0.1:{port} backlog=4096;"
+    if tls:
+        cert, key, _ = tls
+        listen = (f"listen 127.0.0.1:{port} ssl backlog=4096;\n"
+                  f"        ssl_certificate {cert};\n"
+                  f"        ssl_certificate_key {key};\n"
+                  f"        ssl_protocols TLSv1.3;\n"
+                  f"        ssl_conf_command Ciphersuites {TLS_SUITE};\n"
+                  f"        ssl_session_tickets on;")
+    return nginx_common(tmp, "nginx-tls" if tls else "nginx") + f"""    upstream origin {{
         server 127.0.0.1:{origin};
         keepalive 256;
         keepalive_requests 10000000;
         keepalive_timeout 300s;
     }}
     server {{
-        listen 127.0.0.1:{port} backlog=4096;
+        {listen}
         location / {{
             proxy_pass http://origin;
             proxy_http_version 1.1;
@@ -172,7 +210,33 @@ virtual_hosts:
 """
 
 
-def haproxy_conf(port, origin):
+def rampart_tls_conf(port, origin, tls):
+    """`rampart proxy --workers 1`'s config with the listener terminating TLS 1.3."""
+    cert, key, _ = tls
+    return f"""# rampart-tls: what `rampart proxy --workers 1` runs, the listener terminating TLS 1.3
+workers: 1
+listeners:
+  - name: proxy
+    address: "127.0.0.1:{port}"
+    tls:
+      certificates: [{{cert: {json.dumps(cert)}, key: {json.dumps(key)}}}]
+      min_version: "1.3"
+      ciphersuites: {TLS_SUITE}
+clusters:
+  - name: upstream
+    endpoints: ["127.0.0.1:{origin}"]
+virtual_hosts:
+  - name: any
+    domains: ["*"]
+    routes:
+      - {{name: all, match: {{prefix: /}}, cluster: upstream, public: true}}
+"""
+
+
+def haproxy_conf(port, origin, tls=None):
+    bind = f"bind 127.0.0.1:{port}"
+    if tls:
+        bind += f" ssl crt {tls[2]} ssl-min-ver TLSv1.3 ciphersuites {TLS_SUITE}"
     return f"""global
     nbthread 1
     maxconn 8192
@@ -188,7 +252,7 @@ defaults
     timeout http-keep-alive 300s
 
 frontend fe
-    bind 127.0.0.1:{port}
+    {bind}
     default_backend be
 
 backend be
@@ -216,19 +280,20 @@ class Target:
         if self.name == "rampart":
             return [s.rampart_bin, "proxy", "--listen", f"127.0.0.1:{self.port}",
                     "--to", f"127.0.0.1:{self.origin_port}", "--workers", "1"] + s.rampart_args
-        if self.name in TOKEN_TARGETS:
+        if self.name in TOKEN_TARGETS or self.name == "rampart-tls":
             return [s.rampart_bin, "serve", "-c", self.conf_path()] + s.rampart_args
-        if self.name == "nginx":
-            conf = os.path.join(tmp, "nginx.conf")
+        tls = tls_files(tmp) if self.name in TLS_TARGETS else None
+        if self.name in ("nginx", "nginx-tls"):
+            conf = os.path.join(tmp, f"{self.name}.conf")
             with open(conf, "w") as f:
-                f.write(nginx_proxy_conf(tmp, self.port, self.origin_port))
-            os.makedirs(os.path.join(tmp, "nginx-temp"), exist_ok=True)
-            return ["nginx", "-p", tmp, "-e", os.path.join(tmp, "nginx-error.log"),
+                f.write(nginx_proxy_conf(tmp, self.port, self.origin_port, tls))
+            os.makedirs(os.path.join(tmp, f"{self.name}-temp"), exist_ok=True)
+            return ["nginx", "-p", tmp, "-e", os.path.join(tmp, f"{self.name}-error.log"),
                     "-c", conf, "-g", "daemon off;"]
-        if self.name == "haproxy":
-            conf = os.path.join(tmp, "haproxy.cfg")
+        if self.name in ("haproxy", "haproxy-tls"):
+            conf = os.path.join(tmp, f"{self.name}.cfg")
             with open(conf, "w") as f:
-                f.write(haproxy_conf(self.port, self.origin_port))
+                f.write(haproxy_conf(self.port, self.origin_port, tls))
             return ["haproxy", "-f", conf, "-db"]
         raise AssertionError(self.name)
 
@@ -237,10 +302,14 @@ class Target:
 
     def write_rampart_conf(self):
         """Writes the config and has `rampart validate` accept it; None or why not."""
-        if self.pool is None:
+        if self.name == "rampart-tls":
+            text = rampart_tls_conf(self.port, self.origin_port, tls_files(self.tmp))
+        elif self.pool is None:
             return "no token pool"
+        else:
+            text = rampart_conf(self.name, self.port, self.origin_port, self.pool)
         with open(self.conf_path(), "w") as f:
-            f.write(rampart_conf(self.name, self.port, self.origin_port, self.pool))
+            f.write(text)
         try:
             p = subprocess.run([self.settings.rampart_bin, "validate", "-c", self.conf_path()],
                                capture_output=True, text=True, timeout=30)
@@ -263,14 +332,14 @@ class Target:
             return check_jwt_answers(self.port, self.pool)
         if self.name == "rampart-tokens":
             return check_tokens_answers(self.port, self.pool)
-        return check_answers(self.port)
+        return check_answers(self.port, tls=self.name in TLS_TARGETS)
 
     def start(self):
         """Starts the proxy and checks it answers; returns None or why not."""
         if self.name == "direct":
             return None
         self.port = free_port()
-        if self.name in TOKEN_TARGETS:
+        if self.name in TOKEN_TARGETS or self.name == "rampart-tls":
             why = self.write_rampart_conf()
             if why:
                 return why
@@ -307,4 +376,5 @@ class Target:
         return True
 
     def url(self):
-        return f"http://127.0.0.1:{self.port}/"
+        scheme = "https" if self.name in TLS_TARGETS else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/"

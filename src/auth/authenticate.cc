@@ -181,6 +181,31 @@ AuthResult verifyApiKey(uint32_t provider_index, const Provider& provider, std::
   return result;
 }
 
+// The certificate was verified in the handshake; here it only becomes an
+// identity, once per connection and provider.
+AuthResult verifyMtls(uint32_t provider_index, const Provider& provider, const AuthInput& input) {
+  AuthResult result;
+  result.provider = &provider;
+  MtlsCache* cache = input.mtls_cache;
+  if (cache != nullptr && cache->provider == provider_index && cache->identity != nullptr) {
+    result.outcome = AuthOutcome::kAuthenticated;
+    result.identity = cache->identity;
+    return result;
+  }
+  std::string_view why;
+  std::shared_ptr<Identity> identity = identityFromCertificate(
+      *input.peer_certificate, provider.mtls_principal, input.header_names, &why);
+  if (identity == nullptr) {
+    result.outcome = AuthOutcome::kInvalid;
+    result.reason = why;
+    return result;
+  }
+  if (cache != nullptr) *cache = {provider_index, identity};
+  result.outcome = AuthOutcome::kAuthenticated;
+  result.identity = std::move(identity);
+  return result;
+}
+
 }  // namespace
 
 std::string_view findCredential(const CredentialSource& source, const AuthInput& input,
@@ -202,6 +227,16 @@ AuthResult authenticate(const RouteRequirement& route, const std::vector<Provide
   if (route.providers.empty()) return result;  // the route checks nothing: anonymous
   for (uint32_t index : route.providers) {
     const Provider& provider = providers[index];
+    if (provider.kind == Provider::Kind::kMtls) {
+      if (input.peer_certificate == nullptr) continue;  // no verified certificate: absent
+      result = verifyMtls(index, provider, input);
+      if (result.outcome == AuthOutcome::kAuthenticated &&
+          !hasAllScopes(*result.identity, route.required_scopes)) {
+        result.outcome = AuthOutcome::kInsufficientScope;
+        result.reason = "the credential lacks a scope this route requires";
+      }
+      return result;
+    }
     bool ambiguous = false;
     std::string_view credential = findCredential(provider.from, input, &ambiguous);
     if (credential.empty()) continue;

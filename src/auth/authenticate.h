@@ -16,6 +16,7 @@
 #include "auth/identity.h"
 #include "auth/jwks_refresh.h"
 #include "auth/jwt.h"
+#include "auth/mtls.h"
 #include "auth/token_cache.h"
 #include "http/message.h"
 
@@ -29,14 +30,16 @@ struct CredentialSource {
   std::string scheme = "Bearer";       // headers only: "Bearer <token>"; empty = the whole value
 };
 
-// One named way to authenticate: a set of JWT issuers or an API-key file.
+// One named way to authenticate: a set of JWT issuers, an API-key file, or
+// the connection's verified client certificate (mtls).
 struct Provider {
-  enum class Kind : uint8_t { kJwt, kApiKey };
+  enum class Kind : uint8_t { kJwt, kApiKey, kMtls };
   std::string name;
   Kind kind = Kind::kJwt;
   CredentialSource from;
-  std::shared_ptr<Authenticator> jwt;    // kJwt
-  std::shared_ptr<ApiKeyFile> api_keys;  // kApiKey
+  std::shared_ptr<Authenticator> jwt;                      // kJwt
+  std::shared_ptr<ApiKeyFile> api_keys;                    // kApiKey
+  MtlsPrincipal mtls_principal = MtlsPrincipal::kSubject;  // kMtls
   // Bumped (release) after any key set of this provider is replaced, so
   // cached tokens verified under the old keys stop counting at once.
   // Shared so that a JWKS refresher and the snapshot see the same counter.
@@ -93,6 +96,10 @@ struct AuthInput {
   // Asked before each signature verification (a token not in the cache);
   // null: every one is verified. Cached tokens never reach it.
   SignatureGate* signature_gate = nullptr;
+  // The connection's verified client certificate (null: none, or not TLS)
+  // and the identity an mtls provider made of it, kept by the connection.
+  const tls::PeerCertificate* peer_certificate = nullptr;
+  MtlsCache* mtls_cache = nullptr;
 };
 
 // Runs the route's providers in order: the first whose credential is present

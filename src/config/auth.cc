@@ -391,10 +391,26 @@ void readApiKeyProvider(yaml::Reader& reader, const YAML::Node& node, const std:
   provider->challenge = "ApiKey realm=\"rampart\"";
 }
 
+// `mtls: {principal: subject}`: the connection's verified client
+// certificate (a TLS listener with client_certificates, docs/tls.md).
+void readMtlsProvider(yaml::Reader& reader, const YAML::Node& node, auth::Provider* provider) {
+  provider->kind = auth::Provider::Kind::kMtls;
+  provider->challenge = "Mutual-TLS";
+  if (node.IsNull()) return;  // `mtls:` alone: the defaults
+  std::optional<yaml::Map> map = reader.map(node, "mtls", {"principal"});
+  if (!map) return;
+  if (const YAML::Node* principal = map->find("principal")) {
+    if (auto text = reader.oneOf(*principal, "principal",
+                                 {"subject", "cn", "san_uri", "san_dns", "san_email"})) {
+      auth::parseMtlsPrincipal(*text, &provider->mtls_principal);
+    }
+  }
+}
+
 void readProvider(yaml::Reader& reader, const YAML::Node& node, const std::string& base_dir,
                   AuthSettings* out) {
   std::string label = labelOf(node, "provider");
-  std::optional<yaml::Map> map = reader.map(node, label, {"name", "jwt", "api_keys"});
+  std::optional<yaml::Map> map = reader.map(node, label, {"name", "jwt", "api_keys", "mtls"});
   if (!map) return;
   auth::Provider provider;
   if (const YAML::Node* name = reader.require(*map, "name", label)) {
@@ -409,12 +425,15 @@ void readProvider(yaml::Reader& reader, const YAML::Node& node, const std::strin
   }
   const YAML::Node* jwt = map->find("jwt");
   const YAML::Node* keys = map->find("api_keys");
-  if ((jwt == nullptr) == (keys == nullptr)) {
-    reader.error(map->position(), label + ": expected exactly one of jwt or api_keys");
+  const YAML::Node* mtls = map->find("mtls");
+  if ((jwt != nullptr) + (keys != nullptr) + (mtls != nullptr) != 1) {
+    reader.error(map->position(), label + ": expected exactly one of jwt, api_keys or mtls");
   } else if (jwt != nullptr) {
     readJwtProvider(reader, *jwt, base_dir, &provider);
-  } else {
+  } else if (keys != nullptr) {
     readApiKeyProvider(reader, *keys, base_dir, &provider);
+  } else {
+    readMtlsProvider(reader, *mtls, &provider);
   }
   out->providers.push_back(std::move(provider));
 }

@@ -197,6 +197,12 @@ void readClusterTarget(yaml::Reader& reader, const yaml::Map& map, const YAML::N
     reader.error(node, "cluster: undefined cluster '" + *name + "'");
     return;
   }
+  // The authorizer's client speaks cleartext: a TLS cluster would get
+  // plaintext on its TLS port. Refused until that client speaks TLS.
+  if (it->tls != nullptr) {
+    reader.error(node, "cluster: '" + *name + "' has tls; an authorizer cannot use it yet");
+    return;
+  }
   spec->cluster = *it;
   spec->url = "cluster " + *name;
   spec->host_header = it->endpoint_names.empty() ? *name : it->endpoint_names.front();

@@ -202,10 +202,10 @@ void readProxyProtocol(Reader& reader, const Map& map, bool have_trusted, Listen
 }
 
 void readListener(Reader& reader, const YAML::Node& node, size_t index, bool have_trusted,
-                  ListenerSeen* seen, std::vector<ListenerSpec>* out) {
+                  const std::string& base_dir, ListenerSeen* seen, std::vector<ListenerSpec>* out) {
   std::string label = detail::labelOf(node, "listener");
-  std::optional<Map> map =
-      reader.map(node, label, {"name", "address", "shadow_policy", "limits", "proxy_protocol"});
+  std::optional<Map> map = reader.map(
+      node, label, {"name", "address", "shadow_policy", "limits", "proxy_protocol", "tls"});
   if (!map) return;
   ListenerSpec spec;
   spec.name = "listener-" + std::to_string(index + 1);
@@ -224,10 +224,17 @@ void readListener(Reader& reader, const YAML::Node& node, size_t index, bool hav
     readListenerAddress(reader, *address, seen, &spec);
   }
   readProxyProtocol(reader, *map, have_trusted, &spec);
+  if (const YAML::Node* tls = map->find("tls")) {
+    // The PROXY header comes before the handshake, in clear: not read yet.
+    if (spec.proxy_protocol) {
+      reader.error(*tls, "tls: a listener with proxy_protocol: true cannot terminate TLS yet");
+    }
+    detail::readListenerTls(reader, *tls, base_dir, &spec);
+  }
   out->push_back(std::move(spec));
 }
 
-void readListeners(Reader& reader, const Map& top, Snapshot* out) {
+void readListeners(Reader& reader, const Map& top, const std::string& base_dir, Snapshot* out) {
   const YAML::Node* node = top.find("listeners");
   if (node == nullptr) {
     reader.error(top.position(),
@@ -244,7 +251,7 @@ void readListeners(Reader& reader, const Map& top, Snapshot* out) {
   // After the shield section, so both trusted_proxies lists are in.
   const bool have_trusted = !out->trusted_proxies.empty();
   for (const YAML::Node& item : *node) {
-    readListener(reader, item, index++, have_trusted, &seen, &out->listeners);
+    readListener(reader, item, index++, have_trusted, base_dir, &seen, &out->listeners);
   }
 }
 
@@ -274,7 +281,7 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
   detail::readPolicies(reader, top, base_dir, &out->authorization);
   detail::readListenerShadows(reader, top, out->authorization, &out->listeners);
   if (const YAML::Node* clusters = top.find("clusters")) {
-    detail::readClusters(reader, *clusters, &out->clusters);
+    detail::readClusters(reader, *clusters, base_dir, &out->clusters);
   }
   detail::readAuthorizers(reader, top, out->auth.identity_headers, out->clusters, &out->ext_authz);
   std::vector<routing::VirtualHostSpec> hosts;
@@ -292,6 +299,7 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
     detail::readRouteExtAuthz(reader, extras, &out->ext_authz);
     detail::readRouteLimits(reader, extras, &out->shield);
     detail::readRouteRetries(reader, extras, &out->route_retries);
+    detail::readWebsocket(reader, top, extras, &out->websocket);
   }
   if (!reader.hasErrors()) compileRoutes(reader, top, hosts, out);
 }
@@ -322,7 +330,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
        "via",           "trusted_proxies", "http",           "canonical",     "listeners",
        "clusters",      "virtual_hosts",   "authentication", "policies",      "policy_files",
        "authorization", "authorizers",     "shield",         "admin",         "access_log",
-       "reload"});
+       "reload", "websocket"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());
@@ -336,7 +344,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
     readCanonical(reader, *canonical, &snapshot->canonical);
   }
   detail::readShield(reader, *top, base_dir, snapshot.get());
-  readListeners(reader, *top, snapshot.get());
+  readListeners(reader, *top, base_dir, snapshot.get());
   detail::readListenerLimits(reader, *top, snapshot.get());
   detail::readAdmin(reader, *top, snapshot.get());
   detail::readAccessLog(reader, *top, snapshot.get());

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "policy/policy.h"
 #include "routing/router.h"
 #include "shield/settings.h"
+#include "tls/context.h"
 #include "upstream/cluster.h"
 #include "upstream/retry.h"
 
@@ -37,9 +39,24 @@ struct ListenerSpec {
   // connection with a PROXY protocol header (v1 or v2) naming the client;
   // any other peer may not send one (docs/shield.md).
   bool proxy_protocol = false;
+  // `tls:` (docs/tls.md): the compiled server side; null for cleartext.
+  // Shared, not const: a reload hands the old one's ticket keys to the new.
+  std::shared_ptr<tls::ServerTls> tls;
+  // `tls.handshake_rate_per_address`: new handshakes per client address,
+  // refused at accept (before any crypto) when over; unset: no limit.
+  std::optional<shield::Limit> handshake_limit;
 };
 
 enum class LogFormat : uint8_t { kText, kJson };
+
+// WebSocket tunnels (docs/websocket.md): which routes may upgrade, and how
+// long a tunnel may idle and live.
+struct WebsocketSettings {
+  std::chrono::milliseconds idle_timeout{60000};    // no byte either way: closed
+  std::chrono::milliseconds max_lifetime{3600000};  // from the 101 on
+  std::vector<uint8_t> routes;                      // by Route::index: 1 = upgrades allowed
+  bool allowed(uint32_t route) const { return route < routes.size() && routes[route] != 0; }
+};
 
 // Per-connection timeouts and HTTP limits.
 struct HttpSettings {
@@ -128,6 +145,7 @@ struct Snapshot {
   shield::ShieldSettings shield;          // limits, admission, escalation (config/shield.cc)
   admin::AdminSettings admin;             // the admin listener (config/admin.cc); off unless set
   observe::AccessLogSettings access_log;  // config/access_log.cc; off unless set
+  WebsocketSettings websocket;            // config/websocket.cc
   ReloadSettings reload;                  // config.cc
 
   // What the snapshot was compiled from, set by loadFile/loadString: every

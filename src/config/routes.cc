@@ -206,7 +206,7 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
       ctx.reader.map(node, label,
                      {"name", "match", "cluster", "clusters", "sticky", "step_back", "ramp",
                       "mirror", "max_body_bytes", "auth", "method_override", "policy",
-                      "shadow_policy", "rollout", "public", "ext_authz", "limits", "retry"});
+                      "shadow_policy", "rollout", "public", "ext_authz", "limits", "retry", "websocket"});
   if (!map) return;
   routing::RouteSpec route;
   route.max_body_bytes = ctx.defaults.max_body_bytes;
@@ -234,6 +234,7 @@ void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSp
   take("ext_authz", &extras.ext_authz);
   take("limits", &extras.limits);
   take("retry", &extras.retry);
+  take("websocket", &extras.websocket);
   ctx.extras->push_back(std::move(extras));
   host->routes.push_back(std::move(route));
 }

@@ -15,6 +15,7 @@
 #include "http/canonical.h"
 #include "routing/router.h"
 #include "routing/weighted.h"
+#include "shield/gcra.h"
 #include "upstream/cluster.h"
 #include "upstream/retry.h"
 
@@ -33,12 +34,13 @@ struct RouteExtras {
   std::optional<YAML::Node> ext_authz;
   std::optional<YAML::Node> limits;
   std::optional<YAML::Node> retry;
+  std::optional<YAML::Node> websocket;
 };
 
 // Reads `clusters:`, resolving every endpoint. A cluster with a valid name is
 // kept even when it has other errors, so that routes naming it are not also
 // reported as pointing to an undefined cluster.
-void readClusters(yaml::Reader& reader, const YAML::Node& node,
+void readClusters(yaml::Reader& reader, const YAML::Node& node, const std::string& base_dir,
                   std::vector<upstream::ClusterSpec>* out);
 // A cluster's `health_check`, `outlier_detection` and `panic_threshold`
 // (health.cc), after its endpoints are read.
@@ -134,6 +136,19 @@ void readListenerLimits(yaml::Reader& reader, const yaml::Map& top, Snapshot* sn
 // Each route's `limits:`, by route index.
 void readRouteLimits(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
                      shield::ShieldSettings* out);
+
+// `{rate: 100/s, burst: 50}` (shield.cc), for other sections' rate limits.
+std::optional<shield::Limit> readRateLimit(yaml::Reader& reader, const YAML::Node& node,
+                                           const std::string& what);
+// `websocket:` (top level) and each route's `websocket: true` (websocket.cc).
+void readWebsocket(yaml::Reader& reader, const yaml::Map& top,
+                   const std::vector<RouteExtras>& routes, WebsocketSettings* out);
+// A listener's `tls:` (tls.cc): compiles its contexts, or reports why not.
+void readListenerTls(yaml::Reader& reader, const YAML::Node& node, const std::string& base_dir,
+                     ListenerSpec* spec);
+// A cluster's `tls:` (tls.cc): the upstream client context.
+void readClusterTls(yaml::Reader& reader, const YAML::Node& node, const std::string& base_dir,
+                    upstream::ClusterSpec* spec);
 
 // An HTTP token (RFC 9110 5.6.2): what method and header names are made of.
 bool isToken(std::string_view text);

@@ -470,4 +470,9 @@ void readRouteLimits(yaml::Reader& reader, const std::vector<RouteExtras>& route
   }
 }
 
+std::optional<shield::Limit> readRateLimit(yaml::Reader& reader, const YAML::Node& node,
+                                           const std::string& what) {
+  return readRateMap(reader, node, what);
+}
+
 }  // namespace rampart::config::detail

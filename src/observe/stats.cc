@@ -58,6 +58,14 @@ const std::vector<CounterField>& counterFields() {
       {"bytes_received", &WorkerStats::bytes_in},
       {"bytes_sent", &WorkerStats::bytes_out},
       {"cutover_step_backs", &WorkerStats::cutover_step_backs},
+      {"tls_handshakes", &WorkerStats::tls_handshakes},
+      {"tls_resumptions", &WorkerStats::tls_resumptions},
+      {"tls_handshake_failures", &WorkerStats::tls_handshake_failures},
+      {"tls_handshakes_limited", &WorkerStats::tls_handshakes_limited},
+      {"tls_client_certificates", &WorkerStats::tls_client_certificates},
+      {"websocket_upgrades", &WorkerStats::websocket_upgrades},
+      {"websocket_idle_closes", &WorkerStats::websocket_idle_closes},
+      {"websocket_lifetime_closes", &WorkerStats::websocket_lifetime_closes},
   };
   return kFields;
 }

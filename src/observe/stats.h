@@ -56,6 +56,18 @@ struct WorkerStats {
   Counter proxy_header_refused;  // closed: malformed, late, missing, or from an untrusted peer
   Counter cutover_step_backs;    // weighted routes stepped back from a failing cluster (cutover)
 
+  // TLS listeners (docs/tls.md).
+  Counter tls_handshakes;           // completed, full or resumed
+  Counter tls_resumptions;          // completed by a session ticket (no key exchange signature)
+  Counter tls_handshake_failures;   // refused or abandoned mid-handshake
+  Counter tls_handshakes_limited;   // refused at accept: the address's handshake rate
+  Counter tls_client_certificates;  // handshakes with a verified client certificate
+
+  // WebSocket tunnels (docs/websocket.md).
+  Counter websocket_upgrades;         // 101s relayed: tunnels opened
+  Counter websocket_idle_closes;      // closed after idle_timeout without a byte
+  Counter websocket_lifetime_closes;  // closed at max_lifetime
+
   // The access log (observe/access_log.h): lines refused by a full ring.
   Counter access_log_dropped;
 

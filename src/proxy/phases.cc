@@ -120,6 +120,8 @@ Verdict authenticate(RequestContext& ctx) {
   auth::AuthInput input{ctx.head, ctx.target->query(), ctx.now, &settings.identity_headers};
   SignatureBudgetGate budget(ctx);
   input.signature_gate = budget.gate();
+  input.peer_certificate = ctx.peer_certificate;
+  input.mtls_cache = ctx.mtls_cache;
   ctx.auth = auth::authenticate(requirement, settings.providers, input, *ctx.auth_state);
   if (ctx.auth.outcome == auth::AuthOutcome::kMissing ||
       ctx.auth.outcome == auth::AuthOutcome::kInvalid) {

@@ -90,6 +90,10 @@ struct RequestContext {
   int64_t now = 0;                              // unix seconds, for token expiry
   auth::AuthResult auth;                        // filled by kAuthenticate
   std::string* reply_headers = nullptr;         // session-owned scratch for extra_headers
+  // The connection's verified client certificate (TLS listeners with
+  // client_certificates; null otherwise) and its identity, made once.
+  const tls::PeerCertificate* peer_certificate = nullptr;
+  auth::MtlsCache* mtls_cache = nullptr;
 
   // Filled by kAuthorize.
   enum class Shadow : uint8_t { kNone, kAgrees, kWouldAllow, kWouldDeny };

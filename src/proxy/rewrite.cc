@@ -225,7 +225,7 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
   // An untrusted peer's forwarding headers were dropped above: Rampart states
   // its own. A trusted peer's are kept, ours fill the gaps. The request id is
   // the session's (a trusted peer's own id when it sent one).
-  if (!kept_proto) appendHeader(out, "X-Forwarded-Proto", "http");
+  if (!kept_proto) appendHeader(out, "X-Forwarded-Proto", info.proto);
   if (!kept_host && !host.empty()) appendHeader(out, "X-Forwarded-Host", host);
   appendHeader(out, "x-request-id", info.request_id);
   if (!info.traceparent.empty()) appendHeader(out, "traceparent", info.traceparent);
@@ -240,7 +240,27 @@ void appendUpstreamRequestHead(core::Buffer& out, const UpstreamRequestInfo& inf
   } else if (head.framing == http::BodyFraming::kChunked) {
     appendHeader(out, "Transfer-Encoding", "chunked");
   }
+  if (info.websocket) out.append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
   out.append("\r\n");
+}
+
+bool isWebsocketUpgrade(const http::RequestHead& head) {
+  if (head.method != "GET" || head.version != http::Version::kHttp11 ||
+      head.framing != http::BodyFraming::kNone) {
+    return false;
+  }
+  if (!collectConnectionTokens(head.headers).contains("upgrade")) return false;
+  for (const http::Header& header : head.headers) {
+    if (!equalsIgnoreCase(header.name, "upgrade")) continue;
+    std::string_view rest = header.value;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      if (equalsIgnoreCase(trim(rest.substr(0, comma)), "websocket")) return true;
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return false;
 }
 
 ClientFraming chooseClientFraming(const http::ResponseHead& response, http::Version client) {
@@ -288,7 +308,9 @@ void appendDownstreamResponseHead(core::Buffer& out, const DownstreamResponseInf
   if (info.framing == ClientFraming::kChunked) appendHeader(out, "Transfer-Encoding", "chunked");
   if (!request_id_sent) appendHeader(out, "x-request-id", info.request_id);
   appendHeader(out, "Via", info.via);
-  if (info.close) {
+  if (info.websocket) {
+    out.append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
+  } else if (info.close) {
     out.append("Connection: close\r\n");
   } else if (info.http10_keep_alive) {
     out.append("Connection: keep-alive\r\n");

@@ -38,6 +38,10 @@ struct UpstreamRequestInfo {
   // tracestate headers are always dropped; these values, when set, are sent.
   std::string_view traceparent;
   std::string_view tracestate;
+  // X-Forwarded-Proto: "https" when the client came over TLS.
+  std::string_view proto = "http";
+  // A WebSocket upgrade the route allows: Connection and Upgrade are sent.
+  bool websocket = false;
 };
 
 // Appends the upstream request head: "METHOD canonical HTTP/1.1", end-to-end
@@ -55,6 +59,10 @@ enum class ClientFraming : uint8_t {
   kUntilClose,       // upstream delimits by close, so do we
 };
 
+// A WebSocket opening handshake (RFC 6455 4.1): GET over HTTP/1.1 without a
+// body, `Upgrade: websocket` and `Connection: upgrade` (tokens, any case).
+bool isWebsocketUpgrade(const http::RequestHead& head);
+
 // Chooses the client framing for a response.
 ClientFraming chooseClientFraming(const http::ResponseHead& response, http::Version client);
 
@@ -65,6 +73,7 @@ struct DownstreamResponseInfo {
   std::string_view via;
   bool close = false;              // the client connection closes after this response
   bool http10_keep_alive = false;  // an HTTP/1.0 client asked for keep-alive and gets it
+  bool websocket = false;          // a 101 to a WebSocket upgrade: Connection: Upgrade
 };
 
 void appendDownstreamResponseHead(core::Buffer& out, const DownstreamResponseInfo& info);

@@ -97,7 +97,8 @@ bool Server::start() {
         snapshot_->admin.address_text);
   }
   for (const config::ListenerSpec& listener : snapshot_->listeners) {
-    spdlog::info("listening on http://{} ({} workers)", listener.address.toString(), count);
+    spdlog::info("listening on {}://{} ({} workers)", listener.tls ? "https" : "http",
+                 listener.address.toString(), count);
   }
   if (!config_path_.empty()) {
     watch_.start(std::chrono::milliseconds(1000), [this] { pollWatchedFiles(); });

@@ -20,9 +20,9 @@
 #include "config/config.h"
 #include "core/periodic_thread.h"
 #include "observe/access_log_writer.h"
+#include "proxy/rollouts.h"
 #include "proxy/route_state.h"
 #include "proxy/upgrade.h"
-#include "proxy/rollouts.h"
 #include "proxy/worker.h"
 #include "upstream/health_checker.h"
 

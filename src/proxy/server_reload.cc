@@ -260,6 +260,22 @@ Server::ReloadOutcome Server::reloadLocked(std::string_view trigger) {
   auto api_keys = std::make_unique<auth::ApiKeyWatcher>(next->auth.providers);
   api_keys->start();
 
+  // TLS listeners keep their session-ticket keys (a reload is not a
+  // rotation): clients keep resuming on the new certificates' contexts.
+  size_t tls_listeners = 0;
+  for (const config::ListenerSpec& listener : next->listeners) {
+    if (!listener.tls) continue;
+    ++tls_listeners;
+    for (const config::ListenerSpec& previous : snapshot_->listeners) {
+      if (previous.name == listener.name && previous.tls) {
+        listener.tls->adoptTicketKeys(*previous.tls);
+      }
+    }
+  }
+  if (tls_listeners > 0) {
+    spdlog::info("{}: TLS certificates reloaded for {} listener(s); open connections keep theirs",
+                 trigger, tls_listeners);
+  }
   // A ramped route keeps its step: published to its new Split before any
   // worker serves on it.
   if (rollouts_) rollouts_->adopt(*next, core::monotonicMillis());

@@ -58,6 +58,16 @@ Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_
   if (listener_ < snapshot.listeners.size()) {
     proxy_rule_ = proxyHeaderRule(snapshot.listeners[listener_].proxy_protocol, peer_trusted_);
   }
+  // The listener's contexts as of now: a reload that replaces them later
+  // leaves this connection on these.
+  if (std::shared_ptr<tls::ServerTls> context = worker_->listenerTls(listener_)) {
+    if (SSL* ssl = context->newConnection(fd_)) {
+      tls_ = std::make_unique<tls::Transport>(ssl);
+      tls_context_ = std::move(context);
+    } else {
+      client_eof_ = true;  // out of memory: closed at once, never served in clear
+    }
+  }
 }
 
 Session::~Session() {
@@ -118,6 +128,7 @@ void Session::noteReload() {
 
 void Session::start() {
   worker_->loop().addEdgeTriggered(fd_, this);
+  // On a TLS listener the head timeout also bounds the handshake.
   armTimer(TimerPurpose::kHead, pinnedSnapshot().http.head_timeout.count());
   head_timer_started_ = true;
   client_readable_ = true;  // bytes may have arrived with the handshake
@@ -163,12 +174,17 @@ void Session::onEvents(uint32_t events) {
 void Session::onUpstreamEvents(uint32_t events) {
   if (upstream_ == nullptr) return;
   if (!upstream_->connected()) {
-    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
-    if (net::pendingConnectError(upstream_->fd()) != 0) {
-      failUpstream(UpstreamFailure::kConnect);
-      drive();
-      return;
+    if (upstream_->tls() == nullptr) {  // the TCP connect
+      if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+      if (net::pendingConnectError(upstream_->fd()) != 0) {
+        failUpstream(UpstreamFailure::kConnect);
+        drive();
+        return;
+      }
     }
+    // A TLS cluster's connection counts as connected once its handshake
+    // is done (within the same connect timeout, under the same breaker).
+    if (!upstreamHandshake()) return;
     upstream_->setConnected();
     pool_->recordConnected(upstream_->endpoint());
     onUpstreamConnected();
@@ -243,6 +259,9 @@ void Session::onTimeout() {
       cluster_hold_.cluster->timeOut(&cluster_hold_);
       shedAtCluster("the request waited too long for the upstream");
       break;
+    case TimerPurpose::kTunnel:
+      onTunnelTimer();
+      return;
     case TimerPurpose::kNone:
       return;
   }
@@ -279,6 +298,9 @@ void Session::drive() {
       case State::kLingering:
         progress = stepLingering();
         break;
+      case State::kTunneling:
+        progress = pumpTunnel();
+        break;
       case State::kClosed:
         return;
     }
@@ -287,6 +309,7 @@ void Session::drive() {
 }
 
 bool Session::readClient() {
+  if (tls_ != nullptr) return readClientTls();
   if (!client_readable_ || client_eof_) return false;
   if (in_.writable() == 0) {
     in_.makeRoom();
@@ -315,6 +338,7 @@ bool Session::flushClient(std::string_view extra, size_t* extra_written) {
   *extra_written = 0;
   if (out_.empty() && extra.empty()) return true;
   if (!client_writable_) return true;
+  if (tls_ != nullptr) return flushClientTls(extra, extra_written);
   std::string_view head = out_.readable();
   iovec iov[2];
   int count = 0;
@@ -485,6 +509,8 @@ void Session::startRequest() {
   ctx.peer = &peer_;
   ctx.target = &target_;
   ctx.auth_state = &worker_->auth();
+  ctx.peer_certificate = peer_certificate_.get();
+  ctx.mtls_cache = &mtls_cache_;
   ctx.now = core::unixSeconds();
   ctx.reply_headers = &reply_headers_;
   ctx.listener = listener_;
@@ -699,6 +725,7 @@ void Session::resetRequest() {
   identity_.reset();
   request_id_length_ = 0;
   is_head_request_ = false;
+  websocket_ = false;
   request_framing_ = http::BodyFraming::kNone;
   request_remaining_ = 0;
   request_validated_ = 0;
@@ -721,7 +748,9 @@ void Session::releaseOverload() {
 void Session::startLingering() {
   // Shut the write side so the client sees the response end, then discard
   // (never parse) what it still sends, so closing does not turn into a reset
-  // that could destroy the response in flight.
+  // that could destroy the response in flight. TLS says goodbye first
+  // (close_notify), so the client knows the response was not truncated.
+  if (tls_ != nullptr) tls_->shutdown();
   ::shutdown(fd_, SHUT_WR);
   in_.clear();
   linger_discarded_ = 0;

@@ -24,6 +24,7 @@
 #include "proxy/retry_loop.h"
 #include "proxy/rewrite.h"
 #include "shield/accept_gate.h"
+#include "tls/transport.h"
 #include "upstream/pool.h"
 
 namespace rampart::proxy {
@@ -86,6 +87,7 @@ class Session final : public core::EventHandler,
     kProxying,       // request going upstream and/or response coming back
     kReplying,       // flushing a local reply
     kLingering,      // response sent, write side shut; discarding input before close
+    kTunneling,      // a WebSocket after its 101: bytes both ways until either side ends
     kClosed,
   };
   enum class UpstreamFailure : uint8_t {
@@ -111,6 +113,12 @@ class Session final : public core::EventHandler,
   // Writes out_ then `extra`; reports how much of `extra` went. False when the
   // client connection failed (the session is closed).
   bool flushClient(std::string_view extra, size_t* extra_written);
+  // The same over TLS (tls_ set): the handshake first, then records. The
+  // cleartext path pays one branch on tls_ for them.
+  bool readClientTls();
+  bool handshakeClient();
+  void onHandshake();
+  bool flushClientTls(std::string_view extra, size_t* extra_written);
 
   // Phases 1-7.
   bool tryParseHead();
@@ -130,6 +138,16 @@ class Session final : public core::EventHandler,
   bool attachUpstream(uint32_t endpoint);
   void attachFailed();
   void onUpstreamConnected();
+  // TLS clusters: starts or continues the handshake; true once it is done
+  // (or for a cleartext cluster), false while waiting or after it failed.
+  bool upstreamHandshake();
+  bool writeUpstreamTls(std::string_view head, std::string_view body, size_t* written);
+
+  // WebSocket (session_tunnel.cc, docs/websocket.md): the 101 relayed, then
+  // a byte tunnel between the two sockets, bounded by idle and lifetime.
+  void startTunnel(size_t head_bytes);
+  bool pumpTunnel();
+  void onTunnelTimer();
   void reportShadow(const RequestContext& ctx);
   bool flushInterim();
   bool pumpRequestBody();
@@ -190,6 +208,13 @@ class Session final : public core::EventHandler,
   ProxyHeaderRule proxy_rule_ = ProxyHeaderRule::kNone;  // kNone once the header is taken
   shield::GateTicket gate_ticket_;
   State state_ = State::kReadingHead;
+  // TLS listeners only: the connection's transport, the listener's contexts
+  // it was made from (their callbacks run during its handshake), the
+  // verified client certificate and its identity (mtls, once per connection).
+  std::unique_ptr<tls::Transport> tls_;
+  std::shared_ptr<tls::ServerTls> tls_context_;
+  std::unique_ptr<tls::PeerCertificate> peer_certificate_;
+  auth::MtlsCache mtls_cache_;
 
   core::Buffer in_;   // from the client: heads, then body bytes in flight
   core::Buffer out_;  // to the client: heads and locally made bytes
@@ -227,6 +252,9 @@ class Session final : public core::EventHandler,
   char request_id_[64] = {};
   size_t request_id_length_ = 0;
   bool is_head_request_ = false;
+  bool websocket_ = false;       // an upgrade the route allows, forwarded as one
+  int64_t tunnel_activity_ = 0;  // kTunneling: loop ms of the last byte moved
+  int64_t tunnel_deadline_ = 0;  // kTunneling: loop ms at which it is closed anyway
   http::Version client_version_ = http::Version::kHttp11;
   bool client_keep_alive_ = true;
   bool overload_admitted_ = false;  // holds a slot of the worker's shedder (phase 7b)
@@ -280,6 +308,7 @@ class Session final : public core::EventHandler,
     kLinger,
     kSlotWait,      // the cluster's queue timeout
     kRetryBackoff,  // the wait before the next attempt
+    kTunnel,        // a WebSocket's idle timeout or lifetime, whichever comes first
   };
   TimerPurpose timer_purpose_ = TimerPurpose::kNone;
   void armTimer(TimerPurpose purpose, int64_t millis);

@@ -119,6 +119,9 @@ void Session::startForwarding(bool has_body) {
   char tracestate[observe::kMaxTraceState];
   info.traceparent = trace_.traceParent();
   info.tracestate = forwardedTraceState(request_.headers, trace_, tracestate);
+  info.proto = tls_ != nullptr ? "https" : "http";
+  websocket_ = snapshot.websocket.allowed(route_->index) && isWebsocketUpgrade(request_);
+  info.websocket = websocket_;
   appendUpstreamRequestHead(upstream_out_, info);
   if (route_->mirror != nullptr) {  // a copy to the shadow cluster (proxy/mirror.h)
     mirror_ = worker_->mirrors().start(*gen_, *route_, upstream_out_.readable(), request_,
@@ -227,7 +230,21 @@ bool Session::pumpRequestBody() {
   int count = 0;
   if (!head.empty()) iov[count++] = {const_cast<char*>(head.data()), head.size()};
   if (body > 0) iov[count++] = {const_cast<char*>(in_.readable().data()), body};
-  ssize_t n = ::writev(upstream_->fd(), iov, count);
+  ssize_t n = 0;
+  if (upstream_->tls() != nullptr) {
+    size_t sent = 0;
+    if (!writeUpstreamTls(head, std::string_view(in_.readable().data(), body), &sent)) {
+      failUpstream(UpstreamFailure::kReset);
+      return true;
+    }
+    n = static_cast<ssize_t>(sent);
+    if (sent == 0) {
+      upstream_writable_ = false;
+      return progress;
+    }
+  } else {
+    n = ::writev(upstream_->fd(), iov, count);
+  }
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) {
       upstream_writable_ = false;

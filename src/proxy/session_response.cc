@@ -27,6 +27,20 @@ bool Session::readUpstream() {
     if (input.writable() == 0) return false;
   }
   size_t space = input.writable();
+  if (upstream_->tls() != nullptr) {
+    tls::IoResult result = upstream_->tls()->read(input.writePtr(), space);
+    if (result.io == tls::Io::kDone) {
+      input.produce(result.bytes);  // OpenSSL may hold more: read until it wants the socket
+      return true;
+    }
+    if (result.io == tls::Io::kWantRead || result.io == tls::Io::kWantWrite) {
+      upstream_readable_ = false;
+      return false;
+    }
+    upstream_eof_ = true;
+    upstream_readable_ = false;
+    return true;
+  }
   ssize_t n = ::read(upstream_->fd(), input.writePtr(), space);
   if (n > 0) {
     input.produce(static_cast<size_t>(n));
@@ -101,6 +115,11 @@ bool Session::parseResponseHead() {
         return true;
       }
       return false;
+    }
+    if (outcome.state != http::ParseOutcome::State::kError && response_.status == 101 &&
+        websocket_) {
+      startTunnel(outcome.consumed);
+      return true;
     }
     if (outcome.state == http::ParseOutcome::State::kError || response_.status == 101) {
       failUpstream(UpstreamFailure::kBadResponse);

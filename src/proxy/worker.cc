@@ -27,6 +27,15 @@ constexpr core::Millis kLagProbeMillis = 10;
 // makes the close a reset, so the refused socket does not sit in TIME_WAIT
 // (or FIN_WAIT, if the client never closes) holding kernel memory under a flood.
 // Each cluster's endpoint count, for the metrics' per-endpoint histograms.
+// A TLS listener's per-address handshake rate (shield/handshake_limiter.h), by listener.
+std::vector<std::optional<shield::Limit>> handshakeLimits(const config::Snapshot& snapshot) {
+  std::vector<std::optional<shield::Limit>> limits;
+  for (const config::ListenerSpec& listener : snapshot.listeners) {
+    limits.push_back(listener.tls ? listener.handshake_limit : std::nullopt);
+  }
+  return limits;
+}
+
 observe::WorkerMetrics::Shape metricsShape(const config::Snapshot& snapshot) {
   observe::WorkerMetrics::Shape shape;
   shape.routes = snapshot.route_names;
@@ -93,7 +102,8 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
       shield_(snapshot->shield, shield::randomSeed()),
       overload_(snapshot->shield.overload, snapshot->shield.baselines,
                 snapshot->shield.max_tracked_keys, shield::randomSeed()),
-      lag_probe_(std::make_unique<LagProbe>(this)) {
+      lag_probe_(std::make_unique<LagProbe>(this)),
+      handshakes_(snapshot->shield.max_tracked_keys, shield::randomSeed()) {
   std::random_device device;
   random_state_ = (static_cast<uint64_t>(device()) << 32 | device()) ^ (index + 1);
   if (random_state_ == 0) random_state_ = 0x9E3779B97F4A7C15ULL;
@@ -101,6 +111,7 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
   generations_.push_back(buildGeneration(std::move(snapshot), homes, 1));
   current_ = generations_.back().get();
   mirrors_ = std::make_unique<MirrorCalls>(this);
+  handshakes_.setLimits(handshakeLimits(*current_->snapshot));
 }
 
 Worker::~Worker() {
@@ -248,6 +259,7 @@ void Worker::takeGeneration(std::unique_ptr<Generation> next,
   current_ = generations_.back().get();
   // Worker-wide state: kept, on the new settings.
   shield_.rebind(now.shield);
+  handshakes_.setLimits(handshakeLimits(now));
   overload_.reload(now.shield.overload, now.shield.baselines);
   if (overload_.shedding() && !lag_probe_->armed()) lag_probe_->start();
   // Key views name the old snapshot's key files; cached tokens stay only
@@ -341,6 +353,16 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
         refuseAtAccept(fd, peer);
         continue;
       }
+    }
+    // A TLS handshake is the dearest thing a client can ask for: an address
+    // over its handshake rate is refused here, before any crypto.
+    if (handshakes_.limited(listener) &&
+        !handshakes_.admit(listener, peer, loop_.now() * 1'000'000)) {
+      shield_.release(ticket);
+      stats_.connections_refused.inc();
+      stats_.tls_handshakes_limited.inc();
+      closeUnread(fd);
+      continue;
     }
     if (open_connections_->fetch_add(1, std::memory_order_relaxed) >= snapshot.max_connections) {
       open_connections_->fetch_sub(1, std::memory_order_relaxed);

@@ -24,6 +24,7 @@
 #include "proxy/cluster_admission.h"
 #include "proxy/generation.h"
 #include "proxy/mirror.h"
+#include "shield/handshake_limiter.h"
 #include "shield/manual_blocks.h"
 #include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
@@ -152,6 +153,13 @@ class Worker {
   void acceptFrom(int listen_fd, uint32_t listener, size_t most);
   uint32_t index() const { return index_; }
   MirrorCalls& mirrors() { return *mirrors_; }  // requests copied to shadow clusters
+  // The TLS contexts new connections on `listener` get (null: cleartext):
+  // the current generation's, so a reload's certificates serve new
+  // connections while open ones keep theirs.
+  std::shared_ptr<tls::ServerTls> listenerTls(uint32_t listener) const {
+    const auto& listeners = current_->snapshot->listeners;
+    return listener < listeners.size() ? listeners[listener].tls : nullptr;
+  }
 
  private:
   class Listener;
@@ -188,7 +196,8 @@ class Worker {
   int64_t shadow_log_second_ = 0;
   uint32_t shadow_logs_this_second_ = 0;
   std::vector<std::unique_ptr<Listener>> listeners_;
-  Session* sessions_ = nullptr;  // intrusive list head
+  shield::HandshakeLimiter handshakes_;  // per-address handshake rates of TLS listeners
+  Session* sessions_ = nullptr;          // intrusive list head
   size_t session_count_ = 0;
   bool draining_ = false;
   uint64_t random_state_;

@@ -11,6 +11,7 @@
 
 #include "net/address.h"
 #include "shield/cluster_admission_policy.h"
+#include "tls/client.h"
 #include "upstream/breakers.h"
 #include "upstream/health.h"
 #include "upstream/outlier.h"
@@ -36,6 +37,9 @@ struct ClusterSpec {
   // `adaptive_concurrency:`: a latency-driven limit per worker with a fair
   // queue in front of the cluster (proxy/cluster_admission.h). Absent: none.
   std::optional<shield::ClusterAdmissionPolicy> admission;
+  // `tls:` (docs/tls.md): requests go over TLS, the certificate verified
+  // and its name checked; null: cleartext.
+  std::shared_ptr<const tls::ClientTls> tls;
 
   // Health (docs/upstreams.md; read by config/health.cc).
   std::optional<HealthCheckSpec> health_check;  // active checks from the control thread

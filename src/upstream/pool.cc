@@ -77,6 +77,7 @@ ClusterPool::ClusterPool(const ClusterSpec* spec, core::EventLoop* loop, uint64_
 
 ClusterPool::~ClusterPool() {
   for (Endpoint& endpoint : endpoints_) {
+    tls::releaseSession(endpoint.tls_session);
     for (Connection* connection : endpoint.idle) {
       loop_->remove(connection->fd_);
       delete connection;
@@ -246,6 +247,14 @@ void ClusterPool::release(Connection* connection, bool reusable) {
   if (active_counts_[connection->endpoint_] > 0) --active_counts_[connection->endpoint_];
   connection->user_ = nullptr;
   loop_->timers().cancel(connection);
+  // After a request, the connection holds the server's latest ticket: the
+  // next new connection to this endpoint resumes with it.
+  if (connection->tls() != nullptr) {
+    if (SSL_SESSION* session = connection->tls()->resumableSession()) {
+      tls::releaseSession(slot.tls_session);
+      slot.tls_session = session;
+    }
+  }
   if (!reusable || !connection->input_.empty() ||
       slot.idle.size() >= spec_->max_idle_per_endpoint) {
     closeConnection(connection);

@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/buffer.h"
 #include "core/event_loop.h"
 #include "observe/stats.h"
+#include "tls/transport.h"
 #include "upstream/breakers.h"
 #include "upstream/cluster.h"
 #include "upstream/errors.h"
@@ -36,6 +38,11 @@ class Connection final : public core::EventHandler, public core::Timer, public c
   bool reused() const { return reused_; }  // served an earlier request already
   bool connected() const { return connected_; }
   void setConnected();  // also ends its max_pending count
+  // TLS clusters: the transport, made once the TCP connect is done and
+  // kept with the connection while it is pooled (null: cleartext, or not
+  // connected yet).
+  tls::Transport* tls() const { return tls_.get(); }
+  void startTls(SSL* ssl) { tls_ = std::make_unique<tls::Transport>(ssl); }
   uint32_t endpoint() const { return endpoint_; }
 
   void onEvents(uint32_t events) override;
@@ -56,6 +63,7 @@ class Connection final : public core::EventHandler, public core::Timer, public c
   bool pending_ = false;  // counted by the max_pending breaker until its connect ends
   ConnectionUser* user_ = nullptr;
   core::Buffer input_;
+  std::unique_ptr<tls::Transport> tls_;
 };
 
 // Selects endpoints with the cluster's policy. Pure: counts in, index out.
@@ -170,6 +178,10 @@ class ClusterPool {
   // are closed over max_idle); others are closed.
   void release(Connection* connection, bool reusable);
 
+  // TLS clusters: the session a new connection to `endpoint` offers (null:
+  // none yet). Stays owned by the pool.
+  SSL_SESSION* tlsSession(uint32_t endpoint) const { return endpoints_[endpoint].tls_session; }
+
   uint64_t connectsMade() const { return connects_; }
   size_t idleCount() const;
 
@@ -183,6 +195,9 @@ class ClusterPool {
   struct Endpoint {
     std::vector<Connection*> idle;  // most recently used last (LIFO keeps warm sockets)
     uint32_t active = 0;
+    // TLS clusters: the last connection's session, offered by the next new
+    // one (an abbreviated handshake). Owned here; replaced on each release.
+    SSL_SESSION* tls_session = nullptr;
   };
 
   const ClusterSpec* spec_;

@@ -50,6 +50,7 @@ import argparse
 import hashlib
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -205,6 +206,9 @@ class Server:
         self.fail_status = fail_status      # 0: requests are served normally
         self.retry_after = ""               # with fail_status: a Retry-After value to send
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
+        self.tls_context = None  # set by main() with --tls-cert
+        self.tls_peers = {}      # conn id -> the client certificate's CN ("" none)
+        self.tls_resumed = {}    # conn id -> the TLS session was resumed
 
     def log(self, record):
         if self.log_file is None:
@@ -224,6 +228,15 @@ class Server:
     def connection(self, sock, peer, conn_id):
         sock.settimeout(300)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls_context is not None:  # --tls-cert: serve HTTPS (the handshake in this thread)
+            try:
+                sock = self.tls_context.wrap_socket(sock, server_side=True)
+            except (ssl.SSLError, OSError) as error:
+                self.log({"conn": conn_id, "tls_error": str(error)})
+                sock.close()
+                return
+            self.tls_peers[conn_id] = tls_peer(sock)
+            self.tls_resumed[conn_id] = sock.session_reused
         reader = Reader(sock)
         try:
             while self.one_request(sock, reader, peer, conn_id):
@@ -367,6 +380,9 @@ class Server:
         echo = {"method": method, "target": target, "version": version, "headers": headers,
                 "body_len": body.length, "body_sha256": body.sha.hexdigest() if body.sha else None,
                 "body_crc32": body.crc, "name": self.name, "conn": conn_id, "peer": peer[0]}
+        if conn_id in self.tls_peers:
+            echo["tls_client_cn"] = self.tls_peers[conn_id]
+            echo["tls_resumed"] = self.tls_resumed.get(conn_id, False)
         payload = (json.dumps(echo) + "\n").encode()
         self.send_head(sock, status, base + [("Content-Type", "application/json"),
                                              ("Content-Length", str(len(payload)))])
@@ -438,6 +454,15 @@ class Server:
             sock.sendall(b"0\r\n\r\n")
 
 
+def tls_peer(sock):
+    """The CN of a TLS client's certificate, or "" without one."""
+    cert = sock.getpeercert()
+    if not cert:
+        return ""
+    subject = dict(x[0] for x in cert.get("subject", ()))
+    return subject.get("commonName", "")
+
+
 REASONS = {100: "Continue", 200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently",
            304: "Not Modified", 400: "Bad Request", 404: "Not Found", 418: "I'm a teapot",
            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
@@ -453,6 +478,9 @@ def main():
     parser.add_argument("--health-path", default="/health")
     parser.add_argument("--health-status", type=int, default=0)
     parser.add_argument("--fail-status", type=int, default=0)
+    parser.add_argument("--tls-cert", default=None, help="serve TLS with this PEM chain")
+    parser.add_argument("--tls-key", default=None)
+    parser.add_argument("--tls-client-ca", default=None, help="require client certificates from this CA")
     args = parser.parse_args()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -460,6 +488,13 @@ def main():
     listener.listen(512)
     server = Server(args.name, args.log, args.delay_ms, args.health_path, args.health_status,
                     args.fail_status)
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls_client_ca:
+            context.load_verify_locations(args.tls_client_ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+        server.tls_context = context
     print("PORT %d" % listener.getsockname()[1], flush=True)
     try:
         server.serve(listener)

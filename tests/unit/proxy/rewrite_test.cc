@@ -247,5 +247,47 @@ TEST(RewriteTest, Http10ClientsGetChunkedBodiesDecodedAndCloseDelimited) {
   EXPECT_EQ(chooseClientFraming(response, http::Version::kHttp11), ClientFraming::kUntilClose);
 }
 
+TEST(RewriteTest, WebsocketUpgradesAreRecognisedByTheirTokens) {
+  http::RequestHead head = makeRequest({{"Host", "a"},
+                                        {"Connection", "keep-alive, Upgrade"},
+                                        {"Upgrade", "WebSocket"},
+                                        {"Sec-WebSocket-Key", "x"}});
+  EXPECT_TRUE(isWebsocketUpgrade(head));
+  head.method = "POST";
+  EXPECT_FALSE(isWebsocketUpgrade(head));
+  head.method = "GET";
+  head.version = http::Version::kHttp10;
+  EXPECT_FALSE(isWebsocketUpgrade(head));
+  EXPECT_FALSE(isWebsocketUpgrade(makeRequest({{"Upgrade", "websocket"}})));  // no Connection token
+  EXPECT_FALSE(isWebsocketUpgrade(makeRequest({{"Connection", "upgrade"}, {"Upgrade", "h2c"}})));
+}
+
+TEST(RewriteTest, AnAllowedUpgradeIsForwardedWithRampartsOwnUpgradeHeaders) {
+  http::RequestHead head = makeRequest({{"Host", "a"},
+                                        {"Connection", "Upgrade"},
+                                        {"Upgrade", "websocket"},
+                                        {"Sec-WebSocket-Key", "k"}});
+  http::CanonicalTarget target;
+  target.text = "/ws";
+  target.path_length = 3;
+  core::Buffer out(64);
+  UpstreamRequestInfo info;
+  info.head = &head;
+  info.target = &target;
+  info.request_id = "r";
+  info.via = "1.1 rampart";
+  info.proto = "https";
+  info.websocket = true;
+  appendUpstreamRequestHead(out, info);
+  std::string text(out.readable());
+  EXPECT_NE(text.find("\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\r\nSec-WebSocket-Key: k\r\n"), std::string::npos);
+  EXPECT_NE(text.find("\r\nX-Forwarded-Proto: https\r\n"), std::string::npos);
+  // The client's own Connection and Upgrade are gone: each appears once.
+  EXPECT_EQ(text.find("Upgrade: websocket"), text.rfind("Upgrade: websocket"));
+  EXPECT_EQ(text.find("Connection:"), text.rfind("Connection:"));
+}
+
 }  // namespace
 }  // namespace rampart::proxy
