@@ -261,7 +261,7 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
     detail::readRouteAuth(reader, extras, &out->auth);
     detail::readRoutePolicies(reader, extras, &out->authorization);
     detail::readRouteExtAuthz(reader, extras, &out->ext_authz);
-    detail::readRouteLimits(reader, extras, &out->shield);
+    detail::readRouteLimits(reader, extras, out->store, &out->shield);
     detail::readRouteRetries(reader, extras, &out->route_retries);
   }
   if (!reader.hasErrors()) compileRoutes(reader, top, hosts, out);
@@ -274,7 +274,8 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
       {"workers",       "log_format",      "log_level",      "drain_timeout", "max_connections",
        "via",           "trusted_proxies", "http",           "canonical",     "listeners",
        "clusters",      "virtual_hosts",   "authentication", "policies",      "policy_files",
-       "authorization", "authorizers",     "shield",         "admin",         "access_log"});
+       "authorization", "authorizers",     "shield",         "admin",         "access_log",
+       "store"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());
@@ -287,6 +288,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
   if (const YAML::Node* canonical = top->find("canonical")) {
     readCanonical(reader, *canonical, &snapshot->canonical);
   }
+  detail::readStore(reader, *top, snapshot.get());
   detail::readShield(reader, *top, base_dir, snapshot.get());
   readListeners(reader, *top, snapshot.get());
   detail::readListenerLimits(reader, *top, snapshot.get());

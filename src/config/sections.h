@@ -126,9 +126,12 @@ void readAdmin(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
 void readAccessLog(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
 // Each listener's `limits:` (after the listeners are read).
 void readListenerLimits(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
-// Each route's `limits:`, by route index.
+// Each route's `limits:`, by route index. `store`: for `scope: global` limits.
 void readRouteLimits(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
-                     shield::ShieldSettings* out);
+                     const store::StoreSettings& store, shield::ShieldSettings* out);
+// `store:` (store.cc): Redis for global limits, shared blocks and revocation
+// (after `workers`, before any limits).
+void readStore(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
 
 // An HTTP token (RFC 9110 5.6.2): what method and header names are made of.
 bool isToken(std::string_view text);

@@ -38,6 +38,13 @@ struct MetricsSources {
     std::vector<std::pair<std::string, uint64_t>> values;
   };
   std::vector<ClusterCounters> clusters;
+  // The store (docs/store.md): up or degraded, and its counters.
+  struct StoreState {
+    bool enabled = false;
+    bool up = false;
+    std::vector<std::pair<std::string, uint64_t>> counters;
+  };
+  StoreState store;
 };
 
 // The label value of the slot for requests answered before routing.

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "observe/access_log_writer.h"
 #include "proxy/worker.h"
+#include "store/client.h"
 #include "upstream/health_checker.h"
 
 namespace rampart::proxy {
@@ -45,6 +46,10 @@ class Server {
   void logClusterTotals() const;
   std::vector<std::pair<std::string, uint64_t>> clusterCounters(uint32_t cluster) const;
   void reloadShield();
+  // The store (server_store.cc): started before the worker threads, its
+  // events fanned out to every worker; its state for /stats and /metrics.
+  void startStore();
+  void addStoreSources(observe::MetricsSources* sources) const;
 
   std::shared_ptr<const config::Snapshot> snapshot_;
   std::string config_path_;
@@ -64,6 +69,10 @@ class Server {
   shield::Seed baseline_seed_;
   std::unique_ptr<upstream::HealthChecker> health_;       // active health checks, per cluster
   std::unique_ptr<observe::AccessLogWriter> access_log_;  // null unless access_log: is set
+  // Redis for global limits, shared blocks, revocations (docs/store.md); null
+  // without `store:`. Declared after workers_: destroyed (stopped) first, so
+  // it never posts to a worker that is gone.
+  std::unique_ptr<store::StoreClient> store_;
 };
 
 // The number of workers for `configured` (0 = one per core).

@@ -19,6 +19,7 @@
 #include "proxy/cluster_admission.h"
 #include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
+#include "store/worker_store.h"
 #include "upstream/pool.h"
 
 namespace rampart::proxy {
@@ -50,6 +51,11 @@ class Worker {
   void reloadOverload(const shield::OverloadSettings& overload,
                       const shield::BaselineSettings& baselines);
   bool finished() const { return finished_.load(std::memory_order_acquire); }
+  // Before run(): this worker's side of the store (global limits, shared
+  // blocks, revocations); without it the worker runs as if there were no store.
+  void setStore(store::StoreClient* client);
+  // Thread-safe: a block or revocation from the store, applied on the worker's thread.
+  void applyStoreEvent(const store::StoreEvent& event);
 
   // --- Worker-thread only ---
   core::EventLoop& loop() { return loop_; }
@@ -64,6 +70,8 @@ class Worker {
   auth::AuthWorkerState& auth() { return auth_; }
   authz::WorkerAuthz& authz() { return *authz_; }
   const authz::WorkerAuthz& authz() const { return *authz_; }
+  store::WorkerStore* store() { return store_.get(); }
+  const store::WorkerStore* store() const { return store_.get(); }
   shield::WorkerShield& shield() { return shield_; }
   const shield::WorkerShield& shield() const { return shield_; }
   // Also touched by the server before run() and after the thread ended
@@ -110,6 +118,7 @@ class Worker {
   std::unique_ptr<LagProbe> lag_probe_;        // measures loop lag for the shedder
   std::vector<ShadowCounts> shadow_by_route_;  // by routing::Route::index
   std::unique_ptr<authz::WorkerAuthz> authz_;  // external authorizers: calls, caches, breakers
+  std::unique_ptr<store::WorkerStore> store_;  // leases, local shares, revoked ids; null: no store
   int64_t shadow_log_second_ = 0;
   uint32_t shadow_logs_this_second_ = 0;
   std::vector<std::unique_ptr<Listener>> listeners_;

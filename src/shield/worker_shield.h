@@ -77,6 +77,11 @@ class WorkerShield {
   // When a block on `client` ends, or 0. Requests on connections opened
   // before the block, or arriving through a trusted proxy, are refused too.
   Nanos blockedUntil(const net::SocketAddress& client, Nanos now);
+  // A block another instance decided (docs/store.md): applied by the gate's
+  // escalation table, so the accept gate and phase 3 refuse `client` until
+  // `until`. False when this worker has no gate with escalation on.
+  bool imposeBlock(const net::SocketAddress& client, Nanos until, Nanos now);
+
   // The deny list, for a client named by X-Forwarded-For (a direct peer was
   // already checked at accept).
   bool denyListed(const net::SocketAddress& client) const;
