@@ -1,4 +1,5 @@
-// The rampart command: serve (default), validate, proxy, policy impact, drill, version.
+// The rampart command: serve (default), validate, proxy, policy impact, drill, store,
+// version.
 // The explicit list of what runs at start-up lives here and in proxy/server.
 #include <CLI/CLI.hpp>
 
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "cli/policy_impact.h"
+#include "cli/store_command.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "drill/drill.h"
@@ -167,6 +169,7 @@ int main(int argc, char** argv) {
 
   rampart::cli::PolicyCommand policy_cmd(&app);
   rampart::drill::DrillCommand drill_cmd(&app);
+  rampart::cli::StoreCommand store_cmd(&app);
   CLI::App* version_cmd = app.add_subcommand("version", "print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -178,6 +181,7 @@ int main(int argc, char** argv) {
   if (*validate_cmd) return validate(validate_config);
   if (policy_cmd.selected()) return policy_cmd.run();
   if (drill_cmd.selected()) return drill_cmd.run();
+  if (store_cmd.selected()) return store_cmd.run();
   if (*proxy_cmd) return proxy(listen, to, workers, proxy_logs);
   if (*serve_cmd) return serve(serve_config, serve_logs);
   if (!top_config.empty()) return serve(top_config, top_logs);

@@ -336,7 +336,7 @@ class StoreClient::Impl {
         sendOn(target, key, std::move(args), std::move(done), redirects + 1);
         return;
       }
-      if (reply->isError()) {
+      if (reply->isError() && !reply->errorIs("NOSCRIPT")) {  // NOSCRIPT: the caller sends EVAL
         stats_.errors.fetch_add(1, std::memory_order_relaxed);
         logError(args.empty() ? reply->str : args[0] + ": " + reply->str);
       }

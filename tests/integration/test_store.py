@@ -7,7 +7,7 @@ killed and restarted mid-test: each limit's on_store_error is observed, a
 route without global limits stays fast, and the store recovers by itself.
 See docs/store.md."""
 import hashlib
-import json
+import subprocess
 import time
 
 import pytest
@@ -174,10 +174,15 @@ def test_block_and_revocation_reach_every_instance_within_a_second(stack, redis)
     for rampart in (a, b):
         assert status(rampart.port, "/orders/1", [("x-api-key", "key-partner-0001")]) == 200
         assert status(rampart.port, "/orders/2", [("authorization", f"Bearer {token}")]) == 200
+    # The key with redis-cli (docs/store.md), the token with `rampart store revoke`.
     until = int(time.time() * 1000) + 60_000
-    for subject in (f"key:{digest}", "jti:token-77"):
-        redis.cli("ZADD", "rampart:revoked", until, subject)
-        redis.cli("PUBLISH", "rampart:events", f"revoke {subject} {until}")
+    redis.cli("ZADD", "rampart:revoked", until, f"key:{digest}")
+    redis.cli("PUBLISH", "rampart:events", f"revoke key:{digest} {until}")
+    cli = subprocess.run([helpers.rampart_bin(), "store", "revoke", "-c",
+                          str(stack.workdir / f"rampart-{a.port}.yaml"), "jti:token-77",
+                          "--for", "1m"], capture_output=True, text=True, timeout=10)
+    assert cli.returncode == 0, cli.stderr
+    assert "revoked jti:token-77" in cli.stdout
     started = time.monotonic()
     for rampart in (a, b):
         while status(rampart.port, "/orders/3", [("x-api-key", "key-partner-0001")]) != 401:
