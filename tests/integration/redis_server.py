@@ -69,6 +69,13 @@ class Redis:
         helpers.stop_process(self.process, signal.SIGKILL)
         self.log.close()
 
+    def pause(self):
+        """SIGSTOP: the server hangs with every connection open."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self):
         if self.process is not None:
             helpers.stop_process(self.process)

@@ -277,6 +277,47 @@ def test_redis_killed_and_restarted(stack, redis):
     assert redis.commandstats().get("eval", 0) == 1
 
 
+def test_a_hung_redis_never_holds_a_request_longer_than_the_store_timeout(stack, redis):
+    """Redis stopped (SIGSTOP: connections stay open, nothing answers): the
+    first unanswered lease marks it down within the store timeout; requests
+    never wait for it; SIGCONT brings it back without a restart."""
+    upstream = stack.upstream("app")
+    routes = [
+        {"name": "closed", "match": {"prefix": "/closed"}, "cluster": "app",
+         "limits": [limit("closed", "1000/s", 8, on_store_error="closed")]},
+        {"name": "plain", "match": {"prefix": "/"}, "cluster": "app"},
+    ]
+    rampart = start_instance(stack, upstream, store_section([redis.address]), routes, admin=True)
+    wait_store_up(rampart)
+    redis.pause()
+    try:
+        statuses = []
+        slowest = 0.0
+        deadline = time.monotonic() + 3
+        # New clients need new leases: each asks Redis, none may wait for it.
+        i = 0
+        while 503 not in statuses[-3:]:
+            assert time.monotonic() < deadline, statuses
+            started = time.monotonic()
+            statuses.append(status(rampart.port, f"/closed/{i}", [("x-client", f"k{i}")]))
+            slowest = max(slowest, time.monotonic() - started)
+            started = time.monotonic()
+            assert status(rampart.port, f"/plain/{i}") == 200
+            slowest = max(slowest, time.monotonic() - started)
+            i += 1
+        assert set(statuses) <= {200, 503}
+        assert slowest < 0.2, slowest  # 50 ms store timeout; loopback requests take ~1 ms
+        assert stats(rampart)["store"]["state"] == "degraded"
+        assert "no answer within the store timeout" in rampart.stderr()
+    finally:
+        redis.resume()
+    deadline = time.monotonic() + 5
+    while stats(rampart)["store"]["state"] != "up":
+        assert time.monotonic() < deadline, rampart.stderr()
+        time.sleep(0.05)
+    assert status(rampart.port, "/closed/after", [("x-client", "after")]) == 200
+
+
 def test_global_limit_in_a_three_master_cluster(stack, tmp_path):
     nodes = [Redis(tmp_path, cluster=True) for _ in range(3)]
     try:
