@@ -288,7 +288,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
   if (const YAML::Node* canonical = top->find("canonical")) {
     readCanonical(reader, *canonical, &snapshot->canonical);
   }
-  detail::readStore(reader, *top, snapshot.get());
+  detail::readStore(reader, *top, base_dir, snapshot.get());
   detail::readShield(reader, *top, base_dir, snapshot.get());
   readListeners(reader, *top, snapshot.get());
   detail::readListenerLimits(reader, *top, snapshot.get());

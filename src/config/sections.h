@@ -131,7 +131,9 @@ void readRouteLimits(yaml::Reader& reader, const std::vector<RouteExtras>& route
                      const store::StoreSettings& store, shield::ShieldSettings* out);
 // `store:` (store.cc): Redis for global limits, shared blocks and revocation
 // (after `workers`, before any limits).
-void readStore(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
+// Files `store.redis.tls` names are relative to `base_dir`.
+void readStore(yaml::Reader& reader, const yaml::Map& top, const std::string& base_dir,
+               Snapshot* snapshot);
 
 // An HTTP token (RFC 9110 5.6.2): what method and header names are made of.
 bool isToken(std::string_view text);

@@ -1,13 +1,56 @@
 // `store:` — Redis for the state instances share (docs/store.md): its
 // addresses, mode, timeout, AUTH, key prefix, and the lease parameters of
 // global limits. Loading thread only; every mistake at its file:line:col.
+#include <fstream>
 #include <thread>
 
 #include "config/sections.h"
 
 namespace rampart::config::detail {
 
-void readStore(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot) {
+namespace {
+
+// A file a TLS setting names, relative to the config's directory; it must
+// be readable now (the store thread reads it at start).
+bool readTlsFile(yaml::Reader& reader, const yaml::Map& map, std::string_view key,
+                 const std::string& base_dir, std::string* out) {
+  const YAML::Node* node = map.find(key);
+  if (node == nullptr) return true;
+  std::optional<std::string> text = reader.string(*node, key);
+  if (!text || text->empty()) {
+    if (text) reader.error(*node, std::string(key) + ": a file path");
+    return false;
+  }
+  std::string path = text->front() == '/' ? *text : base_dir + "/" + *text;
+  std::ifstream in(path);
+  if (!in) {
+    reader.error(*node, std::string(key) + ": cannot read " + path);
+    return false;
+  }
+  *out = path;
+  return true;
+}
+
+bool readTls(yaml::Reader& reader, const YAML::Node& node, const std::string& base_dir,
+             store::StoreTls* out) {
+  std::optional<yaml::Map> map = reader.map(node, "tls", {"ca", "cert", "key", "server_name"});
+  if (!map) return false;
+  out->enabled = true;
+  bool ok = readTlsFile(reader, *map, "ca", base_dir, &out->ca_file);
+  ok = readTlsFile(reader, *map, "cert", base_dir, &out->cert_file) && ok;
+  ok = readTlsFile(reader, *map, "key", base_dir, &out->key_file) && ok;
+  if (out->cert_file.empty() != out->key_file.empty()) {
+    reader.error(node, "tls: cert and key go together (a client certificate and its key)");
+    ok = false;
+  }
+  reader.readString(*map, "server_name", &out->server_name);
+  return ok;
+}
+
+}  // namespace
+
+void readStore(yaml::Reader& reader, const yaml::Map& top, const std::string& base_dir,
+               Snapshot* snapshot) {
   store::StoreSettings& out = snapshot->store;
   const uint32_t cores = std::thread::hardware_concurrency();
   out.workers = snapshot->workers != 0 ? snapshot->workers : (cores == 0 ? 1 : cores);
@@ -89,10 +132,7 @@ void readStore(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot) {
         ok = false;
       }
       if (const YAML::Node* tls = r->find("tls")) {
-        reader.error(*tls,
-                     "tls: not supported yet; reach Redis over loopback or a private network, or "
-                     "through a TLS tunnel (stunnel, spiped) on loopback");
-        ok = false;
+        if (!readTls(reader, *tls, base_dir, &out.tls)) ok = false;
       }
     }
   } else {

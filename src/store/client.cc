@@ -1,6 +1,7 @@
 #include "store/client.h"
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include <cerrno>
 #include <charconv>
@@ -110,10 +111,18 @@ class StoreClient::Impl {
     options_.timeout = settings.timeout.count();
     options_.username = settings.username;
     options_.password = settings.password;
+    if (settings.tls.enabled) {
+      tls_ = makeTlsContext(settings.tls);
+      options_.tls = tls_;
+      options_.server_name = settings.tls.server_name;
+    }
     if (settings.mode == Mode::kCluster) slot_owner_.assign(kClusterSlots, std::string());
   }
 
-  ~Impl() { stop(); }
+  ~Impl() {
+    stop();
+    if (tls_ != nullptr) SSL_CTX_free(tls_);
+  }
 
   void start() {
     thread_ = std::thread([this] {
@@ -475,8 +484,32 @@ class StoreClient::Impl {
     loop_.arm(&ticker_, kTick);
   }
 
+  // TLS to Redis: verify the server against the CA (or the system's), TLS 1.2
+  // at least; a client certificate when configured. Errors are logged and
+  // leave a context that fails every handshake (Redis stays down, visibly).
+  static SSL_CTX* makeTlsContext(const StoreTls& tls) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == nullptr) return nullptr;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    // Our write buffer may grow (and move) between a partial write and its retry.
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    const bool ca_ok = tls.ca_file.empty()
+                           ? SSL_CTX_set_default_verify_paths(ctx) == 1
+                           : SSL_CTX_load_verify_locations(ctx, tls.ca_file.c_str(), nullptr) == 1;
+    if (!ca_ok) spdlog::error("store: tls: cannot load CA {}", tls.ca_file);
+    if (!tls.cert_file.empty() &&
+        (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1 ||
+         SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1)) {
+      spdlog::error("store: tls: cannot load the client certificate {} and key {}", tls.cert_file,
+                    tls.key_file);
+    }
+    return ctx;
+  }
+
   const StoreSettings& settings_;
   StoreStats& stats_;
+  SSL_CTX* tls_ = nullptr;
   EventSink sink_;
   std::string script_sha_;
   ConnectionOptions options_;

@@ -6,6 +6,9 @@
 
 #include <cstring>
 
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
 #include "net/socket.h"
 
 namespace rampart::store {
@@ -15,6 +18,7 @@ Connection::Connection(core::EventLoop& loop, net::SocketAddress address, std::s
     : loop_(loop), address_(address), name_(std::move(name)), options_(options) {}
 
 Connection::~Connection() {
+  if (ssl_ != nullptr) SSL_free(ssl_);
   if (fd_ >= 0) {
     loop_.remove(fd_);
     ::close(fd_);
@@ -53,7 +57,7 @@ void Connection::send(const std::vector<std::string_view>& args, Callback done) 
   appendCommand(out_, args);
   pending_.push_back({std::move(done), loop_.now() + options_.timeout});
   ++commands_;
-  if (connected_) flush();
+  if (connected()) flush();
 }
 
 void Connection::expire(core::Millis now) {
@@ -68,6 +72,10 @@ void Connection::expire(core::Millis now) {
 void Connection::fail(const std::string& why) {
   if (fd_ < 0) return;
   loop_.remove(fd_);
+  if (ssl_ != nullptr) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
   ::close(fd_);
   fd_ = -1;
   connected_ = false;
@@ -91,23 +99,99 @@ void Connection::onEvents(uint32_t events) {
       return;
     }
     connected_ = true;
+    if (options_.tls != nullptr && !startTls()) return;
   }
-  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
-    readAll();
-    if (fd_ < 0) return;
+  if (!connected_) return;
+  if (ssl_ != nullptr && !handshaken_) {
+    // Edge-triggered: every event retries the handshake until it is done.
+    ERR_clear_error();
+    int rc = SSL_do_handshake(ssl_);
+    if (rc != 1) {
+      int error = SSL_get_error(ssl_, rc);
+      if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return;
+      char text[256] = "closed during the handshake";
+      if (unsigned long code = ERR_get_error()) ERR_error_string_n(code, text, sizeof(text));
+      fail(std::string("TLS handshake: ") + text);
+      return;
+    }
+    handshaken_ = true;
   }
-  if (connected_) flush();
+  readAll();
+  if (fd_ < 0) return;
+  flush();
+}
+
+bool Connection::startTls() {
+  ssl_ = SSL_new(options_.tls);
+  if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) {
+    fail("TLS: cannot create a session");
+    return false;
+  }
+  SSL_set_connect_state(ssl_);
+  if (!options_.server_name.empty()) {
+    SSL_set_tlsext_host_name(ssl_, options_.server_name.c_str());
+    SSL_set1_host(ssl_, options_.server_name.c_str());
+  } else {
+    // No name: the certificate must name the IP address we connected to.
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), address_.ipString().c_str());
+  }
+  return true;
+}
+
+ssize_t Connection::readSome(char* buffer, size_t size, bool* again) {
+  *again = false;
+  if (ssl_ == nullptr) {
+    ssize_t n;
+    do {
+      n = ::recv(fd_, buffer, size, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) *again = true;
+    return n;
+  }
+  ERR_clear_error();
+  int n = SSL_read(ssl_, buffer, static_cast<int>(size));
+  if (n > 0) return n;
+  int error = SSL_get_error(ssl_, n);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+    *again = true;
+    return -1;
+  }
+  if (error == SSL_ERROR_ZERO_RETURN) return 0;
+  errno = ECONNRESET;
+  return -1;
+}
+
+ssize_t Connection::writeSome(const char* data, size_t size, bool* again) {
+  *again = false;
+  if (ssl_ == nullptr) {
+    ssize_t n;
+    do {
+      n = ::send(fd_, data, size, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) *again = true;
+    return n;
+  }
+  ERR_clear_error();
+  int n = SSL_write(ssl_, data, static_cast<int>(size));
+  if (n > 0) return n;
+  int error = SSL_get_error(ssl_, n);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+    *again = true;
+    return -1;
+  }
+  errno = ECONNRESET;
+  return -1;
 }
 
 void Connection::flush() {
   while (out_offset_ < out_.size()) {
-    ssize_t n = ::send(fd_, out_.data() + out_offset_, out_.size() - out_offset_, MSG_NOSIGNAL);
+    bool again = false;
+    ssize_t n = writeSome(out_.data() + out_offset_, out_.size() - out_offset_, &again);
     if (n > 0) {
       out_offset_ += static_cast<size_t>(n);
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // EPOLLOUT resumes
+    if (again) return;  // the next event resumes
     fail(std::string("send: ") + strerror(errno));
     return;
   }
@@ -118,7 +202,8 @@ void Connection::flush() {
 void Connection::readAll() {
   char buffer[16384];
   for (;;) {
-    ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+    bool again = false;
+    ssize_t n = readSome(buffer, sizeof(buffer), &again);
     if (n > 0) {
       parser_.feed(buffer, static_cast<size_t>(n));
       Reply reply;
@@ -142,8 +227,7 @@ void Connection::readAll() {
       }
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (again) return;
     fail(n == 0 ? "closed by the server" : std::string("recv: ") + strerror(errno));
     return;
   }

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include <openssl/ssl.h>
+
 #include "core/event_loop.h"
 #include "net/address.h"
 #include "store/resp.h"
@@ -20,9 +22,11 @@
 namespace rampart::store {
 
 struct ConnectionOptions {
-  core::Millis timeout = 50;  // connect, and each command's answer
+  core::Millis timeout = 50;  // connect (and the TLS handshake), and each command's answer
   std::string username;       // AUTH username password (Redis 6 ACL), or AUTH password
   std::string password;
+  SSL_CTX* tls = nullptr;   // TLS when set (owned by the client, outlives connections)
+  std::string server_name;  // TLS: SNI and the name verified; empty: the peer's IP
 };
 
 class Connection : public core::EventHandler {
@@ -52,7 +56,8 @@ class Connection : public core::EventHandler {
   void fail(const std::string& why);
 
   bool failed() const { return fd_ < 0 && started_; }
-  bool connected() const { return connected_; }
+  // Connected, and past the TLS handshake when there is one.
+  bool connected() const { return connected_ && (ssl_ == nullptr || handshaken_); }
   size_t pending() const { return pending_.size(); }
   const std::string& name() const { return name_; }  // "host:port"
   uint64_t commands() const { return commands_; }
@@ -66,6 +71,10 @@ class Connection : public core::EventHandler {
   };
   void flush();
   void readAll();
+  bool startTls();
+  // -1 with errno-like `*again` when the call must wait for the socket.
+  ssize_t readSome(char* buffer, size_t size, bool* again);
+  ssize_t writeSome(const char* data, size_t size, bool* again);
 
   core::EventLoop& loop_;
   net::SocketAddress address_;
@@ -74,6 +83,8 @@ class Connection : public core::EventHandler {
   int fd_ = -1;
   bool started_ = false;
   bool connected_ = false;
+  SSL* ssl_ = nullptr;
+  bool handshaken_ = false;
   std::string out_;
   size_t out_offset_ = 0;
   std::deque<Pending> pending_;

@@ -17,6 +17,17 @@ enum class Mode : uint8_t {
   kCluster,  // Redis Cluster: keys routed by slot, the slot map read with CLUSTER SLOTS
 };
 
+// TLS to Redis (redis-server --tls-port): the server's certificate is
+// verified against `ca_file` (or the system's CAs) and against
+// `server_name`, or, without one, against the IP address connected to.
+struct StoreTls {
+  bool enabled = false;
+  std::string ca_file;      // PEM; empty: the system's default CA paths
+  std::string cert_file;    // client certificate (tls-auth-clients yes); optional
+  std::string key_file;     // its key; with cert_file
+  std::string server_name;  // SNI and the name to verify; empty: the IP address
+};
+
 struct StoreSettings {
   bool enabled = false;
   Mode mode = Mode::kSingle;
@@ -25,7 +36,8 @@ struct StoreSettings {
   std::chrono::milliseconds timeout{50};      // connect and each command
   std::string username;                       // AUTH (ACL user); empty: the default user
   std::string password;                       // AUTH; empty: none
-  std::string prefix = "rampart:";            // of every key and of the channel
+  StoreTls tls;
+  std::string prefix = "rampart:";  // of every key and of the channel
   // How many instances share a global limit: the local share of a limit is
   // rate / (instances x workers) per worker, used before the first lease of a
   // key and, with on_store_error: open, while Redis is down.

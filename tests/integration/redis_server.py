@@ -36,8 +36,10 @@ def cluster_port():
 class Redis:
     """One redis-server on 127.0.0.1:`port` (a free one by default)."""
 
-    def __init__(self, workdir, port=None, cluster=False):
+    def __init__(self, workdir, port=None, cluster=False, tls=None):
+        """`tls`: (cert, key, ca) paths: the server speaks only TLS on `port`."""
         self.port = port or (cluster_port() if cluster else helpers.free_port())
+        self.tls = tls
         self.dir = Path(workdir) / f"redis-{self.port}"
         self.dir.mkdir(exist_ok=True)
         self.cluster = cluster
@@ -52,6 +54,11 @@ class Redis:
         args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no",
                 "--loglevel", "warning"]
+        if self.tls:
+            cert, key, ca = self.tls
+            args[1:3] = ["--port", "0", "--tls-port", str(self.port)]
+            args += ["--tls-cert-file", str(cert), "--tls-key-file", str(key),
+                     "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no"]
         if self.cluster:
             args += ["--cluster-enabled", "yes", "--cluster-config-file",
                      str(self.dir / "nodes.conf"), "--cluster-node-timeout", "2000"]
@@ -83,6 +90,8 @@ class Redis:
 
     def cli(self, *args, cluster_mode=False):
         cmd = [REDIS_CLI, "-h", "127.0.0.1", "-p", str(self.port)]
+        if self.tls:
+            cmd += ["--tls", "--cacert", str(self.tls[2])]
         if cluster_mode:
             cmd.append("-c")
         result = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True,
@@ -111,3 +120,24 @@ def create_cluster(nodes):
         while "cluster_state:ok" not in node.cli("CLUSTER", "INFO"):
             assert time.monotonic() < deadline, "cluster not ok after 20 s"
             time.sleep(0.1)
+
+
+def make_certificates(directory):
+    """A CA and a server certificate for 127.0.0.1 (IP SAN), with openssl;
+    returns (cert, key, ca) paths, and a second, unrelated CA."""
+    d = Path(directory)
+
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True, timeout=30)
+
+    for name in ("ca", "other-ca"):
+        run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", str(d / f"{name}.key"), "-out", str(d / f"{name}.pem"),
+            "-days", "2", "-subj", f"/CN=test {name}")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", str(d / "redis.key"), "-out", str(d / "redis.csr"), "-subj", "/CN=redis")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", str(d / "redis.csr"), "-CA", str(d / "ca.pem"), "-CAkey",
+        str(d / "ca.key"), "-CAcreateserial", "-out", str(d / "redis.pem"), "-days", "2",
+        "-extfile", str(d / "san.ext"))
+    return d / "redis.pem", d / "redis.key", d / "ca.pem", d / "other-ca.pem"
