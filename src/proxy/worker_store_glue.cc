@@ -19,7 +19,16 @@ std::optional<net::SocketAddress> parseIp(const std::string& text) {
 
 void Worker::setStore(store::StoreClient* client) {
   if (client == nullptr) return;
-  store_ = std::make_unique<store::WorkerStore>(*client, loop_, snapshot_->shield.max_tracked_keys);
+  // The lease and local-share tables only when some limit is global (a
+  // store used for blocks and revocations alone needs no table).
+  bool any_global = false;
+  for (const auto* scopes : {&snapshot_->shield.listener_limits, &snapshot_->shield.route_limits}) {
+    for (const auto& limits : *scopes) {
+      for (const shield::RequestLimit& limit : limits) any_global = any_global || limit.global;
+    }
+  }
+  const size_t capacity = any_global ? snapshot_->shield.max_tracked_keys : 1;
+  store_ = std::make_unique<store::WorkerStore>(*client, loop_, capacity);
 }
 
 void Worker::applyStoreEvent(const store::StoreEvent& event) {

@@ -77,7 +77,8 @@ class StoreClient {
   bool up() const { return stats_.up.load(std::memory_order_relaxed); }
 
   // Asks for a lease; `done` runs on the store thread within the store
-  // timeout (at once, not ok, when Redis is known to be down).
+  // timeout, or at once on the caller's thread, not ok, when Redis is known
+  // to be down (so nothing queues behind a dead socket).
   void lease(LeaseRequest request, std::function<void(const LeaseAnswer&)> done);
   // Records the event in Redis (a sorted set, so an instance that missed the
   // message re-reads it) and publishes it to every instance, this one included.
