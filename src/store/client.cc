@@ -398,9 +398,13 @@ class StoreClient::Impl {
 
   void subscribe() {
     if (loop_.now() < subscriber_retry_at_) return;
-    std::optional<net::SocketAddress> address = addressOf(seedName());
+    // Any node will do (in a cluster PUBLISH reaches every node's
+    // subscribers); after a failure the next seed is tried.
+    const std::string& name =
+        settings_.address_texts[subscriber_seed_ % settings_.address_texts.size()];
+    std::optional<net::SocketAddress> address = addressOf(name);
     if (!address) return;
-    subscriber_ = std::make_unique<Connection>(loop_, *address, seedName(), options_);
+    subscriber_ = std::make_unique<Connection>(loop_, *address, name, options_);
     subscriber_->setPushHandler([this](const Reply& message) {
       if (message.elements.size() < 3) return;
       StoreEvent event;
@@ -411,7 +415,14 @@ class StoreClient::Impl {
     auto failed = [this](const std::string& why) {
       subscriber_retry_at_ = loop_.now() + subscriber_backoff_;
       subscriber_backoff_ = std::min(subscriber_backoff_ * 2, kBackoffMax);
-      markDown("subscriber: " + why);
+      ++subscriber_seed_;
+      // One server: its subscriber failing is the server failing. In a
+      // cluster, one node's trouble is not the store's: limits go on.
+      if (settings_.mode == Mode::kSingle) {
+        markDown("subscriber: " + why);
+      } else {
+        logError("subscriber: " + why);
+      }
     };
     if (!subscriber_->start(failed)) {
       failed(std::string("connect: ") + strerror(errno));
@@ -520,6 +531,7 @@ class StoreClient::Impl {
   std::unique_ptr<Connection> subscriber_;
   core::Millis subscriber_retry_at_ = 0;
   core::Millis subscriber_backoff_ = kBackoffMin;
+  size_t subscriber_seed_ = 0;  // which seed the subscriber uses
   core::Millis last_subscriber_ping_ = 0;
   std::vector<std::string> slot_owner_;  // cluster: "host:port" by slot
   bool slots_stale_ = true;
