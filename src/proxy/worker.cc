@@ -163,6 +163,7 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
       if (ticket.verdict != shield::Admission::kAdmitted) {
         stats_.connections_refused.inc();
         stats_.shield_refused_at_accept.inc();
+        if (store_) shareNewBlock(peer);  // escalation at accept: every instance hears of it
         closeUnread(fd);
         continue;
       }

@@ -103,6 +103,9 @@ class Worker {
   void beginDrain();
   void closeListeners();
   void stopIfIdle();
+  // A block escalation just started at accept on `peer`, published through
+  // the store (worker_store_glue.cc).
+  void shareNewBlock(const net::SocketAddress& peer);
 
   uint32_t index_;
   std::shared_ptr<const config::Snapshot> snapshot_;

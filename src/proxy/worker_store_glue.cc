@@ -31,6 +31,15 @@ void Worker::setStore(store::StoreClient* client) {
   store_ = std::make_unique<store::WorkerStore>(*client, loop_, capacity);
 }
 
+void Worker::shareNewBlock(const net::SocketAddress& peer) {
+  const shield::GateStats* gate = shield_.gateStats();
+  if (gate == nullptr || !store_->blocksStartedMoved(gate->blocks_started)) return;
+  const shield::Nanos now = loop_.now() * 1'000'000;
+  if (shield::Nanos until = shield_.blockedUntil(peer, now)) {
+    store_->publishBlock(peer, core::unixMillis() + (until - now) / 1'000'000);
+  }
+}
+
 void Worker::applyStoreEvent(const store::StoreEvent& event) {
   loop_.post([this, event] {
     if (!store_) return;

@@ -78,6 +78,13 @@ class WorkerStore {
 
   // Publishes a block this worker decided (escalation) to every instance.
   void publishBlock(const net::SocketAddress& client, int64_t until_unix_ms);
+  // True when the gate's count of blocks started moved since the last call:
+  // an accept refusal that may have started one (cheap to ask on each).
+  bool blocksStartedMoved(uint64_t blocks_started) {
+    if (blocks_started == blocks_seen_) return false;
+    blocks_seen_ = blocks_started;
+    return true;
+  }
 
   WorkerStoreStats& stats() { return stats_; }
   const WorkerStoreStats& stats() const { return stats_; }
@@ -100,6 +107,7 @@ class WorkerStore {
   absl::flat_hash_map<std::string, int64_t> revoked_;  // id -> until (unix ms)
   WorkerStoreStats stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  uint64_t blocks_seen_ = 0;  // the gate's blocks_started at the last accept refusal
 };
 
 // The Redis key of a global limit's bucket for `value` (an address, an

@@ -219,6 +219,31 @@ def test_block_and_revocation_reach_every_instance_within_a_second(stack, redis)
     assert status(c.port, "/fine", source="127.0.0.33") == 200
 
 
+def test_a_block_started_at_accept_is_shared_too(stack, redis):
+    """Escalation from connection refusals (no request ever read): the block
+    reaches the other instance as one started by 429s does."""
+    upstream = stack.upstream("app")
+    routes = [{"name": "all", "match": {"prefix": "/"}, "cluster": "app"}]
+    shield = {"admission": {"max_connections_per_address": 1},
+              "escalation": {"after": 3, "within": "10s", "block_for": "30s",
+                             "max_block": "60s"}}
+    store = store_section([redis.address])
+    a, b = [start_instance(stack, upstream, store, routes, shield=shield) for _ in range(2)]
+    for rampart in (a, b):
+        wait_store_up(rampart)
+    source = "127.0.0.41"
+    assert not refused(b.port, "/before", source)
+    with Client(a.port, source=source) as held:  # the one connection it may have on A
+        held.send(b"GET /held HTTP/1.1\r\nHost: x\r\n")  # an unfinished head keeps it open
+        for _ in range(4):
+            assert refused(a.port, "/over-the-cap", source)
+        started = time.monotonic()
+        while not refused(b.port, "/fine", source):
+            assert time.monotonic() - started < 1.0, "accept-time block not shared within 1 s"
+            time.sleep(0.02)
+    assert not refused(b.port, "/fine", "127.0.0.42")
+
+
 def test_redis_killed_and_restarted(stack, redis):
     upstream = stack.upstream("app")
     routes = [
