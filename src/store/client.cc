@@ -392,6 +392,9 @@ class StoreClient::Impl {
              slot <= std::min<int64_t>(last, kClusterSlots - 1); ++slot) {
           slot_owner_[slot] = owner;
         }
+        // Connect now, not when the first lease for that master is due: a
+        // key's first lease then costs one round trip, not a connect too.
+        node(owner);
       }
     });
   }

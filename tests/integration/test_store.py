@@ -79,7 +79,7 @@ def stats(rampart):
     return helpers.get(rampart.admin_port, "/stats").json()
 
 
-def assert_within_overshoot(statuses, instances, client):
+def assert_within_overshoot(statuses, instances, client, tight=True):
     """Burst 20 shared by two instances of one worker each. Overshoot bound
     (docs/store.md): instances x workers x the local share's burst (2 x 1 x
     10), for a key used before its first lease came back or while Redis was
@@ -88,7 +88,7 @@ def assert_within_overshoot(statuses, instances, client):
     passed = statuses.count(200)
     assert set(statuses) <= {200, 429}, statuses
     assert 20 - 2 * 3 <= passed <= 20 + 2 * 10, (client, statuses)
-    if not any("redis unavailable" in r.stderr() for r in instances):
+    if tight and not any("redis unavailable" in r.stderr() for r in instances):
         # Sequential requests find the lease back before the next one: at most
         # the first request per instance is decided by the local share.
         assert passed <= 20 + 2, (client, statuses)
@@ -364,9 +364,12 @@ def test_global_limit_in_a_three_master_cluster(stack, tmp_path):
         for rampart in instances:
             wait_store_up(rampart)
         clients = [f"tenant-{i}" for i in range(6)]
-        for client in clients:
+        for i, client in enumerate(clients):
             statuses = spend_budget(instances, client, 40)
-            assert_within_overshoot(statuses, instances, client)
+            # The first key may meet a master not yet connected to: its first
+            # lease takes longer, and the local share bridges more (still
+            # within the documented bound).
+            assert_within_overshoot(statuses, instances, client, tight=i > 0)
         # The buckets are spread over the masters by key slot.
         holders = [n for n in nodes if int(n.cli("DBSIZE").strip() or 0) > 0]
         assert len(holders) >= 2, [n.cli("DBSIZE") for n in nodes]
