@@ -79,19 +79,34 @@ def stats(rampart):
     return helpers.get(rampart.admin_port, "/stats").json()
 
 
-def assert_within_overshoot(statuses, instances, client, tight=True):
-    """Burst 20 shared by two instances of one worker each. Overshoot bound
-    (docs/store.md): instances x workers x the local share's burst (2 x 1 x
-    10), for a key used before its first lease came back or while Redis was
-    down (fail open); leased tokens unused at the end (a lease, 2, plus the
-    prefetched one per instance) only lower the count."""
+def local_decisions(instances):
+    """Requests decided by a local share so far, summed over `instances`:
+    before a key's first lease came back (bridged) or while Redis was down."""
+    total = 0
+    for rampart in instances:
+        state = stats(rampart)["store"]
+        total += state.get("bridged", 0) + state.get("degraded", 0)
+    return total
+
+
+def spend_and_check(instances, client, count):
+    """`count` requests for `client` over the instances, then the accounting
+    of docs/store.md, "Overshoot": Redis granted at most the burst (20,
+    shared by two instances of one worker each); everything else that passed
+    was decided by a local share (burst 10 per worker), at most
+    instances x workers x 10 for a key before its first lease. Leased tokens
+    unused at the end (a lease of 2 plus the prefetch, per instance) only
+    lower the count. Exact whatever the machine's load: a slow lease means
+    more requests bridged, and they are counted."""
+    before = local_decisions(instances)
+    statuses = spend_budget(instances, client, count)
+    local = local_decisions(instances) - before
     passed = statuses.count(200)
     assert set(statuses) <= {200, 429}, statuses
-    assert 20 - 2 * 3 <= passed <= 20 + 2 * 10, (client, statuses)
-    if tight and not any("redis unavailable" in r.stderr() for r in instances):
-        # Sequential requests find the lease back before the next one: at most
-        # the first request per instance is decided by the local share.
-        assert passed <= 20 + 2, (client, statuses)
+    # (`local` also counts requests the local share refused.)
+    assert passed <= 20 + min(local, 2 * 1 * 10), (client, local, statuses)
+    assert passed >= 20 - 2 * 3, (client, statuses)
+    return statuses
 
 
 GLOBAL_ROUTES = [
@@ -113,12 +128,12 @@ def spend_budget(instances, client, count):
 def test_global_limit_holds_across_instances_and_redis_sees_few_operations(stack, redis):
     upstream = stack.upstream("app")
     store = store_section([redis.address])
-    instances = [start_instance(stack, upstream, store, GLOBAL_ROUTES) for _ in range(2)]
+    instances = [start_instance(stack, upstream, store, GLOBAL_ROUTES, admin=True)
+                 for _ in range(2)]
     for rampart in instances:
         wait_store_up(rampart)
     before = redis.commandstats()
-    statuses = spend_budget(instances, "acme", 80)
-    assert_within_overshoot(statuses, instances, "acme")
+    spend_and_check(instances, "acme", 80)
     # Another client has its own budget, on both instances.
     assert status(instances[1].port, "/g/x", [("x-client", "other")]) == 200
     after = redis.commandstats()
@@ -360,16 +375,12 @@ def test_global_limit_in_a_three_master_cluster(stack, tmp_path):
         assert nodes[0].cli("CLUSTER", "KEYSLOT", "foo").strip() == "12182"
         upstream = stack.upstream("app")
         store = store_section([nodes[0].address, nodes[1].address], mode="cluster")
-        instances = [start_instance(stack, upstream, store, GLOBAL_ROUTES) for _ in range(2)]
+        instances = [start_instance(stack, upstream, store, GLOBAL_ROUTES, admin=True)
+                     for _ in range(2)]
         for rampart in instances:
             wait_store_up(rampart)
-        clients = [f"tenant-{i}" for i in range(6)]
-        for i, client in enumerate(clients):
-            statuses = spend_budget(instances, client, 40)
-            # The first key may meet a master not yet connected to: its first
-            # lease takes longer, and the local share bridges more (still
-            # within the documented bound).
-            assert_within_overshoot(statuses, instances, client, tight=i > 0)
+        for i in range(6):
+            spend_and_check(instances, f"tenant-{i}", 40)
         # The buckets are spread over the masters by key slot.
         holders = [n for n in nodes if int(n.cli("DBSIZE").strip() or 0) > 0]
         assert len(holders) >= 2, [n.cli("DBSIZE") for n in nodes]
@@ -385,11 +396,11 @@ def test_tls_to_redis_verified_against_the_configured_ca(stack, tmp_path):
         upstream = stack.upstream("app")
         store = store_section([server.address])
         store["redis"]["tls"] = {"ca": str(ca)}
-        instances = [start_instance(stack, upstream, store, GLOBAL_ROUTES) for _ in range(2)]
+        instances = [start_instance(stack, upstream, store, GLOBAL_ROUTES, admin=True)
+                     for _ in range(2)]
         for rampart in instances:
             wait_store_up(rampart)
-        statuses = spend_budget(instances, "tls-client", 40)
-        assert_within_overshoot(statuses, instances, "tls-client")
+        spend_and_check(instances, "tls-client", 40)
         assert server.commandstats().get("evalsha", 0) >= 1
         # A server whose certificate the configured CA did not sign is refused:
         # the store stays down (fail open: the local share), and says why.
