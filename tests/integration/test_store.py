@@ -257,6 +257,17 @@ def test_a_block_started_at_accept_is_shared_too(stack, redis):
             assert time.monotonic() - started < 1.0, "accept-time block not shared within 1 s"
             time.sleep(0.02)
     assert not refused(b.port, "/fine", "127.0.0.42")
+    # An operator's block, with the command line: both instances refuse it.
+    cli = subprocess.run([helpers.rampart_bin(), "store", "block", "-c",
+                          str(stack.workdir / f"rampart-{a.port}.yaml"), "127.0.0.43",
+                          "--for", "1m"], capture_output=True, text=True, timeout=10)
+    assert cli.returncode == 0, cli.stderr
+    started = time.monotonic()
+    for rampart in (a, b):
+        while not refused(rampart.port, "/fine", "127.0.0.43"):
+            assert time.monotonic() - started < 1.0, "CLI block not applied within 1 s"
+            time.sleep(0.02)
+    assert not refused(a.port, "/fine", "127.0.0.44")
 
 
 def test_redis_killed_and_restarted(stack, redis):
