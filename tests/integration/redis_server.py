@@ -65,11 +65,15 @@ class Redis:
         self.log = open(self.dir / "redis.log", "ab")
         self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL)
-        helpers.wait_port(self.port, 10, self.process)
-        deadline = time.monotonic() + 10
-        while self.cli("PING").strip() != "PONG":
-            assert time.monotonic() < deadline, "redis-server does not answer PING"
-            time.sleep(0.05)
+        try:
+            helpers.wait_port(self.port, 10, self.process)
+            deadline = time.monotonic() + 10
+            while self.cli("PING").strip() != "PONG":
+                assert time.monotonic() < deadline, "redis-server does not answer PING"
+                time.sleep(0.05)
+        except BaseException:
+            self.stop()  # never leave a server behind
+            raise
 
     def kill(self):
         """SIGKILL, as a crash: no goodbye on any connection."""

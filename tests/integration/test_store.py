@@ -409,8 +409,10 @@ def test_a_hung_redis_never_holds_a_request_longer_than_the_store_timeout(stack,
 
 
 def test_global_limit_in_a_three_master_cluster(stack, tmp_path):
-    nodes = [Redis(tmp_path, cluster=True) for _ in range(3)]
+    nodes = []
     try:
+        for _ in range(3):  # appended one by one: a failed start still stops the others
+            nodes.append(Redis(tmp_path, cluster=True))
         create_cluster(nodes)
         # The slot function against the cluster's own (docs: CRC16 vectors).
         assert nodes[0].cli("CLUSTER", "KEYSLOT", "foo").strip() == "12182"
