@@ -44,6 +44,9 @@ struct Identity {
   // (name, value) with arrays joined by ','. Only what was configured.
   std::vector<std::pair<std::string, std::string>> claims;
   int64_t expires_at = 0;  // unix seconds; 0 = no expiry (API keys, until revoked)
+  // What a revocation through the store names (docs/store.md): "jti:<jti>"
+  // for a JWT with a jti claim, "key:<sha256 hex>" for an API key; else empty.
+  std::string token_id;
   // The identity's header lines ("name: value\r\n" each), rendered once when
   // the token was verified, for the names of the snapshot that verified it
   // (a cached token is dropped when that snapshot's keys change). A repeated

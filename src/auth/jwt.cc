@@ -218,6 +218,11 @@ JwtError mapClaims(object claims, const ClaimMapping& mapping, Identity& out) {
     return JwtError::kPrincipalMissing;
   }
   out.principal.assign(text);
+  out.token_id.clear();
+  if (claims["jti"].get(value) == simdjson::SUCCESS &&
+      value.get_string().get(text) == simdjson::SUCCESS && !text.empty()) {
+    out.token_id.assign("jti:").append(text);
+  }
   out.account.clear();
   if (!mapping.account_claim.empty() &&
       claims[mapping.account_claim].get(value) == simdjson::SUCCESS) {

@@ -1,4 +1,5 @@
-// The rampart command: serve (default), validate, proxy, upgrade, policy impact, drill, version.
+// The rampart command: serve (default), validate, proxy, upgrade, policy impact, drill,
+// store, version.
 // The explicit list of what runs at start-up lives here and in proxy/server.
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "cli/policy_impact.h"
+#include "cli/store_command.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "drill/drill.h"
@@ -249,6 +251,7 @@ int main(int argc, char** argv) {
 
   rampart::cli::PolicyCommand policy_cmd(&app);
   rampart::drill::DrillCommand drill_cmd(&app);
+  rampart::cli::StoreCommand store_cmd(&app);
   CLI::App* version_cmd = app.add_subcommand("version", "print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -261,6 +264,7 @@ int main(int argc, char** argv) {
   if (*upgrade_cmd) return upgradeCommand(upgrade_config, upgrade_binary);
   if (policy_cmd.selected()) return policy_cmd.run();
   if (drill_cmd.selected()) return drill_cmd.run();
+  if (store_cmd.selected()) return store_cmd.run();
   if (*proxy_cmd) return proxy(listen, to, workers, proxy_logs);
   if (*serve_cmd) return serve(serve_config, serve_logs);
   if (!top_config.empty()) return serve(top_config, top_logs);

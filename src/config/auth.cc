@@ -2,6 +2,7 @@
 // issuers with their JWKS, API-key files), identity headers, and what every
 // route requires. Loading thread only.
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -286,6 +287,9 @@ void readApiKey(yaml::Reader& reader, const YAML::Node& node,
         reader.error(*digest, "sha256: the same key is already listed at line " +
                                   std::to_string(it->second));
       }
+      // What a revocation names (docs/store.md): the digest, lower case.
+      identity->token_id = "key:";
+      for (char c : *hex) identity->token_id += static_cast<char>(std::tolower(c));
     }
   }
   if (const YAML::Node* principal = reader.require(*map, "principal", "key")) {

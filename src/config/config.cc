@@ -297,7 +297,7 @@ void readRoutes(Reader& reader, const Map& top, const std::string& base_dir, Sna
     detail::readRouteAuth(reader, extras, &out->auth);
     detail::readRoutePolicies(reader, extras, &out->authorization);
     detail::readRouteExtAuthz(reader, extras, &out->ext_authz);
-    detail::readRouteLimits(reader, extras, &out->shield);
+    detail::readRouteLimits(reader, extras, out->store, &out->shield);
     detail::readRouteRetries(reader, extras, &out->route_retries);
     detail::readWebsocket(reader, top, extras, &out->websocket);
   }
@@ -330,7 +330,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
        "via",           "trusted_proxies", "http",           "canonical",     "listeners",
        "clusters",      "virtual_hosts",   "authentication", "policies",      "policy_files",
        "authorization", "authorizers",     "shield",         "admin",         "access_log",
-       "reload", "websocket"});
+       "reload", "websocket", "store"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());
@@ -343,6 +343,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
   if (const YAML::Node* canonical = top->find("canonical")) {
     readCanonical(reader, *canonical, &snapshot->canonical);
   }
+  detail::readStore(reader, *top, base_dir, snapshot.get());
   detail::readShield(reader, *top, base_dir, snapshot.get());
   readListeners(reader, *top, base_dir, snapshot.get());
   detail::readListenerLimits(reader, *top, snapshot.get());

@@ -22,6 +22,7 @@
 #include "policy/policy.h"
 #include "routing/router.h"
 #include "shield/settings.h"
+#include "store/settings.h"
 #include "tls/context.h"
 #include "upstream/cluster.h"
 #include "upstream/retry.h"
@@ -145,6 +146,7 @@ struct Snapshot {
   shield::ShieldSettings shield;          // limits, admission, escalation (config/shield.cc)
   admin::AdminSettings admin;             // the admin listener (config/admin.cc); off unless set
   observe::AccessLogSettings access_log;  // config/access_log.cc; off unless set
+  store::StoreSettings store;             // config/store.cc; off unless set (docs/store.md)
   WebsocketSettings websocket;            // config/websocket.cc
   ReloadSettings reload;                  // config.cc
 

@@ -133,9 +133,14 @@ void readAdmin(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
 void readAccessLog(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
 // Each listener's `limits:` (after the listeners are read).
 void readListenerLimits(yaml::Reader& reader, const yaml::Map& top, Snapshot* snapshot);
-// Each route's `limits:`, by route index.
+// Each route's `limits:`, by route index. `store`: for `scope: global` limits.
 void readRouteLimits(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
-                     shield::ShieldSettings* out);
+                     const store::StoreSettings& store, shield::ShieldSettings* out);
+// `store:` (store.cc): Redis for global limits, shared blocks and revocation
+// (after `workers`, before any limits).
+// Files `store.redis.tls` names are relative to `base_dir`.
+void readStore(yaml::Reader& reader, const yaml::Map& top, const std::string& base_dir,
+               Snapshot* snapshot);
 
 // `{rate: 100/s, burst: 50}` (shield.cc), for other sections' rate limits.
 std::optional<shield::Limit> readRateLimit(yaml::Reader& reader, const YAML::Node& node,

@@ -154,14 +154,68 @@ bool printableName(const std::string& name) {
 struct Scope {
   std::string label;  // "listener 'public'", "route 'orders'"
   bool is_route = false;
-  bool has_auth = false;  // route scope: the route authenticates
+  bool has_auth = false;                        // route scope: the route authenticates
+  const store::StoreSettings* store = nullptr;  // for `scope: global`
 };
+
+// `scope`, `on_store_error` and `lease` of a limit (docs/store.md): a global
+// limit's local share and lease size follow from the store's
+// expected_instances and the worker count.
+bool readLimitScope(yaml::Reader& reader, const yaml::Map& map, const Scope& scope,
+                    const shield::Limit& rate, RequestLimit* limit) {
+  bool ok = true;
+  if (const YAML::Node* node = map.find("scope")) {
+    if (auto text = reader.oneOf(*node, "scope", {"local", "global"})) {
+      limit->global = *text == "global";
+      if (limit->global && (scope.store == nullptr || !scope.store->enabled)) {
+        reader.error(*node, "scope: global needs a `store:` section (Redis; docs/store.md)");
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+  }
+  for (std::string_view key : {"on_store_error", "lease"}) {
+    if (map.find(key) != nullptr && !limit->global) {
+      reader.error(map.keyPosition(key), std::string(key) + ": only for `scope: global` limits");
+      ok = false;
+    }
+  }
+  if (!limit->global || !ok) return ok;
+  if (const YAML::Node* node = map.find("on_store_error")) {
+    if (auto text = reader.oneOf(*node, "on_store_error", {"open", "closed"})) {
+      limit->fail_open = *text == "open";
+    } else {
+      ok = false;
+    }
+  }
+  const double sharers =
+      static_cast<double>(scope.store->expected_instances) * scope.store->workers;
+  const uint32_t burst = std::max<uint32_t>(rate.burst, 1);
+  // A quarter of a sharer's part of the burst per lease: small enough that
+  // one instance cannot hold the others' budget for long, large enough that
+  // Redis sees a fraction of the requests.
+  limit->lease = std::max<uint32_t>(1, static_cast<uint32_t>(burst / sharers / 4));
+  if (const YAML::Node* node = map.find("lease")) {
+    if (auto value = reader.integer(*node, "lease", 1, burst)) {
+      limit->lease = static_cast<uint32_t>(*value);
+    } else {
+      ok = false;
+    }
+  }
+  shield::Limit share;
+  share.rate = rate.rate / sharers;
+  share.burst = std::max<uint32_t>(1, static_cast<uint32_t>(burst / sharers));
+  limit->share = shield::Gcra(share);
+  return ok;
+}
 
 void readLimit(yaml::Reader& reader, const YAML::Node& node, const Scope& scope,
                std::map<std::string, int>* names, uint64_t space, std::vector<RequestLimit>* out) {
   std::string label = labelOf(node, "limit");
-  std::optional<yaml::Map> map =
-      reader.map(node, label, {"name", "key", "rate", "burst", "action", "prefix_v4", "prefix_v6"});
+  std::optional<yaml::Map> map = reader.map(node, label,
+                                            {"name", "key", "rate", "burst", "action", "prefix_v4",
+                                             "prefix_v6", "scope", "on_store_error", "lease"});
   if (!map) return;
   RequestLimit limit("", LimitKey::kAddress, shield::Limit{});
   bool ok = true;
@@ -228,8 +282,14 @@ void readLimit(yaml::Reader& reader, const YAML::Node& node, const Scope& scope,
       ok = false;
     }
   }
+  if (rate && !readLimitScope(reader, *map, scope, *rate, &limit)) ok = false;
   if (!ok) return;
   RequestLimit compiled(limit.name, limit.key, *rate);
+  compiled.global = limit.global;
+  compiled.fail_open = limit.fail_open;
+  compiled.lease = limit.lease;
+  compiled.share = limit.share;
+  compiled.store_id = scope.label + "/" + limit.name;
   compiled.header = limit.header;
   compiled.prefix = limit.prefix;
   compiled.action = limit.action;
@@ -453,18 +513,18 @@ void readListenerLimits(yaml::Reader& reader, const Map& top, Snapshot* snapshot
     if (!item.IsMap() || at >= out.listener_limits.size()) continue;
     const YAML::Node limits = item["limits"];
     if (!limits) continue;
-    Scope scope{labelOf(item, "listener"), false, false};
+    Scope scope{labelOf(item, "listener"), false, false, &snapshot->store};
     readLimits(reader, limits, scope, (uint64_t{1} << 40) | (at << 8), &out.listener_limits[at]);
   }
 }
 
 void readRouteLimits(yaml::Reader& reader, const std::vector<RouteExtras>& routes,
-                     shield::ShieldSettings* out) {
+                     const store::StoreSettings& store, shield::ShieldSettings* out) {
   out->route_limits.assign(routes.size(), {});
   for (uint64_t index = 0; index < routes.size(); ++index) {
     const RouteExtras& route = routes[index];
     if (!route.limits) continue;
-    Scope scope{"route '" + route.name + "'", true, route.auth.has_value()};
+    Scope scope{"route '" + route.name + "'", true, route.auth.has_value(), &store};
     readLimits(reader, *route.limits, scope, (uint64_t{2} << 40) | (index << 8),
                &out->route_limits[index]);
   }

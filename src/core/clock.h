@@ -33,4 +33,11 @@ inline int64_t unixSeconds() {
   return static_cast<int64_t>(ts.tv_sec);
 }
 
+// Wall-clock milliseconds: the time shared with other instances (store events).
+inline int64_t unixMillis() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
 }  // namespace rampart::core

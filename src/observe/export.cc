@@ -234,6 +234,16 @@ std::string renderPrometheus(const MetricsSources& sources) {
                      escapeLabelValue(row.cluster), row.healthy);
     }
   }
+  if (sources.store.enabled) {
+    family(out, "rampart_store_up", "gauge",
+           "1 while Redis answers within the store timeout, 0 while degraded (docs/store.md).");
+    fmt::format_to(it, "rampart_store_up {}\n", sources.store.up ? 1 : 0);
+    family(out, "rampart_store_events_total", "counter",
+           "Store events: commands, leases, failures, errors, fallbacks (docs/store.md).");
+    for (const auto& [event, value] : sources.store.counters) {
+      fmt::format_to(it, "rampart_store_events_total{{event=\"{}\"}} {}\n", event, value);
+    }
+  }
   family(out, "rampart_connections_open", "gauge", "Client connections open now.");
   fmt::format_to(it, "rampart_connections_open {}\n", sources.open_connections);
   family(out, "rampart_workers", "gauge", "Worker threads.");
@@ -275,6 +285,13 @@ std::string renderStatsJson(const MetricsSources& sources) {
   fmt::format_to(it, "\"uptime_seconds\":{},\"draining\":{},\"workers\":{},\"connections_open\":{}",
                  sources.uptime_seconds, sources.draining ? "true" : "false", sources.stats.size(),
                  sources.open_connections);
+  if (sources.store.enabled) {
+    fmt::format_to(it, ",\"store\":{{\"state\":\"{}\"", sources.store.up ? "up" : "degraded");
+    for (const auto& [name, value] : sources.store.counters) {
+      fmt::format_to(it, ",\"{}\":{}", name, value);
+    }
+    out += "}";
+  }
   out += ",\"counters\":{";
   bool first = true;
   for (const CounterField& field : counterFields()) {

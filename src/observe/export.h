@@ -88,6 +88,13 @@ struct MetricsSources {
   std::vector<std::shared_ptr<const void>> keep_alive;
   std::vector<RolloutRow> rollouts;  // every ramped route (export_rollouts.cc)
   std::vector<MirrorRow> mirrors;    // every route with a mirror (export_rollouts.cc)
+  // The store (docs/store.md): up or degraded, and its counters.
+  struct StoreState {
+    bool enabled = false;
+    bool up = false;
+    std::vector<std::pair<std::string, uint64_t>> counters;
+  };
+  StoreState store;
 };
 
 // The label value of the slot for requests answered before routing.

@@ -123,6 +123,14 @@ Verdict authenticate(RequestContext& ctx) {
   input.peer_certificate = ctx.peer_certificate;
   input.mtls_cache = ctx.mtls_cache;
   ctx.auth = auth::authenticate(requirement, settings.providers, input, *ctx.auth_state);
+  if (ctx.auth.outcome == auth::AuthOutcome::kAuthenticated && ctx.store != nullptr &&
+      ctx.store->revoked(ctx.auth.identity->token_id, ctx.now * 1000)) {
+    // Revoked through the store (docs/store.md): refused like a bad credential.
+    ctx.store->stats().revoked_refused.fetch_add(1, std::memory_order_relaxed);
+    ctx.auth.outcome = auth::AuthOutcome::kInvalid;
+    ctx.auth.reason = "credential revoked";
+    ctx.auth.identity.reset();
+  }
   if (ctx.auth.outcome == auth::AuthOutcome::kMissing ||
       ctx.auth.outcome == auth::AuthOutcome::kInvalid) {
     noteAuthFailure(ctx);

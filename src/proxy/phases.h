@@ -17,6 +17,7 @@
 #include "routing/router.h"
 #include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
+#include "store/worker_store.h"
 
 namespace rampart::proxy {
 
@@ -121,6 +122,8 @@ struct RequestContext {
   // X-Forwarded-For hop a trusted proxy names; see shield/client_address.h).
   const net::SocketAddress* client = nullptr;
   net::SocketAddress forwarded_client;  // storage when the client came from X-Forwarded-For
+  // The store (global limits, revocations; docs/store.md). Null: no `store:`.
+  store::WorkerStore* store = nullptr;
 
   // Overload (phase 7's baselines, phase 7b; proxy/overload_phase.h). Null: none.
   shield::WorkerOverload* overload = nullptr;

@@ -49,6 +49,7 @@ bool Server::start() {
     workers_.clear();
     return false;
   }
+  startStore();
   // Learned baselines from the last run, before any worker thread starts.
   baselines_ = snapshot_->shield.baselines;
   baseline_seed_ = restoreBaselines(baselines_, workers_);
@@ -197,6 +198,7 @@ observe::MetricsSources Server::metricsSources() const {
                                                      std::chrono::steady_clock::now() - started_at_)
                                                      .count());
   sources.draining = draining_.load(std::memory_order_relaxed);
+  addStoreSources(&sources);
   // Weighted routes (docs/cutover.md): each cluster's weight now.
   for (size_t route = 0; route < snapshot_->route_specs.size(); ++route) {
     const routing::Split* split = snapshot_->route_specs[route].split.get();
@@ -274,6 +276,7 @@ void Server::drainAndStop(bool keep_idle) {
   }
   if (admin_) admin_->stop();
   if (rollouts_) rollouts_->stop();
+  if (store_) store_->stop();
   if (jwks_) jwks_->stop();
   if (api_keys_) api_keys_->stop();
   if (health_) health_->stop();

@@ -24,6 +24,7 @@
 #include "proxy/route_state.h"
 #include "proxy/upgrade.h"
 #include "proxy/worker.h"
+#include "store/client.h"
 #include "upstream/health_checker.h"
 
 namespace rampart::proxy {
@@ -93,6 +94,10 @@ class Server {
   std::vector<const upstream::ClusterSpec*> homeClusters(
       const std::shared_ptr<const config::Snapshot>& snapshot);
   void restartHealthChecks();
+  // The store (server_store.cc): started before the worker threads, its
+  // events fanned out to every worker; its state for /stats and /metrics.
+  void startStore();
+  void addStoreSources(observe::MetricsSources* sources) const;
 
   // The running snapshot. Written by a reload (under publish_mutex_), read
   // by the admin thread (metricsSources, under it) and the main thread.
@@ -150,6 +155,10 @@ class Server {
   std::unique_ptr<observe::AccessLogWriter> access_log_;  // null unless access_log: is set
   // Progressive rollouts (`ramp:`), by route name; their own timer thread.
   std::unique_ptr<Rollouts> rollouts_;
+  // Redis for global limits, shared blocks, revocations (docs/store.md); null
+  // without `store:`. Declared after workers_: destroyed (stopped) first, so
+  // it never posts to a worker that is gone.
+  std::unique_ptr<store::StoreClient> store_;
 };
 
 // The number of workers for `configured` (0 = one per core).

@@ -519,6 +519,7 @@ void Session::startRequest() {
   ctx.client_ip = std::string_view(peer_ip_, peer_ip_length_);
   ctx.request_id = requestId();
   ctx.shield = &worker_->shield();
+  ctx.store = worker_->store();
   ctx.overload = &worker_->overload();
   ctx.mono_nanos = worker_->loop().now() * 1'000'000;
   Verdict verdict = runRequestPhases(ctx);

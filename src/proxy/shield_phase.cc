@@ -1,8 +1,14 @@
 #include "proxy/shield_phase.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #include "auth/authenticate.h"
+#include "core/clock.h"
 #include "proxy/overload_phase.h"
 #include "shield/client_address.h"
 
@@ -92,10 +98,21 @@ shield::Key keyFor(const RequestContext& ctx, const RequestLimit& limit) {
   return shield.stringKey(limit, value);
 }
 
+// A refusal: escalation hears of it; a block it starts is shared with every
+// instance through the store (docs/store.md), when there is one.
+void noteRefusal(RequestContext& ctx) {
+  const uint64_t before = ctx.shield->stats().escalations;
+  ctx.shield->noteRefusal(*ctx.client, ctx.mono_nanos);
+  if (ctx.store == nullptr || ctx.shield->stats().escalations == before) return;
+  if (shield::Nanos until = ctx.shield->blockedUntil(*ctx.client, ctx.mono_nanos)) {
+    ctx.store->publishBlock(*ctx.client, core::unixMillis() + (until - ctx.mono_nanos) / 1'000'000);
+  }
+}
+
 // A refusal by `limit`: escalation hears of it, then 429 or drop.
 Verdict refuse(RequestContext& ctx, Phase phase, const RequestLimit& limit,
                const shield::Decision& decision) {
-  ctx.shield->noteRefusal(*ctx.client, ctx.mono_nanos);
+  noteRefusal(ctx);
   noteOverloadRefusal(ctx);
   if (limit.action == shield::LimitAction::kDrop) return Verdict::drop(phase);
   std::string& headers = *ctx.reply_headers;
@@ -104,14 +121,101 @@ Verdict refuse(RequestContext& ctx, Phase phase, const RequestLimit& limit,
   return Verdict::respond(phase, {429, "Too Many Requests", limit.detail, false, headers});
 }
 
+// "10.1.2.0/24": the client's prefix as every instance writes it.
+std::string prefixText(const net::SocketAddress& client, const shield::PrefixLengths& lengths) {
+  unsigned char bytes[16] = {};
+  int family = client.family();
+  size_t size = 4;
+  int bits = lengths.v4;
+  if (family == AF_INET) {
+    std::memcpy(bytes, &reinterpret_cast<const sockaddr_in*>(client.sockaddrPtr())->sin_addr, 4);
+  } else {
+    std::memcpy(bytes, &reinterpret_cast<const sockaddr_in6*>(client.sockaddrPtr())->sin6_addr, 16);
+    size = 16;
+    bits = lengths.v6;
+  }
+  for (size_t i = 0; i < size; ++i) {
+    const int keep = std::clamp(bits - static_cast<int>(i) * 8, 0, 8);
+    bytes[i] &= static_cast<unsigned char>(0xff00 >> keep);
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family, bytes, text, sizeof(text));
+  return std::string(text) + "/" + std::to_string(bits);
+}
+
+// The value a global limit's Redis key is made of (only when a lease is
+// asked for: an address is formatted, nothing else is copied).
+std::string storeValueFor(const RequestContext& ctx, const RequestLimit& limit) {
+  const auth::Identity* identity = ctx.auth.identity.get();
+  switch (limit.key) {
+    case LimitKey::kAddress:
+      return ctx.client->ipString();
+    case LimitKey::kPrefix:
+      return prefixText(*ctx.client, limit.prefix);
+    case LimitKey::kApiKey:
+      return std::string(apiKeyOf(ctx));
+    case LimitKey::kPrincipal:
+      return identity != nullptr ? identity->principal : std::string();
+    case LimitKey::kAccount:
+      return identity != nullptr ? identity->account : std::string();
+    case LimitKey::kRoute:
+      return ctx.route != nullptr && !ctx.route->name.empty() ? ctx.route->name : "route";
+    case LimitKey::kHeader:
+      return std::string(headerValue(*ctx.head, limit.header));
+  }
+  return {};
+}
+
+// Global limits (scope: global), after the local ones passed: a leased
+// token, the local share, or the store's failure mode. Never waits.
+Verdict checkGlobalLimits(RequestContext& ctx, Phase phase, const RequestLimit* limits,
+                          const shield::Key* keys, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (keys[i].empty()) continue;
+    const RequestLimit& limit = limits[i];
+    if (ctx.store == nullptr) continue;  // not reached: the config requires a store
+    store::GlobalDecision decision =
+        ctx.store->check(limit, keys[i], ctx.mono_nanos, [&ctx, &limit, store = ctx.store] {
+          return store::globalLimitKey(store->client().settings().prefix, limit.store_id,
+                                       storeValueFor(ctx, limit));
+        });
+    switch (decision.kind) {
+      case store::GlobalDecision::Kind::kAllow:
+        continue;
+      case store::GlobalDecision::Kind::kDeny:
+        return refuse(ctx, phase, limit, decision.decision);
+      case store::GlobalDecision::Kind::kUnavailable: {
+        std::string& headers = *ctx.reply_headers;
+        headers.clear();
+        appendRetryAfter(headers, 1);
+        return Verdict::respond(
+            phase, {503, "Service Unavailable", "rate limit store unavailable; retry later", false,
+                    headers});
+      }
+    }
+  }
+  return Verdict::proceed();
+}
+
 Verdict checkLimits(RequestContext& ctx, Phase phase, const std::vector<RequestLimit>& limits) {
   if (limits.empty()) return Verdict::proceed();
   shield::Key keys[shield::kMaxLimitsPerScope];
+  shield::Key global_keys[shield::kMaxLimitsPerScope];
+  bool any_global = false;
   const size_t count = std::min(limits.size(), shield::kMaxLimitsPerScope);
-  for (size_t i = 0; i < count; ++i) keys[i] = keyFor(ctx, limits[i]);
+  for (size_t i = 0; i < count; ++i) {
+    keys[i] = keyFor(ctx, limits[i]);
+    if (limits[i].global) {
+      // Decided through the store below, not by the worker's table.
+      global_keys[i] = keys[i];
+      keys[i] = shield::Key{};
+      any_global = true;
+    }
+  }
   shield::LimitOutcome outcome = ctx.shield->check(limits.data(), keys, count, ctx.mono_nanos);
-  if (outcome.denied == nullptr) return Verdict::proceed();
-  return refuse(ctx, phase, *outcome.denied, outcome.decision);
+  if (outcome.denied != nullptr) return refuse(ctx, phase, *outcome.denied, outcome.decision);
+  if (!any_global) return Verdict::proceed();
+  return checkGlobalLimits(ctx, phase, limits.data(), global_keys, count);
 }
 
 }  // namespace
@@ -171,7 +275,7 @@ bool authBudgetExhausted(RequestContext& ctx, Verdict* out) {
   if (ctx.shield == nullptr || ctx.client == nullptr) return false;
   shield::Decision decision;
   if (!ctx.shield->authBudgetExhausted(*ctx.client, ctx.mono_nanos, &decision)) return false;
-  ctx.shield->noteRefusal(*ctx.client, ctx.mono_nanos);
+  noteRefusal(ctx);
   noteOverloadRefusal(ctx);
   std::string& headers = *ctx.reply_headers;
   headers.clear();
@@ -183,7 +287,7 @@ bool authBudgetExhausted(RequestContext& ctx, Verdict* out) {
 }
 
 Verdict signatureBudgetSpent(RequestContext& ctx, const shield::Decision& decision) {
-  if (ctx.client != nullptr) ctx.shield->noteRefusal(*ctx.client, ctx.mono_nanos);
+  if (ctx.client != nullptr) noteRefusal(ctx);
   std::string& headers = *ctx.reply_headers;
   headers.clear();
   appendRetryAfter(headers, decision.retryAfterSeconds());

@@ -350,6 +350,7 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
     if (shield_.gateEnabled() && !named_later) {
       ticket = shield_.admit(peer, loop_.now() * 1'000'000);
       if (ticket.verdict != shield::Admission::kAdmitted) {
+        if (store_) shareNewBlock(peer);  // escalation at accept: every instance hears of it
         refuseAtAccept(fd, peer);
         continue;
       }

@@ -28,6 +28,7 @@
 #include "shield/manual_blocks.h"
 #include "shield/worker_overload.h"
 #include "shield/worker_shield.h"
+#include "store/worker_store.h"
 #include "upstream/pool.h"
 
 namespace rampart::proxy {
@@ -112,6 +113,11 @@ class Worker {
   // Worker thread: `peer` is inside one of the operator's blocks (checked at
   // accept, and for the client a PROXY header names).
   bool refusedByOperator(const net::SocketAddress& peer);
+  // Before run(): this worker's side of the store (global limits, shared
+  // blocks, revocations); without it the worker runs as if there were no store.
+  void setStore(store::StoreClient* client);
+  // Thread-safe: a block or revocation from the store, applied on the worker's thread.
+  void applyStoreEvent(const store::StoreEvent& event);
 
   // --- Worker-thread only ---
   core::EventLoop& loop() { return loop_; }
@@ -132,6 +138,8 @@ class Worker {
   auth::AuthWorkerState& auth() { return auth_; }
   authz::WorkerAuthz& authz() { return *current_->authz; }
   const authz::WorkerAuthz& authz() const { return *current_->authz; }
+  store::WorkerStore* store() { return store_.get(); }
+  const store::WorkerStore* store() const { return store_.get(); }
   shield::WorkerShield& shield() { return shield_; }
   const shield::WorkerShield& shield() const { return shield_; }
   // Also touched by the server before run() and after the thread ended
@@ -172,6 +180,9 @@ class Worker {
   void takeGeneration(std::unique_ptr<Generation> next,
                       std::vector<std::pair<std::string, int>> added);
   bool addListener(int fd, uint32_t index);
+  // A block escalation just started at accept on `peer`, published through
+  // the store (worker_store_glue.cc).
+  void shareNewBlock(const net::SocketAddress& peer);
 
   uint32_t index_;
   std::atomic<uint32_t>* open_connections_;  // process-wide, for max_connections
@@ -188,11 +199,12 @@ class Worker {
   // Worker thread: the generations alive (the current one last).
   std::vector<std::unique_ptr<Generation>> generations_;
   Generation* current_ = nullptr;
-  auth::AuthWorkerState auth_;            // token cache and verifier scratch of phase 5
-  shield::WorkerShield shield_;           // accept gate and limiter tables (bounded)
-  shield::WorkerOverload overload_;       // shedder, suspicious clients, baselines (bounded)
-  std::unique_ptr<LagProbe> lag_probe_;   // measures loop lag for the shedder
-  std::unique_ptr<MirrorCalls> mirrors_;  // its calls end before the pools do
+  auth::AuthWorkerState auth_;                 // token cache and verifier scratch of phase 5
+  shield::WorkerShield shield_;                // accept gate and limiter tables (bounded)
+  shield::WorkerOverload overload_;            // shedder, suspicious clients, baselines (bounded)
+  std::unique_ptr<LagProbe> lag_probe_;        // measures loop lag for the shedder
+  std::unique_ptr<MirrorCalls> mirrors_;       // its calls end before the pools do
+  std::unique_ptr<store::WorkerStore> store_;  // leases, local shares, revoked ids; null: no store
   int64_t shadow_log_second_ = 0;
   uint32_t shadow_logs_this_second_ = 0;
   std::vector<std::unique_ptr<Listener>> listeners_;

@@ -55,6 +55,18 @@ Retention Escalation::retention(const State& state, Nanos now) const {
   return window_over ? Retention::kIdle : Retention::kNormal;
 }
 
+void Escalation::impose(const Key& key, Nanos until, Nanos now) {
+  if (until <= now) return;
+  State& state =
+      table_.findOrInsert(key, [this, now](const State& s) { return retention(s, now); });
+  settle(state, now);
+  until = std::min(until, now + policy_.max_block);
+  if (until > state.blocked_until) {
+    state.blocked_until = until;
+    state.quiet_since = until;
+  }
+}
+
 Escalated Escalation::noteRefusal(const Key& key, Nanos now) {
   State& state =
       table_.findOrInsert(key, [this, now](const State& s) { return retention(s, now); });

@@ -55,6 +55,11 @@ class Escalation {
   Nanos blockedUntil(const Key& key, Nanos now);
   bool isBlocked(const Key& key, Nanos now) { return blockedUntil(key, now) != 0; }
 
+  // A block decided elsewhere (another instance through the store, an
+  // admin): `key` is blocked until `until` (at most max_block from `now`)
+  // unless it already is for longer. Records no offence.
+  void impose(const Key& key, Nanos until, Nanos now);
+
   // Offences on record for `key` at `now`, after decay.
   uint32_t offences(const Key& key, Nanos now);
 

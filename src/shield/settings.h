@@ -58,6 +58,13 @@ struct RequestLimit {
   Gcra gcra;
   LimitAction action = LimitAction::kReject;
   uint64_t space = 0;  // key namespace: unique across the snapshot, so limits never share state
+  // `scope: global` (docs/store.md): enforced across instances with leases of
+  // the budget from Redis; the local table is not used for it.
+  bool global = false;
+  bool fail_open = true;  // on_store_error: open (the local share) or closed (503)
+  uint32_t lease = 1;     // tokens asked for per lease
+  Gcra share{Limit{}};    // the local share per worker: rate / (instances x workers)
+  std::string store_id;   // "route/<route>/<name>": the same on every instance
   // Precomputed reply text: the 429's detail, the name as a quoted
   // sf-string ("\"per-ip\"") and the RateLimit-Policy item ("\"per-ip\";q=100;w=1").
   std::string detail;

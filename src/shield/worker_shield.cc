@@ -160,6 +160,15 @@ Nanos WorkerShield::blockedUntil(const net::SocketAddress& client, Nanos now) {
   return gate_->escalation().blockedUntil(key, now);
 }
 
+bool WorkerShield::imposeBlock(const net::SocketAddress& client, Nanos until, Nanos now) {
+  if (!gate_on_ || !gate_->config().escalate) return false;
+  const GateConfig& gate = gate_->config();
+  const Key key = gate.by_prefix ? keys_.prefix(gate_space_, client, gate.prefix)
+                                 : keys_.address(gate_space_, client);
+  gate_->escalation().impose(key, until, now);
+  return true;
+}
+
 bool WorkerShield::denyListed(const net::SocketAddress& client) const {
   if (!gate_on_) return false;
   const GateConfig& gate = gate_->config();

@@ -88,6 +88,12 @@ class WorkerShield {
   // key (its address, or its prefix with `by_prefix`) is dropped, ending
   // its block. False when there was none (or no gate).
   bool forgive(const net::SocketAddress& client);
+
+  // A block another instance decided (docs/store.md): applied by the gate's
+  // escalation table, so the accept gate and phase 3 refuse `client` until
+  // `until`. False when this worker has no gate with escalation on.
+  bool imposeBlock(const net::SocketAddress& client, Nanos until, Nanos now);
+
   // The deny list, for a client named by X-Forwarded-For (a direct peer was
   // already checked at accept).
   bool denyListed(const net::SocketAddress& client) const;

@@ -124,5 +124,21 @@ TEST(EscalationTest, BoundedAndBlockedKeysOutliveIdleOnes) {
   for (uint64_t i = 0; i < 100; ++i) EXPECT_TRUE(escalation.isBlocked(key(i), kT0 + 55 * kS)) << i;
 }
 
+// A block another instance decided (docs/store.md): applied as given, capped
+// at max_block, never shortening a longer one, and recording no offence.
+TEST(EscalationTest, ImposedBlocksFromElsewhere) {
+  Escalation escalation(policy(), 100);
+  escalation.impose(key(1), kT0 + 30 * kS, kT0);
+  EXPECT_EQ(escalation.blockedUntil(key(1), kT0 + kS), kT0 + 30 * kS);
+  EXPECT_FALSE(escalation.isBlocked(key(1), kT0 + 30 * kS));
+  EXPECT_EQ(escalation.offences(key(1), kT0 + 31 * kS), 0u);
+  escalation.impose(key(2), kT0 + 10'000 * kS, kT0);  // beyond max_block (300 s)
+  EXPECT_EQ(escalation.blockedUntil(key(2), kT0), kT0 + 300 * kS);
+  escalation.impose(key(2), kT0 + 10 * kS, kT0);  // shorter: the longer block stays
+  EXPECT_EQ(escalation.blockedUntil(key(2), kT0), kT0 + 300 * kS);
+  escalation.impose(key(3), kT0 - kS, kT0);  // already over: nothing
+  EXPECT_FALSE(escalation.isBlocked(key(3), kT0));
+}
+
 }  // namespace
 }  // namespace rampart::shield
