@@ -124,6 +124,7 @@ listeners:
   - {name: main, address: "127.0.0.1:${port}"}
 clusters:
   - {name: app, endpoints: ["127.0.0.1:${upstreamPort}"]}
+  - {name: app-next, endpoints: ["127.0.0.1:${upstreamPort}"]}
   - name: billing
     endpoints: ["127.0.0.1:${upstreamPort}", "127.0.0.1:${deadPort}"]
     health_check: {path: /health, interval: 200ms, timeout: 100ms, unhealthy_threshold: 1}
@@ -138,6 +139,11 @@ virtual_hosts:
         limits:
           - {name: search-per-ip, key: address, rate: 40/s, burst: 10}
       - {name: billing, match: {prefix: /billing}, cluster: billing, public: true}
+      - name: catalog
+        match: {prefix: /api/catalog}
+        public: true
+        clusters: [{cluster: app, weight: 100}, {cluster: app-next, weight: 0}]
+        ramp: {cluster: app-next, steps: [10, 50, 100], hold: 1h}
       - {name: api, match: {prefix: /}, cluster: app, public: true}
 admin:
   address: "127.0.0.1:${adminPort}"
@@ -221,6 +227,11 @@ admin:
     check((await page.textContent("#refusals")).includes("Rate limit"), "refusals by cause show the rate limit");
     await page.waitForFunction(() => document.getElementById("clusters").textContent.includes("1/2"), null, { timeout: 5000 });
     check(true, "upstream health shows billing with 1 of 2 endpoints healthy");
+    await page.waitForFunction(() => /catalog.*app-next 10%.*step 1\/3/.test(document.getElementById("splits").textContent),
+                               null, { timeout: 5000 })
+      .catch(() => {});
+    const splits = await page.textContent("#splits");
+    check(/catalog.*app-next 10%.*step 1\/3/.test(splits), `the rollout shows its weight and step (${splits})`);
     const state = await page.textContent("#state");
     check(["HEALTHY", "DEGRADED", "CRITICAL"].includes(state), `the state banner reads ${state}`);
     const shot = path.join(outDir, "dashboard.png");
