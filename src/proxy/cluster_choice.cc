@@ -5,19 +5,11 @@
 #include <random>
 
 #include "core/clock.h"
+#include "http/message.h"
 
 namespace rampart::proxy {
 
 namespace {
-
-bool sameName(std::string_view a, std::string_view lowercase) {
-  if (a.size() != lowercase.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] + 32) : a[i];
-    if (c != lowercase[i]) return false;
-  }
-  return true;
-}
 
 // The sticky key of this request, or empty when it has none.
 std::string_view stickyKey(const routing::StickySpec& sticky, const http::RequestHead& request,
@@ -31,12 +23,12 @@ std::string_view stickyKey(const routing::StickySpec& sticky, const http::Reques
       return identity != nullptr ? std::string_view(identity->principal) : std::string_view();
     case routing::StickyKind::kHeader:
       for (const http::Header& header : request.headers) {
-        if (sameName(header.name, sticky.name)) return header.value;
+        if (http::equalsIgnoreCase(header.name, sticky.name)) return header.value;
       }
       return {};
     case routing::StickyKind::kCookie:
       for (const http::Header& header : request.headers) {
-        if (!sameName(header.name, "cookie")) continue;
+        if (!http::equalsIgnoreCase(header.name, "cookie")) continue;
         std::string_view value = routing::cookieValue(header.value, sticky.name);
         if (!value.empty()) return value;
       }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "http/message.h"
+
 namespace rampart::routing {
 
 std::string_view mirrorResultName(MirrorResult result) {
@@ -45,15 +47,6 @@ uint64_t mix(uint64_t h) {
   h ^= h >> 27;
   h *= 0x94d049bb133111ebull;
   return h ^ (h >> 31);
-}
-
-bool sameName(std::string_view a, std::string_view lowercase) {
-  if (a.size() != lowercase.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] + 32) : a[i];
-    if (c != lowercase[i]) return false;
-  }
-  return true;
 }
 
 // Type-tagged, members combined by a sum of mixed (key, value) digests so
@@ -101,7 +94,7 @@ uint64_t headersDigest(const std::vector<http::Header>& headers,
   for (const std::string& name : names) {
     hash = fnv(hash, name);
     for (const http::Header& header : headers) {
-      if (!sameName(header.name, name)) continue;
+      if (!http::equalsIgnoreCase(header.name, name)) continue;
       hash = fnv(fnv(hash, "="), header.value);
     }
     hash = fnv(hash, "\n");

@@ -142,31 +142,30 @@ class StoreClient::Impl {
 
   core::EventLoop& loop() { return loop_; }
 
+  // EVALSHA <sha> or EVAL <script>, then the lease script's key and arguments.
+  static std::vector<std::string> leaseCommand(std::string verb, std::string script,
+                                               const LeaseRequest& request) {
+    return {std::move(verb),
+            std::move(script),
+            "1",
+            request.key,
+            std::to_string(request.interval_us),
+            std::to_string(request.tolerance_us),
+            std::to_string(request.want)};
+  }
+
   void lease(const LeaseRequest& request, const std::function<void(const LeaseAnswer&)>& done) {
-    std::vector<std::string> args{"EVALSHA",
-                                  script_sha_,
-                                  "1",
-                                  request.key,
-                                  std::to_string(request.interval_us),
-                                  std::to_string(request.tolerance_us),
-                                  std::to_string(request.want)};
-    command(request.key, std::move(args), [this, request, done](const Reply* reply) {
-      if (reply != nullptr && reply->errorIs("NOSCRIPT")) {
-        // A node that restarted or never saw the script: EVAL sends it once
-        // and caches it there, so the next EVALSHA finds it.
-        std::vector<std::string> eval{"EVAL",
-                                      kLeaseScript,
-                                      "1",
-                                      request.key,
-                                      std::to_string(request.interval_us),
-                                      std::to_string(request.tolerance_us),
-                                      std::to_string(request.want)};
-        command(request.key, std::move(eval),
-                [this, done](const Reply* again) { answerLease(again, done); });
-        return;
-      }
-      answerLease(reply, done);
-    });
+    command(request.key, leaseCommand("EVALSHA", script_sha_, request),
+            [this, request, done](const Reply* reply) {
+              if (reply != nullptr && reply->errorIs("NOSCRIPT")) {
+                // A node that restarted or never saw the script: EVAL sends it once
+                // and caches it there, so the next EVALSHA finds it.
+                command(request.key, leaseCommand("EVAL", kLeaseScript, request),
+                        [this, done](const Reply* again) { answerLease(again, done); });
+                return;
+              }
+              answerLease(reply, done);
+            });
   }
 
   void publish(const StoreEvent& event) {
