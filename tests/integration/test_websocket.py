@@ -12,6 +12,8 @@ import select
 import subprocess
 import time
 
+import yaml
+
 import helpers
 from helpers import Client
 from websocket_echo import GUID, frame, read_frame
@@ -195,3 +197,33 @@ def test_a_tunnel_over_tls(stack, tmp_path):
         for text in ("over", "tls" * 30000):
             send_text(client, text)
             assert receive(client) == (0x1, text.encode())
+
+
+def test_an_open_tunnel_survives_a_reload_that_changes_other_routes(stack):
+    """issue 8: a reload leaves long-lived connections alone. The tunnel keeps
+    echoing after the config gained a route (a new generation), and new
+    upgrades are served by the new config."""
+    admin_port = helpers.free_port()
+    rampart, echo = start(stack, admin_port=admin_port)
+    path = stack.workdir / f"rampart-{rampart.port}.yaml"
+    with Client(rampart.port) as client:
+        response, _ = upgrade(client)
+        assert response.status == 101, response
+        send_text(client, "before")
+        assert receive(client) == (0x1, b"before")
+        config = yaml.safe_load(path.read_text())
+        config["virtual_hosts"][0]["routes"].insert(
+            0, {"name": "extra", "match": {"prefix": "/extra"}, "cluster": "echo", "public": True})
+        path.write_text(yaml.safe_dump(config))
+        with Client(admin_port, timeout=10) as admin:
+            answer = admin.request("POST", "/reload")
+        assert answer.status == 200 and json.loads(answer.body)["result"] == "ok", answer.body
+        for text_out in ("after", "y" * 30000):
+            send_text(client, text_out)
+            assert receive(client) == (0x1, text_out.encode())
+    with Client(rampart.port) as again:
+        response, _ = upgrade(again)
+        assert response.status == 101, response
+    helpers.get(rampart.port, "/extra/x")  # routed by the new config's route
+    routes = json.loads(helpers.get(admin_port, "/stats").body)["routes"]
+    assert any(r["route"] == "extra" and r["requests"] == 1 for r in routes), routes
