@@ -251,7 +251,7 @@ std::string answerAdminRequest(std::string_view method, std::string_view target,
                                const AdminServer::Sources& sources) {
   AdminHooks hooks;
   hooks.sources = sources;
-  return answerAdminRequest(AdminRequest{method, target, authorization, {}}, token, hooks);
+  return answerAdminRequest(AdminRequest{method, target, authorization, {}, {}, {}}, token, hooks);
 }
 
 AdminServer::AdminServer(AdminSettings settings, AdminHooks hooks)

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <regex>
 
 #include "observe/export.h"
 
@@ -23,11 +22,42 @@ bool endsWith(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// -?(0|[1-9][0-9]{0,17})(\.[0-9]+)?([eE][+-]?[0-9]+)?: a JSON number whose
+// integer part fits 18 digits (the config's numbers are never longer).
+bool isJsonNumber(std::string_view text) {
+  size_t i = 0;
+  if (i < text.size() && text[i] == '-') ++i;
+  const size_t first = i;
+  if (i < text.size() && text[i] == '0') {
+    ++i;
+  } else {
+    while (i < text.size() && isDigit(text[i])) ++i;
+    if (i == first || i - first > 18) return false;
+  }
+  if (i == first) return false;
+  if (i < text.size() && text[i] == '.') {
+    const size_t digits = ++i;
+    while (i < text.size() && isDigit(text[i])) ++i;
+    if (i == digits) return false;
+  }
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+    const size_t digits = i;
+    while (i < text.size() && isDigit(text[i])) ++i;
+    if (i == digits) return false;
+  }
+  return i == text.size();
+}
+
 // A plain YAML scalar that JSON can carry bare.
 bool looksBare(const std::string& value) {
   if (value == "true" || value == "false" || value == "null") return true;
-  static const std::regex kNumber(R"(-?(0|[1-9][0-9]{0,17})(\.[0-9]+)?([eE][+-]?[0-9]+)?)");
-  return std::regex_match(value, kNumber);
+  return isJsonNumber(value);
 }
 
 void emit(const YAML::Node& node, bool secret, std::string& out) {

@@ -70,3 +70,23 @@ TEST(ConfigViewTest, BrokenYamlIsAnErrorObject) {
 
 }  // namespace
 }  // namespace rampart::admin
+
+namespace rampart::admin {
+namespace {
+
+TEST(ConfigViewTest, OnlyJsonNumbersGoBare) {
+  const std::string json = redactedConfigJson(
+      "a: 8080\nb: 0.5\nc: -1e3\nd: 007\ne: 12abc\nf: 1.\ng: 2E+2\nh: '9'\ni: -x\n");
+  EXPECT_NE(json.find("\"a\":8080"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"b\":0.5"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"c\":-1e3"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"d\":\"007\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"e\":\"12abc\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"f\":\"1.\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"g\":2E+2"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"h\":\"9\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"i\":\"-x\""), std::string::npos) << json;
+}
+
+}  // namespace
+}  // namespace rampart::admin
