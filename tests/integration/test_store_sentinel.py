@@ -125,3 +125,38 @@ def test_sentinels_that_do_not_answer_are_skipped_in_order(stack, sentinel_set):
     assert f"master mymaster at {master.address}" in rampart.stderr()
     assert status(rampart.port, "/g/x", [("x-client", "x")]) == 200
     wait_for(lambda: leases(master) >= 1, 2, "no lease reached the master")
+
+
+def test_a_manual_failover_is_followed_though_the_old_master_stays_up(stack, sentinel_set):
+    """SENTINEL FAILOVER: the old master keeps running, as a replica, and
+    rampart's connection to it never fails; the +switch-master message (or
+    a READONLY answer) sends rampart to the sentinels, and the leases move
+    to the new master."""
+    master, replica, sentinels = sentinel_set
+    upstream = stack.upstream("app")
+    store = {"redis": {"mode": "sentinel", "master_name": "mymaster", "timeout": "250ms",
+                       "sentinels": [s.address for s in sentinels]},
+             "expected_instances": 2}
+    rampart = start_instance(stack, upstream, store, ROUTES, admin=True)
+    wait_store_up(rampart)
+    assert f"master mymaster at {master.address}" in rampart.stderr()
+    assert "OK" in sentinels[1].cli("SENTINEL", "failover", "mymaster")
+    wait_for(lambda: "role:master" in replica.cli("INFO", "replication"), 20,
+             "the sentinels never promoted the replica")
+    promoted = time.monotonic()
+    wait_for(lambda: f"master mymaster at {replica.address}" in rampart.stderr(), 5,
+             rampart.stderr())
+    # Well before the 5 s re-check: a message or the demotion told us.
+    assert time.monotonic() - promoted < 4, rampart.stderr()
+    assert "+switch-master" in rampart.stderr() or "read-only" in rampart.stderr()
+    wait_for(lambda: status(rampart.port, "/g/m/0", [("x-client", "m")]) == 200, 5,
+             "the fail-closed limit never passed on the new master")
+    assert leases(replica) >= 1
+    # The sentinels turn the old master into a replica later (when their
+    # INFO poll sees it, up to 10 s apart); its READONLY would send rampart to
+    # the sentinels again, never back to it.
+    wait_for(lambda: "role:slave" in master.cli("INFO", "replication"), 25,
+             "the old master was never reconfigured as a replica")
+    wait_for(lambda: status(rampart.port, "/g/m/1", [("x-client", "m")]) == 200, 5,
+             "the limit did not pass on the new master after the demotion")
+    assert f"master mymaster at {master.address} (was" not in rampart.stderr()
