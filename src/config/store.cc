@@ -47,6 +47,36 @@ bool readTls(yaml::Reader& reader, const YAML::Node& node, const std::string& ba
   return ok;
 }
 
+// A list of host:port (`addresses` or `sentinels`), resolved now.
+bool readAddresses(yaml::Reader& reader, const YAML::Node& addresses, const char* key,
+                   store::StoreSettings* out) {
+  const std::string name(key);
+  if (!reader.sequence(addresses, name) || addresses.size() == 0) {
+    if (addresses.IsSequence()) reader.error(addresses, name + ": at least one host:port");
+    return false;
+  }
+  bool ok = true;
+  for (const YAML::Node& item : addresses) {
+    std::optional<std::string> text = reader.string(item, name);
+    if (!text) {
+      ok = false;
+      continue;
+    }
+    std::string error;
+    std::vector<net::SocketAddress> resolved = net::SocketAddress::resolve(*text, &error);
+    if (resolved.empty()) {
+      reader.error(item, name + ": expected host:port like 127.0.0.1:6379, got " +
+                             yaml::describe(item) + (error.empty() ? "" : " (" + error + ")"));
+      ok = false;
+      continue;
+    }
+    // The name as the connection and the logs use it: the first address.
+    out->addresses.push_back(resolved.front());
+    out->address_texts.push_back(resolved.front().toString());
+  }
+  return ok;
+}
+
 }  // namespace
 
 void readStore(yaml::Reader& reader, const yaml::Map& top, const std::string& base_dir,
@@ -64,52 +94,60 @@ void readStore(yaml::Reader& reader, const yaml::Map& top, const std::string& ba
   out.enabled = true;
   bool ok = true;
   if (const YAML::Node* redis = reader.require(*map, "redis", "store")) {
-    std::optional<yaml::Map> r = reader.map(
-        *redis, "redis", {"addresses", "mode", "timeout", "username", "password", "tls"});
+    std::optional<yaml::Map> r = reader.map(*redis, "redis",
+                                            {"addresses", "sentinels", "master_name", "mode",
+                                             "timeout", "username", "password", "tls"});
     if (!r) {
       ok = false;
     } else {
       if (const YAML::Node* mode = r->find("mode")) {
-        if (auto text = reader.oneOf(*mode, "mode", {"single", "cluster"})) {
-          out.mode = *text == "cluster" ? store::Mode::kCluster : store::Mode::kSingle;
+        if (auto text = reader.oneOf(*mode, "mode", {"single", "cluster", "sentinel"})) {
+          out.mode = *text == "cluster"    ? store::Mode::kCluster
+                     : *text == "sentinel" ? store::Mode::kSentinel
+                                           : store::Mode::kSingle;
         } else {
           ok = false;
         }
       }
-      if (const YAML::Node* addresses = reader.require(*r, "addresses", "redis")) {
-        if (!reader.sequence(*addresses, "addresses") || addresses->size() == 0) {
-          if (addresses->IsSequence()) {
-            reader.error(*addresses, "addresses: at least one host:port");
+      // Sentinel mode names the sentinels, never the master (it moves).
+      const bool sentinel = out.mode == store::Mode::kSentinel;
+      const char* const list_key = sentinel ? "sentinels" : "addresses";
+      const char* const other_key = sentinel ? "addresses" : "sentinels";
+      if (r->find(other_key) != nullptr) {
+        reader.error(r->keyPosition(other_key),
+                     sentinel ? "addresses: mode sentinel finds the master through `sentinels` "
+                                "(host:port of each sentinel), not a fixed address"
+                              : "sentinels: only with mode: sentinel");
+        ok = false;
+      }
+      if (const YAML::Node* addresses = reader.require(*r, list_key, "redis")) {
+        if (!readAddresses(reader, *addresses, list_key, &out)) {
+          ok = false;
+        } else if (out.mode == store::Mode::kSingle && out.addresses.size() > 1) {
+          reader.error(*addresses,
+                       "addresses: mode single takes one address (use mode: cluster for seed "
+                       "nodes of a Redis Cluster, or mode: sentinel with `sentinels`)");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+      if (const YAML::Node* name = r->find("master_name")) {
+        std::optional<std::string> text = reader.string(*name, "master_name");
+        if (!sentinel) {
+          reader.error(r->keyPosition("master_name"), "master_name: only with mode: sentinel");
+          ok = false;
+        } else if (!text || text->empty() || text->find_first_of(" \t\r\n") != std::string::npos) {
+          if (text) {
+            reader.error(*name, "master_name: the name the sentinels monitor (no spaces), got " +
+                                    yaml::describe(*name));
           }
           ok = false;
         } else {
-          for (const YAML::Node& item : *addresses) {
-            std::optional<std::string> text = reader.string(item, "addresses");
-            if (!text) {
-              ok = false;
-              continue;
-            }
-            std::string error;
-            std::vector<net::SocketAddress> resolved = net::SocketAddress::resolve(*text, &error);
-            if (resolved.empty()) {
-              reader.error(item, "addresses: expected host:port like 127.0.0.1:6379, got " +
-                                     yaml::describe(item) +
-                                     (error.empty() ? "" : " (" + error + ")"));
-              ok = false;
-              continue;
-            }
-            // The name as the connection and the logs use it: the first address.
-            out.addresses.push_back(resolved.front());
-            out.address_texts.push_back(resolved.front().toString());
-          }
-          if (ok && out.mode == store::Mode::kSingle && out.addresses.size() > 1) {
-            reader.error(*addresses,
-                         "addresses: mode single takes one address (use mode: cluster for seed "
-                         "nodes of a Redis Cluster)");
-            ok = false;
-          }
+          out.master_name = *text;
         }
-      } else {
+      } else if (sentinel) {
+        reader.require(*r, "master_name", "redis");  // reports the missing key
         ok = false;
       }
       if (const YAML::Node* timeout = r->find("timeout")) {

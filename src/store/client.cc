@@ -15,6 +15,7 @@
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "store/connection.h"
+#include "store/sentinel.h"
 #include "store/slot.h"
 
 namespace rampart::store {
@@ -70,6 +71,10 @@ constexpr core::Millis kBackoffMax = 2000;
 constexpr core::Millis kSubscriberPing = 1000;
 constexpr core::Millis kSlotRefresh = 5000;
 constexpr int kMaxRedirects = 3;
+// Sentinel mode: the sentinels are asked again this often even when nothing
+// failed, in case a +switch-master message was missed.
+constexpr core::Millis kSentinelRecheck = 5000;
+const char* const kSwitchMasterChannel = "+switch-master";
 
 }  // namespace
 
@@ -107,7 +112,8 @@ class StoreClient::Impl {
         stats_(stats),
         sink_(std::move(sink)),
         script_sha_(sha1Hex(kLeaseScript)),
-        ticker_(this) {
+        ticker_(this),
+        cursor_(settings.addresses.size()) {
     options_.timeout = settings.timeout.count();
     options_.username = settings.username;
     options_.password = settings.password;
@@ -117,6 +123,9 @@ class StoreClient::Impl {
       options_.server_name = settings.tls.server_name;
     }
     if (settings.mode == Mode::kCluster) slot_owner_.assign(kClusterSlots, std::string());
+    // Sentinels are asked in the clear and without AUTH (docs/store.md); the
+    // master they name is reached with the configured AUTH and TLS.
+    sentinel_options_.timeout = settings.timeout.count();
   }
 
   ~Impl() {
@@ -131,6 +140,8 @@ class StoreClient::Impl {
       loop_.run();
       nodes_.clear();
       subscriber_.reset();
+      sentinel_.reset();
+      sentinel_subscriber_.reset();
     });
   }
 
@@ -260,6 +271,15 @@ class StoreClient::Impl {
     n.retry_at = loop_.now() + n.backoff;
     n.backoff = std::min(n.backoff * 2, kBackoffMax);
     if (settings_.mode == Mode::kCluster) slots_stale_ = true;
+    if (settings_.mode == Mode::kSentinel) {
+      if (name != master_) {
+        // A former master, or a candidate that failed its ROLE check: not the store.
+        logError(name + ": " + why);
+        return;
+      }
+      loseMaster(name + ": " + why);
+      return;
+    }
     markDown(name + ": " + why);
   }
 
@@ -283,16 +303,34 @@ class StoreClient::Impl {
     if (ever_up_) {
       spdlog::info("store: redis available again after {} ms", loop_.now() - down_since_);
     } else {
-      spdlog::info("store: connected to redis ({} mode, {})",
-                   settings_.mode == Mode::kCluster ? "cluster" : "single", seedName());
+      spdlog::info("store: connected to redis ({} mode, {})", modeName(),
+                   settings_.mode == Mode::kSentinel
+                       ? "master " + settings_.master_name + " at " + master_
+                       : seedName());
     }
     ever_up_ = true;
   }
 
   using Callback = std::function<void(const Reply*)>;
 
+  const char* modeName() const {
+    switch (settings_.mode) {
+      case Mode::kCluster:
+        return "cluster";
+      case Mode::kSentinel:
+        return "sentinel";
+      case Mode::kSingle:
+        break;
+    }
+    return "single";
+  }
+
   Connection* connectionFor(const std::string& key) {
     if (settings_.mode == Mode::kSingle) return node(seedName());
+    if (settings_.mode == Mode::kSentinel) {
+      // No master known: the command fails at once (the limits' on_store_error).
+      return master_.empty() ? nullptr : node(master_);
+    }
     const std::string& owner = slot_owner_[keySlot(key)];
     if (!owner.empty()) return node(owner);
     // No map yet (or that slot unknown): any seed, MOVED tells us the owner.
@@ -317,8 +355,8 @@ class StoreClient::Impl {
               int redirects) {
     std::vector<std::string_view> views(args.begin(), args.end());
     stats_.commands.fetch_add(1, std::memory_order_relaxed);
-    c->send(views, [this, key, args = std::move(args), done = std::move(done),
-                    redirects](const Reply* reply) mutable {
+    c->send(views, [this, key, args = std::move(args), done = std::move(done), redirects,
+                    c_name = c->name()](const Reply* reply) mutable {
       if (reply == nullptr) {
         if (done) done(nullptr);
         return;
@@ -343,6 +381,10 @@ class StoreClient::Impl {
         target->send({"ASKING"}, nullptr);
         sendOn(target, key, std::move(args), std::move(done), redirects + 1);
         return;
+      }
+      if (settings_.mode == Mode::kSentinel && reply->errorIs("READONLY") && c_name == master_) {
+        // Demoted under us (a failover we have not heard of): ask the sentinels.
+        loseMaster(c_name + " is read-only now");
       }
       if (reply->isError() && !reply->errorIs("NOSCRIPT")) {  // NOSCRIPT: the caller sends EVAL
         stats_.errors.fetch_add(1, std::memory_order_relaxed);
@@ -402,8 +444,12 @@ class StoreClient::Impl {
     if (loop_.now() < subscriber_retry_at_) return;
     // Any node will do (in a cluster PUBLISH reaches every node's
     // subscribers); after a failure the next seed is tried.
-    const std::string& name =
-        settings_.address_texts[subscriber_seed_ % settings_.address_texts.size()];
+    // Sentinel mode: the master, where every instance publishes.
+    if (settings_.mode == Mode::kSentinel && master_.empty()) return;
+    const std::string name =
+        settings_.mode == Mode::kSentinel
+            ? master_
+            : settings_.address_texts[subscriber_seed_ % settings_.address_texts.size()];
     std::optional<net::SocketAddress> address = addressOf(name);
     if (!address) return;
     subscriber_ = std::make_unique<Connection>(loop_, *address, name, options_);
@@ -414,13 +460,14 @@ class StoreClient::Impl {
       stats_.events_received.fetch_add(1, std::memory_order_relaxed);
       sink_(event);
     });
-    auto failed = [this](const std::string& why) {
+    auto failed = [this, name](const std::string& why) {
       subscriber_retry_at_ = loop_.now() + subscriber_backoff_;
       subscriber_backoff_ = std::min(subscriber_backoff_ * 2, kBackoffMax);
       ++subscriber_seed_;
       // One server: its subscriber failing is the server failing. In a
       // cluster, one node's trouble is not the store's: limits go on.
-      if (settings_.mode == Mode::kSingle) {
+      if (settings_.mode == Mode::kSingle ||
+          (settings_.mode == Mode::kSentinel && name == master_)) {
         markDown("subscriber: " + why);
       } else {
         logError("subscriber: " + why);
@@ -480,6 +527,7 @@ class StoreClient::Impl {
         subscriber_->send({"PING"}, nullptr);
       }
     }
+    if (settings_.mode == Mode::kSentinel) tickSentinel(now);
     if (!subscriber_) subscribe();
     if (settings_.mode == Mode::kCluster &&
         (slots_stale_ || now - last_slot_refresh_ >= kSlotRefresh) &&
@@ -495,6 +543,151 @@ class StoreClient::Impl {
       if (n.connection && n.connection->connected()) n.backoff = kBackoffMin;
     }
     loop_.arm(&ticker_, kTick);
+  }
+
+  // ---- Sentinel mode (docs/store.md, "Sentinel") ----
+  // The sentinels are asked, one at a time in order, for the master's
+  // address; the server they name must say it is a master (ROLE) before any
+  // command goes to it. A lost connection, a READONLY reply or a
+  // +switch-master message sends us back to the sentinels. Nothing here
+  // blocks a request: while there is no master, commands fail at once.
+
+  void tickSentinel(core::Millis now) {
+    if (sentinel_) {
+      sentinel_->expire(now);
+      if (sentinel_->failed()) sentinel_.reset();
+    }
+    if (sentinel_subscriber_) {
+      sentinel_subscriber_->expire(now);
+      if (sentinel_subscriber_->failed()) sentinel_subscriber_.reset();
+    }
+    if (!sentinel_subscriber_ && now >= sentinel_subscriber_retry_at_) subscribeSentinel();
+    if (discovering_) return;
+    const bool due = master_.empty() || discover_now_ || now - last_discovery_ >= kSentinelRecheck;
+    if (due && (discover_now_ || now >= discover_at_)) discover(now);
+  }
+
+  const std::string& sentinelName(size_t index) const {
+    return settings_.address_texts[index % settings_.address_texts.size()];
+  }
+
+  void discover(core::Millis now) {
+    discovering_ = true;
+    discover_now_ = false;
+    last_discovery_ = now;
+    const size_t index = cursor_.current();
+    if (sentinel_ && sentinel_index_ != index) sentinel_.reset();
+    if (!sentinel_) {
+      sentinel_index_ = index;
+      sentinel_ = std::make_unique<Connection>(loop_, settings_.addresses[index],
+                                               sentinelName(index), sentinel_options_);
+      // A failure reaches the pending query's callback (null): that is where it is handled.
+      if (!sentinel_->start([](const std::string&) {})) {
+        discoveryFailed(std::string("connect: ") + strerror(errno));
+        return;
+      }
+    }
+    stats_.commands.fetch_add(1, std::memory_order_relaxed);
+    sentinel_->send(
+        {"SENTINEL", "get-master-addr-by-name", settings_.master_name}, [this](const Reply* reply) {
+          std::string candidate;
+          if (reply == nullptr) {
+            discoveryFailed("no answer");
+          } else if (!parseMasterAddress(*reply, &candidate)) {
+            discoveryFailed(reply->isError() ? reply->str
+                                             : "does not know master " + settings_.master_name);
+          } else {
+            checkRole(candidate);
+          }
+        });
+  }
+
+  void checkRole(const std::string& candidate) {
+    Connection* c = node(candidate);
+    if (c == nullptr) {
+      discoveryFailed("names " + candidate + ", which is not reachable");
+      return;
+    }
+    stats_.commands.fetch_add(1, std::memory_order_relaxed);
+    c->send({"ROLE"}, [this, candidate](const Reply* reply) {
+      if (reply != nullptr && parseRole(*reply) == Role::kMaster) {
+        adoptMaster(candidate);
+      } else {
+        discoveryFailed("names " + candidate + ", which " +
+                        (reply == nullptr ? "did not answer ROLE" : "is not a master"));
+      }
+    });
+  }
+
+  void discoveryFailed(const std::string& why) {
+    discovering_ = false;
+    stats_.errors.fetch_add(1, std::memory_order_relaxed);
+    const std::string what = "sentinel " + sentinelName(cursor_.current()) + ": " + why;
+    if (cursor_.failed()) {
+      // A whole round without a master: back off before the next.
+      discover_at_ = loop_.now() + discover_backoff_;
+      discover_backoff_ = std::min(discover_backoff_ * 2, kBackoffMax);
+    } else {
+      discover_at_ = loop_.now();  // the next sentinel, at the next tick
+    }
+    if (master_.empty()) {
+      markDown(what);
+    } else {
+      logError(what);  // the master we have still serves
+    }
+  }
+
+  void adoptMaster(const std::string& address) {
+    discovering_ = false;
+    cursor_.succeeded();
+    discover_backoff_ = kBackoffMin;
+    if (address != master_) {
+      spdlog::info("store: sentinel: master {} at {}{}", settings_.master_name, address,
+                   master_.empty() ? "" : " (was " + master_ + ")");
+      master_ = address;
+      // The subscriber follows the master (instances publish there).
+      subscriber_.reset();
+      subscriber_retry_at_ = 0;
+    }
+    markUp();
+  }
+
+  // The master failed or was demoted: no commands until the sentinels name one.
+  void loseMaster(const std::string& why) {
+    markDown(why);
+    master_.clear();
+    discover_now_ = true;
+  }
+
+  // +switch-master on a sentinel: a failover ended; ask at once rather than
+  // waiting for the old master's connection to fail.
+  void subscribeSentinel() {
+    const size_t index = sentinel_subscriber_index_ % settings_.addresses.size();
+    sentinel_subscriber_ = std::make_unique<Connection>(loop_, settings_.addresses[index],
+                                                        sentinelName(index), sentinel_options_);
+    sentinel_subscriber_->setPushHandler([this](const Reply& message) {
+      std::string address;
+      if (message.elements.size() < 3 ||
+          !parseSwitchMaster(message.elements[2].str, settings_.master_name, &address)) {
+        return;
+      }
+      spdlog::info("store: sentinel: +switch-master {} to {}", settings_.master_name, address);
+      if (address != master_) discover_now_ = true;
+    });
+    auto failed = [this](const std::string& why) {
+      sentinel_subscriber_retry_at_ = loop_.now() + sentinel_subscriber_backoff_;
+      sentinel_subscriber_backoff_ = std::min(sentinel_subscriber_backoff_ * 2, kBackoffMax);
+      logError("sentinel subscriber " + sentinel_subscriber_->name() + ": " + why);
+      ++sentinel_subscriber_index_;
+    };
+    if (!sentinel_subscriber_->start(failed)) {
+      failed(std::string("connect: ") + strerror(errno));
+      return;
+    }
+    stats_.commands.fetch_add(1, std::memory_order_relaxed);
+    sentinel_subscriber_->send({"SUBSCRIBE", kSwitchMasterChannel}, [this](const Reply* reply) {
+      if (reply != nullptr && !reply->isError()) sentinel_subscriber_backoff_ = kBackoffMin;
+    });
   }
 
   // TLS to Redis: verify the server against the CA (or the system's), TLS 1.2
@@ -542,6 +735,21 @@ class StoreClient::Impl {
   core::Millis down_since_ = 0;
   core::Millis last_error_log_ = -1000;
   bool ever_up_ = false;
+  // Sentinel mode.
+  ConnectionOptions sentinel_options_;
+  SentinelCursor cursor_;
+  std::string master_;  // "ip:port" of the master that passed ROLE; empty: none
+  bool discovering_ = false;
+  bool discover_now_ = false;  // lost master or +switch-master: skip the backoff
+  core::Millis discover_at_ = 0;
+  core::Millis discover_backoff_ = kBackoffMin;
+  core::Millis last_discovery_ = -kSentinelRecheck;
+  std::unique_ptr<Connection> sentinel_;  // queries, to the sentinel at sentinel_index_
+  size_t sentinel_index_ = 0;
+  std::unique_ptr<Connection> sentinel_subscriber_;
+  size_t sentinel_subscriber_index_ = 0;
+  core::Millis sentinel_subscriber_retry_at_ = 0;
+  core::Millis sentinel_subscriber_backoff_ = kBackoffMin;
 };
 
 StoreClient::StoreClient(const StoreSettings& settings, EventSink sink)

@@ -13,8 +13,9 @@
 namespace rampart::store {
 
 enum class Mode : uint8_t {
-  kSingle,   // one Redis server (or a Sentinel-managed primary behind one address)
-  kCluster,  // Redis Cluster: keys routed by slot, the slot map read with CLUSTER SLOTS
+  kSingle,    // one Redis server
+  kCluster,   // Redis Cluster: keys routed by slot, the slot map read with CLUSTER SLOTS
+  kSentinel,  // one master found through Redis Sentinel, followed across failovers
 };
 
 // TLS to Redis (redis-server --tls-port): the server's certificate is
@@ -31,11 +32,14 @@ struct StoreTls {
 struct StoreSettings {
   bool enabled = false;
   Mode mode = Mode::kSingle;
-  std::vector<net::SocketAddress> addresses;  // resolved at load; cluster: the seed nodes
-  std::vector<std::string> address_texts;     // as written, for logs
-  std::chrono::milliseconds timeout{50};      // connect and each command
-  std::string username;                       // AUTH (ACL user); empty: the default user
-  std::string password;                       // AUTH; empty: none
+  // Resolved at load. single: the server; cluster: the seed nodes;
+  // sentinel: the sentinels (in the order they are asked), not the master.
+  std::vector<net::SocketAddress> addresses;
+  std::vector<std::string> address_texts;  // as written, for logs
+  std::string master_name;                 // sentinel: the name the sentinels monitor
+  std::chrono::milliseconds timeout{50};   // connect and each command
+  std::string username;                    // AUTH (ACL user); empty: the default user
+  std::string password;                    // AUTH; empty: none
   StoreTls tls;
   std::string prefix = "rampart:";  // of every key and of the channel
   // How many instances share a global limit: the local share of a limit is

@@ -36,10 +36,12 @@ def cluster_port():
 class Redis:
     """One redis-server on 127.0.0.1:`port` (a free one by default)."""
 
-    def __init__(self, workdir, port=None, cluster=False, tls=None):
-        """`tls`: (cert, key, ca) paths: the server speaks only TLS on `port`."""
+    def __init__(self, workdir, port=None, cluster=False, tls=None, args=()):
+        """`tls`: (cert, key, ca) paths: the server speaks only TLS on `port`.
+        `args`: more redis-server options (e.g. --replicaof host port)."""
         self.port = port or (cluster_port() if cluster else helpers.free_port())
         self.tls = tls
+        self.args = [str(a) for a in args]
         self.dir = Path(workdir) / f"redis-{self.port}"
         self.dir.mkdir(exist_ok=True)
         self.cluster = cluster
@@ -53,7 +55,7 @@ class Redis:
     def start(self):
         args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no",
-                "--loglevel", "warning"]
+                "--loglevel", "warning"] + self.args
         if self.tls:
             cert, key, ca = self.tls
             args[1:3] = ["--port", "0", "--tls-port", str(self.port)]
@@ -111,6 +113,38 @@ class Redis:
                 fields = dict(item.split("=") for item in rest.split(","))
                 out[name] = int(fields["calls"])
         return out
+
+
+class Sentinel(Redis):
+    """One `redis-server --sentinel` on 127.0.0.1:`port` monitoring `master`
+    as `name` (quorum 2, down after 500 ms), its config file in its own
+    directory (a sentinel rewrites it)."""
+
+    def __init__(self, workdir, master, name="mymaster"):
+        self.master = master
+        self.name = name
+        super().__init__(workdir)
+
+    def start(self):
+        conf = self.dir / "sentinel.conf"
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\nloglevel warning\n"
+            f"sentinel monitor {self.name} 127.0.0.1 {self.master.port} 2\n"
+            f"sentinel down-after-milliseconds {self.name} 500\n"
+            f"sentinel failover-timeout {self.name} 2000\n")
+        self.log = open(self.dir / "sentinel.log", "ab")
+        self.process = subprocess.Popen([REDIS_SERVER, str(conf), "--sentinel"], stdout=self.log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            helpers.wait_port(self.port, 10, self.process)
+        except BaseException:
+            self.stop()
+            raise
+
+    def master_state(self):
+        """SENTINEL master <name> as a dict (flat key/value lines)."""
+        lines = self.cli("SENTINEL", "master", self.name).splitlines()
+        return dict(zip(lines[0::2], lines[1::2]))
 
 
 def create_cluster(nodes):

@@ -78,6 +78,25 @@ TEST(StoreConfig, CompilesStoreAndGlobalLimit) {
   EXPECT_EQ(limit.store_id, "route 'orders'/per-client");
 }
 
+TEST(StoreConfig, SentinelModeNamesTheSentinelsAndTheMaster) {
+  LoadResult result =
+      load(withStore(R"(store:
+  redis:
+    mode: sentinel
+    sentinels: ["127.0.0.1:26379", "127.0.0.1:26380", "127.0.0.1:26381"]
+    master_name: mymaster
+)",
+                     "{name: g, key: route, rate: 10/s, burst: 10, scope: global}"));
+  ASSERT_TRUE(result.ok()) << all(result.errors);
+  const store::StoreSettings& s = result.snapshot->store;
+  EXPECT_EQ(s.mode, store::Mode::kSentinel);
+  EXPECT_EQ(s.master_name, "mymaster");
+  // The sentinels, in the order they are asked.
+  ASSERT_EQ(s.address_texts.size(), 3u);
+  EXPECT_EQ(s.address_texts[0], "127.0.0.1:26379");
+  EXPECT_EQ(s.address_texts[2], "127.0.0.1:26381");
+}
+
 TEST(StoreConfig, LocalByDefaultAndNoStoreNeeded) {
   LoadResult result = load(withStore("", "{name: l, key: route, rate: 1/s, burst: 1}"));
   ASSERT_TRUE(result.ok()) << all(result.errors);
@@ -108,7 +127,23 @@ TEST(StoreConfig, MistakesAreRefusedWhereTheyAre) {
        "3:", "mode single takes one address"},
       {"store:\n  redis: {addresses: [\"nonsense\"]}\n", limit, "3:", "expected host:port"},
       {"store:\n  redis: {addresses: [\"127.0.0.1:1\"], timeout: 0}\n", limit, "3:", "timeout"},
-      {"store:\n  redis: {addresses: [\"127.0.0.1:1\"], mode: sentinel}\n", limit, "3:", "mode"},
+      {"store:\n  redis: {addresses: [\"127.0.0.1:1\"], mode: sentinel, master_name: m}\n", limit,
+       "3:", "addresses: mode sentinel finds the master through `sentinels`"},
+      {"store:\n  redis: {mode: sentinel, master_name: m}\n", limit,
+       "3:", "missing required key 'sentinels'"},
+      {"store:\n  redis: {mode: sentinel, sentinels: [\"127.0.0.1:1\"]}\n", limit,
+       "3:", "missing required key 'master_name'"},
+      {"store:\n  redis: {mode: sentinel, sentinels: [], master_name: m}\n", limit,
+       "3:", "sentinels: at least one host:port"},
+      {"store:\n  redis: {mode: sentinel, sentinels: [\"nope\"], master_name: m}\n", limit,
+       "3:", "sentinels: expected host:port"},
+      {"store:\n  redis: {mode: sentinel, sentinels: [\"127.0.0.1:1\"], master_name: \"a b\"}\n",
+       limit, "3:", "master_name: the name the sentinels monitor"},
+      {"store:\n  redis: {addresses: [\"127.0.0.1:1\"], sentinels: [\"127.0.0.1:2\"]}\n", limit,
+       "3:", "sentinels: only with mode: sentinel"},
+      {"store:\n  redis: {addresses: [\"127.0.0.1:1\"], master_name: m}\n", limit,
+       "3:", "master_name: only with mode: sentinel"},
+      {"store:\n  redis: {addresses: [\"127.0.0.1:1\"], mode: primary}\n", limit, "3:", "mode"},
       {"store:\n  redis: {addresses: [\"127.0.0.1:1\"], username: u}\n", limit,
        "3:", "needs a password"},
       {"store:\n  redis: {addresses: [\"127.0.0.1:1\"], tls: {ca: /nonexistent/ca.pem}}\n", limit,
