@@ -26,7 +26,10 @@ std::string renderRolloutsJson(const MetricsSources& sources) {
   bool first = true;
   for (const RolloutRow& row : sources.rollouts) {
     std::string steps;
-    for (uint32_t step : row.steps) steps += (steps.empty() ? "" : ",") + std::to_string(step);
+    for (uint32_t step : row.steps) {
+      if (!steps.empty()) steps += ',';
+      steps += std::to_string(step);
+    }
     fmt::format_to(
         it,
         "{}{{\"route\":\"{}\",\"cluster\":\"{}\",\"from\":\"{}\",\"state\":\"{}\",\"step\":{},"

@@ -68,14 +68,14 @@ TEST(AdminServerTest, PostActionsNeedPostAndTheToken) {
   AdminHooks hooks = hooksWithActions(&drains, &blocked);
   const std::string token = "0123456789abcdef";
   auto post = [&](std::string_view path, std::string_view body, std::string_view auth) {
-    return answerAdminRequest(AdminRequest{"POST", path, auth, body}, token, hooks);
+    return answerAdminRequest(AdminRequest{"POST", path, auth, body, {}, {}}, token, hooks);
   };
   EXPECT_EQ(post("/drain", "", "").rfind("HTTP/1.1 401 ", 0), 0u);
   EXPECT_EQ(drains, 0);
   EXPECT_EQ(post("/drain", "", "Bearer 0123456789abcdef").rfind("HTTP/1.1 202 ", 0), 0u);
   EXPECT_EQ(drains, 1);
-  std::string get = answerAdminRequest(AdminRequest{"GET", "/drain", "Bearer 0123456789abcdef", {}},
-                                       token, hooks);
+  std::string get = answerAdminRequest(
+      AdminRequest{"GET", "/drain", "Bearer 0123456789abcdef", {}, {}, {}}, token, hooks);
   EXPECT_EQ(get.rfind("HTTP/1.1 405 ", 0), 0u);
   EXPECT_EQ(drains, 1);
   EXPECT_EQ(post("/clients/block", R"({"address":"10.9.8.7"})", "Bearer 0123456789abcdef")
@@ -91,7 +91,7 @@ TEST(AdminServerTest, WithoutATokenPostsAreAllowed) {  // loopback only: the con
   int drains = 0;
   std::string blocked;
   AdminHooks hooks = hooksWithActions(&drains, &blocked);
-  std::string out = answerAdminRequest(AdminRequest{"POST", "/drain", {}, {}}, "", hooks);
+  std::string out = answerAdminRequest(AdminRequest{"POST", "/drain", {}, {}, {}, {}}, "", hooks);
   EXPECT_EQ(out.rfind("HTTP/1.1 202 ", 0), 0u);
   EXPECT_EQ(drains, 1);
 }
@@ -104,7 +104,8 @@ TEST(AdminServerTest, ConfigClientsDashboardAndHistory) {
   const std::string auth = "Bearer 0123456789abcdef";
   auto get = [&](std::string_view path, std::string_view authorization,
                  const StatsHistory* history = nullptr) {
-    return answerAdminRequest(AdminRequest{"GET", path, authorization, {}}, token, hooks, history);
+    return answerAdminRequest(AdminRequest{"GET", path, authorization, {}, {}, {}}, token, hooks,
+                              history);
   };
   EXPECT_EQ(get("/config", "").rfind("HTTP/1.1 401 ", 0), 0u);
   EXPECT_NE(get("/config", auth).find("{\"workers\":1}"), std::string::npos);
