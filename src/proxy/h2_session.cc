@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "core/log.h"
@@ -387,6 +388,14 @@ ssize_t H2Connection::readBody(nghttp2_session*, int32_t, uint8_t* buf, size_t l
   }
   if (stream->body_.empty() && stream->body_done_) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!stream->trailers_.empty()) {
+      // The chunked body's trailer fields end the stream instead (HEADERS).
+      *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      std::vector<nghttp2_nv> nva;
+      nva.reserve(stream->trailers_.size());
+      for (const auto& [name, value] : stream->trailers_) nva.push_back(field(name, value));
+      nghttp2_submit_trailer(connection->session_, stream->id_, nva.data(), nva.size());
+    }
     return static_cast<ssize_t>(n);
   }
   // Room again: the response side is read once nghttp2 is done sending.
@@ -583,6 +592,7 @@ bool H2Connection::takeResponse(H2Stream* stream) {
     }
     stream->head_done_ = true;
     stream->remaining_ = head.content_length;
+    if (head.framing == http::BodyFraming::kChunked) stream->chunk_tail_ = "\r\n";
     bool body = head.framing != http::BodyFraming::kNone &&
                 !(head.framing == http::BodyFraming::kContentLength && head.content_length == 0);
     if (!body) {
@@ -616,8 +626,18 @@ bool H2Connection::takeResponse(H2Stream* stream) {
         resetStream(stream, NGHTTP2_INTERNAL_ERROR);
         return false;
       }
+      // Trailer fields (RFC 9112 7.1.2) become HTTP/2 trailers: the raw
+      // framing's tail is kept (bounded by the head limit) until the end.
+      stream->chunk_tail_.append(stream->raw_, 0, progress.consumed);
+      const size_t keep = max_header_bytes_ + 16;
+      if (stream->chunk_tail_.size() > 2 * keep) {
+        stream->chunk_tail_.erase(0, stream->chunk_tail_.size() - keep);
+      }
       stream->raw_.erase(0, progress.consumed);
-      if (progress.done) stream->body_done_ = true;
+      if (progress.done) {
+        stream->body_done_ = true;
+        takeTrailers(stream);
+      }
       break;
     }
     case http::BodyFraming::kUntilClose:
@@ -631,6 +651,44 @@ bool H2Connection::takeResponse(H2Stream* stream) {
     nghttp2_session_resume_data(session_, stream->id_);
   }
   return true;
+}
+
+// The decoder has validated the section already: "...\r\n0[;ext]\r\n"
+// then field lines, then an empty line. Fields are read back from the end
+// until the last-chunk line; those HTTP/2 forbids in trailers are dropped.
+void H2Connection::takeTrailers(H2Stream* stream) {
+  std::string_view tail = stream->chunk_tail_;
+  if (tail.size() >= 4 && tail.substr(tail.size() - 4) == "\r\n\r\n") {
+    tail.remove_suffix(2);
+  }
+  if (tail.size() >= 2 && tail.substr(tail.size() - 2) == "\r\n") tail.remove_suffix(2);
+  while (stream->trailers_.size() < 64) {
+    size_t start = tail.rfind("\r\n");
+    if (start == std::string_view::npos) {
+      stream->trailers_.clear();  // longer than the tail kept: not relayed rather than cut
+      break;
+    }
+    std::string_view line = tail.substr(start + 2);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0 || line[0] == '0') break;
+    std::string name(line.substr(0, colon));
+    bool token = true;
+    for (char& c : name) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      token = token && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+    }
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (token && !hopByHop(name) && name != "content-length" && name != "host" &&
+        name != "trailer") {
+      stream->trailers_.emplace_back(std::move(name), std::string(value));
+    }
+    tail = tail.substr(0, start);
+  }
+  std::reverse(stream->trailers_.begin(), stream->trailers_.end());  // read from the end
+  std::string().swap(stream->chunk_tail_);
 }
 
 void H2Connection::resetStream(H2Stream* stream, uint32_t error_code) {

@@ -68,8 +68,10 @@ class H2Stream final : public core::EventHandler, public core::Deferred {
   bool head_request_ = false;
   uint64_t remaining_ = 0;  // Content-Length bytes still expected
   http::ChunkedDecoder chunks_;
-  std::string body_;        // payload waiting for DATA frames
-  size_t body_offset_ = 0;  // taken from the front of body_
+  std::string chunk_tail_;  // chunked: the raw framing's last bytes (where trailers end up)
+  std::vector<std::pair<std::string, std::string>> trailers_;  // sent after the last DATA
+  std::string body_;                                           // payload waiting for DATA frames
+  size_t body_offset_ = 0;                                     // taken from the front of body_
   bool body_done_ = false;
   bool inner_eof_ = false;
   bool readable_ = false;
@@ -111,6 +113,7 @@ class H2Connection {
   void flushInner(H2Stream* stream);
   void readInner(H2Stream* stream);
   bool takeResponse(H2Stream* stream);  // false: the stream was reset
+  void takeTrailers(H2Stream* stream);
   void resetStream(H2Stream* stream, uint32_t error_code);
   void retire(H2Stream* stream);
   void onStreamEvents(H2Stream* stream, uint32_t events);

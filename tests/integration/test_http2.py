@@ -98,6 +98,8 @@ class H2Client:
                 state = self.streams[event.stream_id]
                 state["headers"] = event.headers
                 state["status"] = int(dict(event.headers)[":status"])
+            elif isinstance(event, h2.events.TrailersReceived):
+                self.streams[event.stream_id]["trailers"] = event.headers
             elif isinstance(event, h2.events.DataReceived):
                 self.streams[event.stream_id]["body"] += event.data
                 self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
@@ -197,6 +199,11 @@ def test_prior_knowledge_get_and_post_reach_the_upstream_as_http11(stack):
         assert big["status"] == 200 and len(big["body"]) == 1000000
         chunked = client.get("/download?bytes=300000&chunked=1")
         assert chunked["status"] == 200 and len(chunked["body"]) == 300000
+        # A chunked response's trailer fields arrive as HTTP/2 trailers.
+        trailed = client.get("/chunked?n=3&trailer=abc123")
+        assert bytes(trailed["body"]) == b"chunk-0\nchunk-1\nchunk-2\n"
+        assert trailed.get("trailers") == [("x-checksum", "abc123")]
+        assert "trailers" not in chunked
     # HTTP/1.1 is still served on the same listener.
     assert helpers.get(rampart.port, "/plain").status == 200
     # And a stock client: curl with prior knowledge.
@@ -207,7 +214,7 @@ def test_prior_knowledge_get_and_post_reach_the_upstream_as_http11(stack):
     assert out.stdout == "2 200", out.stderr
     counters = stopped_counters(rampart)
     assert counters["h2_connections"] == 2
-    assert counters["h2_streams"] == 6
+    assert counters["h2_streams"] == 7
 
 
 def test_a_listener_without_http2_does_not_take_the_preface(stack):
