@@ -2,7 +2,8 @@
 on a cleartext listener with `http2: true`, h2 over TLS by ALPN, the same
 phases as HTTP/1.1 (a 401, a 429), many streams on one connection, flow
 control both ways, and each flood protection. Clients are python's h2
-(Debian's python3-h2) over raw sockets, so frames can be crafted, and curl."""
+(Debian's python3-h2) over raw sockets, so frames can be crafted; curl and
+nghttp (nghttp2-client) as stock clients."""
 import re
 import socket
 import ssl
@@ -402,3 +403,26 @@ def test_a_client_certificate_reaches_every_stream(stack, pki):
     anonymous.set_alpn_protocols(["h2"])
     with H2Client(rampart.port, anonymous) as client:
         assert client.get("/who/anon")["status"] == 401
+
+
+def test_a_drain_lets_streams_under_way_finish_after_goaway(stack):
+    import signal
+    rampart, upstream = start(stack)
+    # nghttp (python's h2 treats a GOAWAY as the end of everything, and
+    # curl 7.88 does not reuse an h2c connection): two streams on one
+    # connection, the slow one under way when Rampart is told to stop.
+    nghttp = subprocess.Popen(
+        ["nghttp", "-nv", f"http://127.0.0.1:{rampart.port}/warm",
+         f"http://127.0.0.1:{rampart.port}/slow?ms=800"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        upstream.wait_for(lambda r: r["target"] == "/slow?ms=800")
+        rampart.process.send_signal(signal.SIGTERM)
+        out, _ = nghttp.communicate(timeout=10)
+    finally:
+        if nghttp.poll() is None:
+            nghttp.kill()
+    assert nghttp.returncode == 0, out[-2000:]
+    assert out.count(":status: 200") == 2, out[-2000:]
+    assert re.search(r"recv GOAWAY frame.*\n.*error_code=NO_ERROR", out), out[-2000:]
+    assert rampart.process.wait(timeout=10) == 0
