@@ -26,14 +26,6 @@ constexpr size_t kOutputBytes = 64 * 1024;
 // CONTINUATION frames after one HEADERS (CVE-2024-27316 family).
 constexpr size_t kMaxContinuations = 8;
 
-// Connection-specific fields never cross to HTTP/1.1 or back (RFC 9113 8.2.2).
-bool hopByHop(std::string_view name) {
-  return http::equalsIgnoreCase(name, "connection") || http::equalsIgnoreCase(name, "keep-alive") ||
-         http::equalsIgnoreCase(name, "proxy-connection") ||
-         http::equalsIgnoreCase(name, "transfer-encoding") ||
-         http::equalsIgnoreCase(name, "upgrade") || http::equalsIgnoreCase(name, "te");
-}
-
 std::string_view view(const uint8_t* data, size_t length) {
   return {reinterpret_cast<const char*>(data), length};
 }
@@ -270,32 +262,33 @@ int H2Connection::onHeader(nghttp2_session*, const nghttp2_frame* frame, const u
   if (stream->header_bytes_ > connection->max_header_bytes_) {
     stream->header_overflow_ = true;
     connection->worker_->stats().h2_header_overflows.inc();
-    stream->fields_.clear();
-    stream->cookie_.clear();
+    stream->request_.fields.clear();
+    stream->request_.cookie.clear();
     return 0;
   }
   std::string_view key = view(name, name_length);
   std::string_view text = view(value, value_length);
   if (key == ":method") {
-    stream->method_ = text;
+    stream->request_.method = text;
   } else if (key == ":path") {
-    stream->path_ = text;
+    stream->request_.path = text;
   } else if (key == ":authority") {
-    stream->authority_ = text;
+    stream->request_.authority = text;
   } else if (key == ":scheme" || key[0] == ':') {
     // The scheme is the listener's; nghttp2 refuses unknown pseudo-fields.
   } else if (key == "host") {
-    stream->host_ = text;
+    stream->request_.host = text;
   } else if (key == "cookie") {
     // RFC 9113 8.2.3: split cookies are joined again for HTTP/1.1.
-    if (!stream->cookie_.empty()) stream->cookie_ += "; ";
-    stream->cookie_ += text;
-  } else if (!hopByHop(key)) {
-    if (key == "content-length") stream->has_content_length_ = true;
-    stream->fields_.append(key);
-    stream->fields_.append(": ");
-    stream->fields_.append(text);
-    stream->fields_.append("\r\n");
+    if (!stream->request_.cookie.empty()) stream->request_.cookie += "; ";
+    stream->request_.cookie += text;
+  } else if (!connectionSpecific(key)) {
+    if (key == "content-length") stream->request_.has_content_length = true;
+    std::string& fields = stream->request_.fields;
+    fields.append(key);
+    fields.append(": ");
+    fields.append(text);
+    fields.append("\r\n");
   }
   return 0;
 }
@@ -414,7 +407,7 @@ void H2Connection::startStream(H2Stream* stream, bool end_stream) {
     replyLocally(stream, 431);
     return;
   }
-  if (stream->method_ == "CONNECT") {
+  if (stream->request_.method == "CONNECT") {
     replyLocally(stream, 501);  // RFC 8441 WebSocket over HTTP/2 is not served yet
     return;
   }
@@ -425,31 +418,12 @@ void H2Connection::startStream(H2Stream* stream, bool end_stream) {
   }
   worker_->stats().h2_streams.inc();
   stream->fd_ = fds[0];
-  stream->head_request_ = stream->method_ == "HEAD";
+  stream->head_request_ = stream->request_.method == "HEAD";
   stream->response_.headers.reserve(owner_->pinnedSnapshot().http.limits.max_headers);
   worker_->loop().addEdgeTriggered(stream->fd_, stream);
-  std::string& out = stream->to_inner_;
-  out.reserve(256 + stream->fields_.size());
-  out += stream->method_;
-  out += ' ';
-  out += stream->path_;
-  out += " HTTP/1.1\r\nhost: ";
-  out += stream->authority_.empty() ? stream->host_ : stream->authority_;
-  out += "\r\n";
-  out += stream->fields_;
-  if (!stream->cookie_.empty()) {
-    out += "cookie: ";
-    out += stream->cookie_;
-    out += "\r\n";
-  }
-  if (!end_stream && !stream->has_content_length_) {
-    stream->chunked_ = true;
-    out += "transfer-encoding: chunked\r\n";
-  }
-  // One request per socketpair: the Session closes after answering.
-  out += "connection: close\r\n\r\n";
+  stream->to_inner_ = http11Head(stream->request_, end_stream, &stream->chunked_);
   stream->request_ended_ = end_stream;
-  std::string().swap(stream->fields_);
+  stream->request_ = H2Request();  // its strings are not needed any more
   worker_->startStreamSession(fds[1], peer_, listener_, owner_->peer_certificate_.get());
   flushInner(stream);
 }
@@ -585,7 +559,7 @@ bool H2Connection::takeResponse(H2Stream* stream) {
     nva.reserve(head.headers.size() + 1);
     nva.push_back(field(":status", status));
     for (const http::Header& header : head.headers) {
-      if (hopByHop(header.name)) continue;
+      if (connectionSpecific(header.name)) continue;
       std::string& name = names.emplace_back(header.name);
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       nva.push_back(field(name, header.value));
@@ -636,7 +610,8 @@ bool H2Connection::takeResponse(H2Stream* stream) {
       stream->raw_.erase(0, progress.consumed);
       if (progress.done) {
         stream->body_done_ = true;
-        takeTrailers(stream);
+        stream->trailers_ = chunkedTrailers(stream->chunk_tail_);
+        std::string().swap(stream->chunk_tail_);
       }
       break;
     }
@@ -651,44 +626,6 @@ bool H2Connection::takeResponse(H2Stream* stream) {
     nghttp2_session_resume_data(session_, stream->id_);
   }
   return true;
-}
-
-// The decoder has validated the section already: "...\r\n0[;ext]\r\n"
-// then field lines, then an empty line. Fields are read back from the end
-// until the last-chunk line; those HTTP/2 forbids in trailers are dropped.
-void H2Connection::takeTrailers(H2Stream* stream) {
-  std::string_view tail = stream->chunk_tail_;
-  if (tail.size() >= 4 && tail.substr(tail.size() - 4) == "\r\n\r\n") {
-    tail.remove_suffix(2);
-  }
-  if (tail.size() >= 2 && tail.substr(tail.size() - 2) == "\r\n") tail.remove_suffix(2);
-  while (stream->trailers_.size() < 64) {
-    size_t start = tail.rfind("\r\n");
-    if (start == std::string_view::npos) {
-      stream->trailers_.clear();  // longer than the tail kept: not relayed rather than cut
-      break;
-    }
-    std::string_view line = tail.substr(start + 2);
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0 || line[0] == '0') break;
-    std::string name(line.substr(0, colon));
-    bool token = true;
-    for (char& c : name) {
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      token = token && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
-    }
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (token && !hopByHop(name) && name != "content-length" && name != "host" &&
-        name != "trailer") {
-      stream->trailers_.emplace_back(std::move(name), std::string(value));
-    }
-    tail = tail.substr(0, start);
-  }
-  std::reverse(stream->trailers_.begin(), stream->trailers_.end());  // read from the end
-  std::string().swap(stream->chunk_tail_);
 }
 
 void H2Connection::resetStream(H2Stream* stream, uint32_t error_code) {

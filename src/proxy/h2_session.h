@@ -27,6 +27,7 @@
 #include "http/parser.h"
 #include "net/address.h"
 #include "proxy/h2_guard.h"
+#include "proxy/h2_translate.h"
 
 namespace rampart::proxy {
 
@@ -51,12 +52,10 @@ class H2Stream final : public core::EventHandler, public core::Deferred {
   bool retired_ = false;  // nghttp2 closed the stream: waiting for deferred delete
 
   // Request (HTTP/2 -> HTTP/1.1).
-  std::string method_, path_, authority_, host_, cookie_;
-  std::string fields_;            // "name: value\r\n" lines, as they came
+  H2Request request_;             // the fields so far (proxy/h2_translate.h)
   size_t header_bytes_ = 0;       // decoded header block size (RFC 9113 6.5.2 accounting)
   bool header_overflow_ = false;  // over the head limit: answered 431
-  bool has_content_length_ = false;
-  bool chunked_ = false;  // request body sent chunked (length unknown)
+  bool chunked_ = false;          // request body sent chunked (length unknown)
   bool request_ended_ = false;
   std::string to_inner_;   // bytes not yet written to the socketpair
   size_t unconsumed_ = 0;  // DATA payload bytes not yet given back to the window
@@ -113,7 +112,6 @@ class H2Connection {
   void flushInner(H2Stream* stream);
   void readInner(H2Stream* stream);
   bool takeResponse(H2Stream* stream);  // false: the stream was reset
-  void takeTrailers(H2Stream* stream);
   void resetStream(H2Stream* stream, uint32_t error_code);
   void retire(H2Stream* stream);
   void onStreamEvents(H2Stream* stream, uint32_t events);
