@@ -29,9 +29,12 @@ REFUSED_STREAM = 0x7
 class H2Client:
     """One HTTP/2 connection; every wait bounded by `timeout`."""
 
-    def __init__(self, port, context=None, timeout=5.0):
-        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, context=None, timeout=5.0, source=None, prefix=b""):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                       source_address=(source, 0) if source else None)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if prefix:  # a PROXY protocol header, before anything HTTP/2
+            raw.sendall(prefix)
         self.sock = context.wrap_socket(raw, server_hostname="a.test") if context else raw
         self.timeout = timeout
         self.conn = h2.connection.H2Connection(
@@ -426,3 +429,13 @@ def test_a_drain_lets_streams_under_way_finish_after_goaway(stack):
     assert out.count(":status: 200") == 2, out[-2000:]
     assert re.search(r"recv GOAWAY frame.*\n.*error_code=NO_ERROR", out), out[-2000:]
     assert rampart.process.wait(timeout=10) == 0
+
+
+def test_prior_knowledge_after_a_proxy_protocol_header(stack):
+    rampart, upstream = start(stack, listener={"proxy_protocol": True},
+                              trusted_proxies=["127.0.0.2/32"])
+    header = b"PROXY TCP4 198.51.100.7 127.0.0.1 40000 443\r\n"
+    with H2Client(rampart.port, source="127.0.0.2", prefix=header) as client:
+        assert client.get("/behind-proxy")["status"] == 200
+    record = upstream.wait_for(lambda r: r["target"] == "/behind-proxy")
+    assert helpers.echo_header(record, "x-forwarded-for") == ["198.51.100.7"]
