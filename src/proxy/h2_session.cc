@@ -417,6 +417,10 @@ void H2Connection::startStream(H2Stream* stream, bool end_stream) {
     return;
   }
   worker_->stats().h2_streams.inc();
+  // Like each HTTP/1.1 request, each stream starts on the worker's current
+  // generation: after a reload, the listener's index in the new snapshot.
+  if (owner_->gen_ != &worker_->current()) owner_->repin();
+  listener_ = owner_->listener_;
   stream->fd_ = fds[0];
   stream->head_request_ = stream->request_.method == "HEAD";
   stream->response_.headers.reserve(owner_->pinnedSnapshot().http.limits.max_headers);

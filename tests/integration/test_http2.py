@@ -439,3 +439,26 @@ def test_prior_knowledge_after_a_proxy_protocol_header(stack):
         assert client.get("/behind-proxy")["status"] == 200
     record = upstream.wait_for(lambda r: r["target"] == "/behind-proxy")
     assert helpers.echo_header(record, "x-forwarded-for") == ["198.51.100.7"]
+
+
+def test_a_reload_applies_to_the_next_stream_on_an_open_connection(stack):
+    import json
+    upstream = stack.upstream("app")
+    port, admin_port = helpers.free_port(), helpers.free_port()
+    admin = {"address": f"127.0.0.1:{admin_port}"}
+    rampart = stack.rampart(h2_config(port, upstream, admin=admin), port)
+    helpers.wait_port(admin_port, 10, rampart.process)
+    with H2Client(port) as client:
+        assert client.get("/before")["status"] == 200
+        # The route loses its `public: true`: deny by default from now on.
+        denied = [{"name": "all", "match": {"prefix": "/"}, "cluster": "app",
+                   "_deny_by_default": True}]
+        path = stack.workdir / f"rampart-{port}.yaml"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(h2_config(port, upstream, routes=denied, admin=admin))
+        tmp.replace(path)
+        with helpers.Client(admin_port, timeout=10) as control:
+            response = control.request("POST", "/reload")
+        assert response.status == 200, response.body
+        assert client.get("/after")["status"] == 403
+    assert "/after" not in upstream.targets()
