@@ -462,3 +462,29 @@ def test_a_reload_applies_to_the_next_stream_on_an_open_connection(stack):
         assert response.status == 200, response.body
         assert client.get("/after")["status"] == 403
     assert "/after" not in upstream.targets()
+
+
+def test_a_client_that_vanishes_mid_streams_leaves_nothing_open(stack):
+    upstream = stack.upstream("app")
+    port, admin_port = helpers.free_port(), helpers.free_port()
+    rampart = stack.rampart(h2_config(port, upstream, admin={"address": f"127.0.0.1:{admin_port}"}),
+                            port)
+    helpers.wait_port(admin_port, 10, rampart.process)
+
+    def open_connections():
+        text = helpers.get(admin_port, "/metrics").body.decode()
+        return int(re.search(r"^rampart_connections_open (\d+)$", text, re.M).group(1))
+
+    client = H2Client(port)
+    for i in range(20):
+        client.request("GET", f"/slow?ms=700&i={i}")
+    upstream.wait_for(lambda r: r["target"].startswith("/slow"))
+    assert open_connections() > 1  # the connection and its streams' sessions
+    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    client.close()  # a reset, mid-responses
+    deadline = time.monotonic() + 5
+    while open_connections() != 0:
+        assert time.monotonic() < deadline, "streams' sessions were left open"
+        time.sleep(0.05)
+    with H2Client(port) as again:
+        assert again.get("/after")["status"] == 200
