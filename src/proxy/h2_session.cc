@@ -305,6 +305,7 @@ int H2Connection::onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void
     case NGHTTP2_HEADERS:
       if (stream == nullptr) break;
       if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        stream->request_ended_ = end_stream;
         connection->startStream(stream, end_stream);
       } else if (end_stream) {
         connection->endBody(stream);  // after trailers
@@ -341,6 +342,20 @@ int H2Connection::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void
   if (frame->hd.type == NGHTTP2_RST_STREAM &&
       frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {
     connection->worker_->stats().h2_refused_streams.inc();
+  }
+  // The whole response went before the whole request (a 401 or 413 to an
+  // upload): RST_STREAM(NO_ERROR) tells the client to stop sending (RFC
+  // 9113 8.1) instead of holding a stream slot while it uploads for nothing.
+  // Only now: queued earlier, it would overtake the response's DATA.
+  const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  if (end_stream && (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS)) {
+    auto* stream = static_cast<H2Stream*>(
+        nghttp2_session_get_stream_user_data(connection->session_, frame->hd.stream_id));
+    if (stream != nullptr && !stream->request_ended_) {
+      stream->request_ended_ = true;
+      nghttp2_submit_rst_stream(connection->session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                NGHTTP2_NO_ERROR);
+    }
   }
   return 0;
 }
@@ -452,8 +467,9 @@ void H2Connection::appendBody(H2Stream* stream, const uint8_t* data, size_t leng
 }
 
 void H2Connection::endBody(H2Stream* stream) {
-  if (stream->request_ended_ || stream->fd_ < 0) return;
+  if (stream->request_ended_) return;
   stream->request_ended_ = true;
+  if (stream->fd_ < 0) return;
   if (stream->chunked_) stream->to_inner_ += "0\r\n\r\n";
   flushInner(stream);
 }

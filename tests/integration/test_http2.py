@@ -273,7 +273,7 @@ def test_streams_see_the_same_auth_and_limits_as_http11(stack):
               {"name": "all", "match": {"prefix": "/"}, "cluster": "app"}]
     rampart, upstream = start(
         stack, routes=routes,
-        listener={"limits": [{"name": "per-ip", "key": "address", "rate": "1/m", "burst": 4}]},
+        listener={"limits": [{"name": "per-ip", "key": "address", "rate": "1/m", "burst": 5}]},
         authentication={"providers": [{"name": "partners", "api_keys": {"file": "api-keys.yaml"}}]})
     with H2Client(rampart.port) as client:
         refused = client.get("/keyed/a")
@@ -281,6 +281,11 @@ def test_streams_see_the_same_auth_and_limits_as_http11(stack):
         assert dict(refused["headers"]).get("www-authenticate")
         allowed = client.get("/keyed/b", [("x-api-key", "secret-key")])
         assert allowed["status"] == 200
+        # An upload refused before its body is sent: the 401, then
+        # RST_STREAM(NO_ERROR) so the client stops sending.
+        upload = client.request("POST", "/keyed/upload", [("content-length", "100000")], end=False)
+        refused_upload = client.wait([upload])[0]
+        assert refused_upload["status"] == 401 and refused_upload["reset"] == 0
         assert client.get("/open/1")["status"] == 200
         assert client.get("/open/2")["status"] == 200
         limited = client.get("/open/3")
