@@ -44,15 +44,19 @@ import time
 
 from procs import Processes, cpu_ticks, pin, read_cpu
 from report import CONNECTIONS, REPO, Report, fmt_rps, fmt_us
-from targets import (TOKEN_TARGETS, Target, check_answers, free_port, origin_conf,
+from targets import (H2_TARGETS, TOKEN_TARGETS, Target, check_answers, free_port, origin_conf,
                      wait_listening)
 from tokens import POOL, TokenPool
 
 ALL_TARGETS = ["rampart", "rampart-tokens", "rampart-jwt", "nginx", "haproxy", "direct",
-               "rampart-tls", "nginx-tls", "haproxy-tls"]
-# Without TARGETS: the cleartext comparison (the TLS column is asked for by name).
+               "rampart-tls", "nginx-tls", "haproxy-tls", "rampart-h2", "nginx-h2", "haproxy-h2"]
+# Without TARGETS: the cleartext comparison (the TLS and HTTP/2 columns are asked for by name).
 DEFAULT_TARGETS = ["rampart", "rampart-tokens", "rampart-jwt", "nginx", "haproxy", "direct"]
-RAMPART_TARGETS = ("rampart", "rampart-tokens", "rampart-jwt", "rampart-tls")  # run RAMPART_BIN
+RAMPART_TARGETS = ("rampart", "rampart-tokens", "rampart-jwt", "rampart-tls",
+                   "rampart-h2")  # run RAMPART_BIN
+# HTTP/2 targets are driven by h2load instead of wrk: the same connections,
+# each carrying this many concurrent streams.
+H2_STREAMS = 10
 MEASURES = ["throughput", "cpu", "c1"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -78,6 +82,12 @@ def usage():
                                         (one EC P-256 certificate, suite
                                         TLS_AES_128_GCM_SHA256), wrk over https
                                         keep-alive; asked for by name only
+                        rampart-h2, nginx-h2, haproxy-h2
+                                        the same proxies serving cleartext
+                                        HTTP/2 (prior knowledge), h2load -t1
+                                        with 10 streams per connection (no
+                                        p50/p99: h2load reports none); asked
+                                        for by name only
   RAMPART_BIN=build/rampart   relative paths are taken from the current directory
   RAMPART_ARGS=""     extra arguments for `rampart proxy` and for rampart-tokens'
                       and rampart-jwt's `rampart serve -c` (so only logging
@@ -167,6 +177,27 @@ def parse_wrk(out):
     return r
 
 
+def parse_h2load(out):
+    """Requests/sec and error counts from h2load's summary (no latency percentiles)."""
+    r = {"ok": False, "raw": out, "p50": None, "p99": None, "sock_errors": {}}
+    m = re.search(r"^finished in [\d.]+\w*, ([\d.]+) req/s", out, re.M)
+    n = re.search(r"^requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", out, re.M)
+    s = re.search(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out, re.M)
+    if not m or not n or not s:
+        return r
+    r["rps_all"] = float(m.group(1))
+    r["requests"] = int(n.group(2))
+    r["non2xx"] = int(s.group(3)) + int(s.group(4))
+    r["sock_errors"] = {"failed": int(n.group(4)), "errored": int(n.group(5)),
+                        "timeout": int(n.group(6))}
+    r["errors"] = r["non2xx"] + r["sock_errors"]["errored"] + r["sock_errors"]["timeout"]
+    good = max(r["requests"] - r["non2xx"], 0)
+    r["rps"] = r["rps_all"] * good / r["requests"] if r["requests"] else 0.0
+    r["ok"] = r["requests"] > 0
+    return r
+
+
 # ---------------------------------------------------------------- the run
 
 def log(msg=""):
@@ -227,9 +258,16 @@ class Bench:
         pin(self.origin.pid, origin_cpu)
 
     def wrk(self, target, conns, duration, cpu, sample=None):
-        argv = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{conns}", f"-d{duration}",
-                "--latency"] + target.wrk_args()
-        proc = self.procs.start("wrk", argv, capture=True)
+        h2 = target.name in H2_TARGETS
+        if h2:
+            argv = ["taskset", "-c", str(cpu), "h2load", "-t1", f"-c{conns}",
+                    # c1 measures one request at a time: one stream.
+                    f"-m{1 if conns == 1 else H2_STREAMS}",
+                    "-D", str(max(1, int(duration_seconds(duration)))), target.url()]
+        else:
+            argv = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{conns}", f"-d{duration}",
+                    "--latency"] + target.wrk_args()
+        proc = self.procs.start("h2load" if h2 else "wrk", argv, capture=True)
         samples = sample(proc) if sample else None
         try:
             out, err = proc.communicate(timeout=duration_seconds(duration) + 30)
@@ -237,7 +275,7 @@ class Bench:
             self.procs.stop(proc)
             return {"ok": False, "raw": "wrk did not finish in time"}, samples
         self.procs.forget(proc)
-        r = parse_wrk(out)
+        r = parse_h2load(out) if h2 else parse_wrk(out)
         if not r["ok"]:
             r["raw"] = (out + err).strip()
         return r, samples
@@ -369,10 +407,12 @@ class Bench:
 
 def check_tools(settings):
     need = ["nginx", "taskset", "wrk"]
-    if {"haproxy", "haproxy-tls"} & set(settings.targets):
+    if {"haproxy", "haproxy-tls", "haproxy-h2"} & set(settings.targets):
         need.append("haproxy")
     if {"rampart-tls", "nginx-tls", "haproxy-tls"} & set(settings.targets):
         need.append("openssl")
+    if set(H2_TARGETS) & set(settings.targets):
+        need += ["h2load", "curl"]
     missing = [t for t in need if shutil.which(t) is None]
     if missing:
         raise RuntimeError(f"missing {' '.join(missing)} (Debian: apt-get install "

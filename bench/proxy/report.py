@@ -9,7 +9,7 @@ import subprocess
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONNECTIONS = 64  # wrk -c of the throughput and CPU runs
-RAMPART_NAMES = {"rampart", "rampart-tokens", "rampart-jwt", "rampart-tls"}  # run the rampart binary
+RAMPART_NAMES = {"rampart", "rampart-tokens", "rampart-jwt", "rampart-tls", "rampart-h2"}  # run the rampart binary
 SAME = "Rampart with the same requests"  # rampart-tokens, in the rampart-jwt table
 
 
@@ -200,6 +200,22 @@ class Report:
                                            ("cpu", "own_us", "CPU µs/req (own)")):
                     rs = self.ratios(measure, key, "rampart-tls", peer)
                     L.append(f"| {what}, Rampart / {label} over TLS | {fmt_ratio(rs)} | "
+                             + ", ".join(f"{x:.2f}" for x in rs) + " |")
+            L.append("")
+
+        if "rampart-h2" in have and ({"nginx-h2", "haproxy-h2"} & have):
+            L.append("HTTP/2 (h2c, prior knowledge; h2load, 10 streams per connection), round by "
+                     "round (ratio > 1: Rampart serves more, < 1 for CPU: Rampart costs less):")
+            L.append("")
+            L.append("| | median (min–max) | per round |")
+            L.append("|---|---:|---|")
+            for peer, label in (("nginx-h2", "nginx"), ("haproxy-h2", "HAProxy")):
+                if peer not in have:
+                    continue
+                for measure, key, what in (("throughput", "rps", "req/s"),
+                                           ("cpu", "own_us", "CPU µs/req (own)")):
+                    rs = self.ratios(measure, key, "rampart-h2", peer)
+                    L.append(f"| {what}, Rampart / {label} over HTTP/2 | {fmt_ratio(rs)} | "
                              + ", ".join(f"{x:.2f}" for x in rs) + " |")
             L.append("")
 

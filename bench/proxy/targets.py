@@ -26,6 +26,10 @@ TOKEN_TARGETS = ("rampart-tokens", "rampart-jwt")
 # is measured. Upstream stays cleartext for all three.
 TLS_TARGETS = ("rampart-tls", "nginx-tls", "haproxy-tls")
 TLS_SUITE = "TLS_AES_128_GCM_SHA256"
+# The HTTP/2 column: each proxy serves cleartext HTTP/2 with prior knowledge
+# (h2c) and forwards HTTP/1.1 to the same origin; h2load drives it with
+# several streams per connection (bench.py H2_STREAMS).
+H2_TARGETS = ("rampart-h2", "nginx-h2", "haproxy-h2")
 
 
 def tls_files(tmp):
@@ -133,10 +137,13 @@ def origin_conf(tmp, port):
 """
 
 
-def nginx_proxy_conf(tmp, port, origin, tls=None):
+def nginx_proxy_conf(tmp, port, origin, tls=None, h2=False, name=None):
     # keepalive_requests is raised on both sides (defaults: 1000) so that
     # nginx, like HAProxy, does not close busy keep-alive connections.
     listen = f"listen 127.0.0.1:{port} backlog=4096;"
+    if h2:  # h2c with prior knowledge (nginx 1.22 syntax)
+        listen = (f"listen 127.0.0.1:{port} http2 backlog=4096;\n"
+                  "        http2_max_concurrent_streams 128;")
     if tls:
         cert, key, _ = tls
         listen = (f"listen 127.0.0.1:{port} ssl backlog=4096;\n"
@@ -145,7 +152,7 @@ def nginx_proxy_conf(tmp, port, origin, tls=None):
                   f"        ssl_protocols TLSv1.3;\n"
                   f"        ssl_conf_command Ciphersuites {TLS_SUITE};\n"
                   f"        ssl_session_tickets on;")
-    return nginx_common(tmp, "nginx-tls" if tls else "nginx") + f"""    upstream origin {{
+    return nginx_common(tmp, name or ("nginx-tls" if tls else "nginx")) + f"""    upstream origin {{
         server 127.0.0.1:{origin};
         keepalive 256;
         keepalive_requests 10000000;
@@ -210,6 +217,37 @@ virtual_hosts:
 """
 
 
+def rampart_h2_conf(port, origin):
+    """`rampart proxy --workers 1`'s config with the listener taking h2c (prior knowledge)."""
+    return f"""# rampart-h2: what `rampart proxy --workers 1` runs, the listener serving HTTP/2 too
+workers: 1
+listeners:
+  - name: proxy
+    address: "127.0.0.1:{port}"
+    http2: true
+clusters:
+  - name: upstream
+    endpoints: ["127.0.0.1:{origin}"]
+virtual_hosts:
+  - name: any
+    domains: ["*"]
+    routes:
+      - {{name: all, match: {{prefix: /}}, cluster: upstream, public: true}}
+"""
+
+
+def check_h2_answers(port):
+    """One GET over h2c (curl, prior knowledge): 200 "ok" over HTTP/2."""
+    try:
+        out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-w", " %{http_version} %{http_code}",
+                              f"http://127.0.0.1:{port}/"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"h2c GET / failed: {e!r}"
+    if out.stdout != "ok 2 200":
+        return f"h2c GET / answered {out.stdout[:60]!r} {out.stderr[:120]!r}, want 'ok' over HTTP/2"
+    return None
+
+
 def rampart_tls_conf(port, origin, tls):
     """`rampart proxy --workers 1`'s config with the listener terminating TLS 1.3."""
     cert, key, _ = tls
@@ -233,8 +271,10 @@ virtual_hosts:
 """
 
 
-def haproxy_conf(port, origin, tls=None):
+def haproxy_conf(port, origin, tls=None, h2=False):
     bind = f"bind 127.0.0.1:{port}"
+    if h2:
+        bind += " proto h2"
     if tls:
         bind += f" ssl crt {tls[2]} ssl-min-ver TLSv1.3 ciphersuites {TLS_SUITE}"
     return f"""global
@@ -280,20 +320,21 @@ class Target:
         if self.name == "rampart":
             return [s.rampart_bin, "proxy", "--listen", f"127.0.0.1:{self.port}",
                     "--to", f"127.0.0.1:{self.origin_port}", "--workers", "1"] + s.rampart_args
-        if self.name in TOKEN_TARGETS or self.name == "rampart-tls":
+        if self.name in TOKEN_TARGETS or self.name in ("rampart-tls", "rampart-h2"):
             return [s.rampart_bin, "serve", "-c", self.conf_path()] + s.rampart_args
         tls = tls_files(tmp) if self.name in TLS_TARGETS else None
-        if self.name in ("nginx", "nginx-tls"):
+        if self.name in ("nginx", "nginx-tls", "nginx-h2"):
             conf = os.path.join(tmp, f"{self.name}.conf")
             with open(conf, "w") as f:
-                f.write(nginx_proxy_conf(tmp, self.port, self.origin_port, tls))
+                f.write(nginx_proxy_conf(tmp, self.port, self.origin_port, tls,
+                                         h2=self.name == "nginx-h2", name=self.name))
             os.makedirs(os.path.join(tmp, f"{self.name}-temp"), exist_ok=True)
             return ["nginx", "-p", tmp, "-e", os.path.join(tmp, f"{self.name}-error.log"),
                     "-c", conf, "-g", "daemon off;"]
-        if self.name in ("haproxy", "haproxy-tls"):
+        if self.name in ("haproxy", "haproxy-tls", "haproxy-h2"):
             conf = os.path.join(tmp, f"{self.name}.cfg")
             with open(conf, "w") as f:
-                f.write(haproxy_conf(self.port, self.origin_port, tls))
+                f.write(haproxy_conf(self.port, self.origin_port, tls, h2=self.name == "haproxy-h2"))
             return ["haproxy", "-f", conf, "-db"]
         raise AssertionError(self.name)
 
@@ -302,7 +343,9 @@ class Target:
 
     def write_rampart_conf(self):
         """Writes the config and has `rampart validate` accept it; None or why not."""
-        if self.name == "rampart-tls":
+        if self.name == "rampart-h2":
+            text = rampart_h2_conf(self.port, self.origin_port)
+        elif self.name == "rampart-tls":
             text = rampart_tls_conf(self.port, self.origin_port, tls_files(self.tmp))
         elif self.pool is None:
             return "no token pool"
@@ -332,6 +375,8 @@ class Target:
             return check_jwt_answers(self.port, self.pool)
         if self.name == "rampart-tokens":
             return check_tokens_answers(self.port, self.pool)
+        if self.name in H2_TARGETS:
+            return check_h2_answers(self.port)
         return check_answers(self.port, tls=self.name in TLS_TARGETS)
 
     def start(self):
@@ -339,7 +384,7 @@ class Target:
         if self.name == "direct":
             return None
         self.port = free_port()
-        if self.name in TOKEN_TARGETS or self.name == "rampart-tls":
+        if self.name in TOKEN_TARGETS or self.name in ("rampart-tls", "rampart-h2"):
             why = self.write_rampart_conf()
             if why:
                 return why

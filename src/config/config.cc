@@ -204,8 +204,9 @@ void readProxyProtocol(Reader& reader, const Map& map, bool have_trusted, Listen
 void readListener(Reader& reader, const YAML::Node& node, size_t index, bool have_trusted,
                   const std::string& base_dir, ListenerSeen* seen, std::vector<ListenerSpec>* out) {
   std::string label = detail::labelOf(node, "listener");
-  std::optional<Map> map = reader.map(
-      node, label, {"name", "address", "shadow_policy", "limits", "proxy_protocol", "tls"});
+  std::optional<Map> map =
+      reader.map(node, label,
+                 {"name", "address", "shadow_policy", "limits", "proxy_protocol", "tls", "http2"});
   if (!map) return;
   ListenerSpec spec;
   spec.name = "listener-" + std::to_string(index + 1);
@@ -224,6 +225,8 @@ void readListener(Reader& reader, const YAML::Node& node, size_t index, bool hav
     readListenerAddress(reader, *address, seen, &spec);
   }
   readProxyProtocol(reader, *map, have_trusted, &spec);
+  // HTTP/2 with prior knowledge (cleartext; TLS listeners take h2 by ALPN).
+  reader.readBool(*map, "http2", &spec.http2);
   if (const YAML::Node* tls = map->find("tls")) {
     // The PROXY header comes before the handshake, in clear: not read yet.
     if (spec.proxy_protocol) {
@@ -330,7 +333,7 @@ std::shared_ptr<Snapshot> readSnapshot(Reader& reader, const YAML::Node& root,
        "via",           "trusted_proxies", "http",           "canonical",     "listeners",
        "clusters",      "virtual_hosts",   "authentication", "policies",      "policy_files",
        "authorization", "authorizers",     "shield",         "admin",         "access_log",
-       "reload", "websocket", "store"});
+       "reload",        "websocket",       "store"});
   if (!top) return nullptr;
   auto snapshot = std::make_shared<Snapshot>();
   readWorkers(reader, *top, snapshot.get());

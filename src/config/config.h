@@ -40,6 +40,10 @@ struct ListenerSpec {
   // connection with a PROXY protocol header (v1 or v2) naming the client;
   // any other peer may not send one (docs/shield.md).
   bool proxy_protocol = false;
+  // `http2: true`: a cleartext connection that opens with the HTTP/2
+  // connection preface is served as HTTP/2 (prior knowledge, docs/http2.md);
+  // HTTP/1.1 is still served on it. TLS listeners choose h2 by ALPN.
+  bool http2 = false;
   // `tls:` (docs/tls.md): the compiled server side; null for cleartext.
   // Shared, not const: a reload hands the old one's ticket keys to the new.
   std::shared_ptr<tls::ServerTls> tls;

@@ -211,12 +211,8 @@ void readListenerTls(Reader& reader, const YAML::Node& node, const std::string& 
     at.alpn = reader.where(*alpn);
     spec.alpn = readNames(reader, *alpn, "alpn");
     for (const std::string& name : spec.alpn) {
-      if (name == "h2") {
-        reader.error(*alpn,
-                     "alpn: h2 is not served yet (HTTP/2 arrives with its own issue); "
-                     "list http/1.1 only");
-      } else if (name != "http/1.1") {
-        reader.error(*alpn, "alpn: unknown protocol '" + name + "' (known: http/1.1)");
+      if (name != "h2" && name != "http/1.1") {
+        reader.error(*alpn, "alpn: unknown protocol '" + name + "' (known: h2, http/1.1)");
       }
     }
     if (alpn->IsSequence() && alpn->size() == 0) {

@@ -66,6 +66,14 @@ const std::vector<CounterField>& counterFields() {
       {"websocket_upgrades", &WorkerStats::websocket_upgrades},
       {"websocket_idle_closes", &WorkerStats::websocket_idle_closes},
       {"websocket_lifetime_closes", &WorkerStats::websocket_lifetime_closes},
+      {"h2_connections", &WorkerStats::h2_connections},
+      {"h2_streams", &WorkerStats::h2_streams},
+      {"h2_refused_streams", &WorkerStats::h2_refused_streams},
+      {"h2_rapid_resets", &WorkerStats::h2_rapid_resets},
+      {"h2_header_overflows", &WorkerStats::h2_header_overflows},
+      {"h2_continuation_floods", &WorkerStats::h2_continuation_floods},
+      {"h2_control_floods", &WorkerStats::h2_control_floods},
+      {"h2_protocol_errors", &WorkerStats::h2_protocol_errors},
   };
   return kFields;
 }

@@ -68,6 +68,16 @@ struct WorkerStats {
   Counter websocket_idle_closes;      // closed after idle_timeout without a byte
   Counter websocket_lifetime_closes;  // closed at max_lifetime
 
+  // HTTP/2 (docs/http2.md).
+  Counter h2_connections;          // connections served as HTTP/2 (ALPN h2 or prior knowledge)
+  Counter h2_streams;              // streams that became requests
+  Counter h2_refused_streams;      // RST_STREAM(REFUSED_STREAM): over max_concurrent_streams
+  Counter h2_rapid_resets;         // connections cut off for cancelling streams too fast
+  Counter h2_header_overflows;     // streams refused: decoded header block over the head limit
+  Counter h2_continuation_floods;  // connections cut off for too many CONTINUATION frames
+  Counter h2_control_floods;       // connections cut off for SETTINGS/PING/empty DATA floods
+  Counter h2_protocol_errors;      // connections ended by another HTTP/2 protocol error
+
   // The access log (observe/access_log.h): lines refused by a full ring.
   Counter access_log_dropped;
 

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/socket.h"
+#include "proxy/h2_session.h"
 #include "proxy/local_reply.h"
 #include "proxy/upstream_reply.h"
 #include "proxy/worker.h"
@@ -39,7 +40,7 @@ void resetOnClose(int fd) {
 }  // namespace
 
 Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_t listener,
-                 const shield::GateTicket& ticket)
+                 const shield::GateTicket& ticket, bool h2_stream)
     : worker_(worker),
       gen_(&worker->current()),
       fd_(fd),
@@ -55,6 +56,8 @@ Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_
   response_.headers.reserve(snapshot.http.limits.max_headers);
   peer_trusted_ = net::containsAny(snapshot.trusted_proxies, peer_);
   peer_ip_length_ = peer_.formatIp(peer_ip_, sizeof(peer_ip_));
+  h2_stream_ = h2_stream;
+  if (h2_stream_) return;  // the HTTP/2 connection did the TLS and has no PROXY header
   if (listener_ < snapshot.listeners.size()) {
     proxy_rule_ = proxyHeaderRule(snapshot.listeners[listener_].proxy_protocol, peer_trusted_);
   }
@@ -136,6 +139,10 @@ void Session::start() {
 }
 
 void Session::beginDrain(bool keep_idle) {
+  if (state_ == State::kHttp2) {
+    h2_->drain();  // GOAWAY: the streams under way finish first
+    return;
+  }
   if (keep_idle) {
     gentle_close_ = true;
     return;
@@ -168,6 +175,10 @@ void Session::onEvents(uint32_t events) {
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
+  if (state_ == State::kHttp2) {
+    h2_->onClientEvents();
+    return;
+  }
   drive();
 }
 
@@ -301,6 +312,7 @@ void Session::drive() {
       case State::kTunneling:
         progress = pumpTunnel();
         break;
+      case State::kHttp2:  // driven by h2_ from onEvents
       case State::kClosed:
         return;
     }
@@ -367,6 +379,19 @@ bool Session::flushClient(std::string_view extra, size_t* extra_written) {
 // Phase 1: read head.
 
 bool Session::stepReadingHead() {
+  switch (http2Start()) {
+    case H2Start::kTake:
+      startHttp2();
+      return false;
+    case H2Start::kWait:
+      if (client_eof_) {
+        closeNow();
+        return false;
+      }
+      return readClient();
+    case H2Start::kNo:
+      break;
+  }
   if (tryParseHead()) return true;
   if (client_eof_) {
     closeNow();  // closed between requests, or in the middle of a head
@@ -790,6 +815,7 @@ void Session::closeNow() {
   releaseOverload();
   if (access_.pending && access_.decision == "allow") access_.decision = "abort";
   logRequest();
+  if (h2_ != nullptr) h2_->abandon();  // its streams' Sessions see their client leave
   worker_->loop().remove(fd_);
   ::close(fd_);
   fd_ = -1;

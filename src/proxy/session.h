@@ -24,11 +24,13 @@
 #include "proxy/retry_loop.h"
 #include "proxy/rewrite.h"
 #include "shield/accept_gate.h"
+#include "tls/peer.h"
 #include "tls/transport.h"
 #include "upstream/pool.h"
 
 namespace rampart::proxy {
 
+class H2Connection;
 class MirrorCompare;
 class Worker;
 
@@ -41,10 +43,18 @@ class Session final : public core::EventHandler,
  public:
   // `listener`: index of the listener that accepted it; `ticket`: what the
   // accept gate decided, handed back to it at close.
+  // `h2_stream`: the Session serves one stream of an HTTP/2 connection,
+  // over a socketpair from its H2Connection (proxy/h2_session.h): cleartext
+  // HTTP/1.1 whatever the listener, never a PROXY header.
   Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_t listener = 0,
-          const shield::GateTicket& ticket = {});
+          const shield::GateTicket& ticket = {}, bool h2_stream = false);
   ~Session() override;
 
+  // An HTTP/2 stream's Session: the connection's verified client
+  // certificate, so mTLS authentication sees the same identity either way.
+  void adoptPeerCertificate(const tls::PeerCertificate& certificate) {
+    peer_certificate_ = std::make_unique<tls::PeerCertificate>(certificate);
+  }
   // Registers with the loop and starts reading the first request.
   void start();
   // Drain: an idle connection closes now; a busy one after its current
@@ -80,6 +90,8 @@ class Session final : public core::EventHandler,
   void onTimeout() override;
 
  private:
+  friend class H2Connection;  // drives the client I/O once the connection is HTTP/2
+
   enum class State : uint8_t {
     kReadingHead,    // waiting for (the rest of) a request head
     kAwaitingAuthz,  // phases paused on an external authorizer's answer (nothing read meanwhile)
@@ -88,6 +100,7 @@ class Session final : public core::EventHandler,
     kReplying,       // flushing a local reply
     kLingering,      // response sent, write side shut; discarding input before close
     kTunneling,      // a WebSocket after its 101: bytes both ways until either side ends
+    kHttp2,          // handed to h2_ (ALPN h2 or the prior-knowledge preface)
     kClosed,
   };
   enum class UpstreamFailure : uint8_t {
@@ -107,6 +120,11 @@ class Session final : public core::EventHandler,
 
   void drive();
   bool stepReadingHead();
+  // HTTP/2 (docs/http2.md): kTake once ALPN said h2 or the preface is
+  // there, kWait while what arrived is still a prefix of the preface.
+  enum class H2Start : uint8_t { kNo, kWait, kTake };
+  H2Start http2Start() const;
+  void startHttp2();
   bool stepReplying();
   bool stepLingering();
   bool readClient();
@@ -215,6 +233,9 @@ class Session final : public core::EventHandler,
   std::shared_ptr<tls::ServerTls> tls_context_;
   std::unique_ptr<tls::PeerCertificate> peer_certificate_;
   auth::MtlsCache mtls_cache_;
+  bool alpn_h2_ = false;    // the handshake chose h2
+  bool h2_stream_ = false;  // serves one HTTP/2 stream (constructor)
+  std::unique_ptr<H2Connection> h2_;
 
   core::Buffer in_;   // from the client: heads, then body bytes in flight
   core::Buffer out_;  // to the client: heads and locally made bytes

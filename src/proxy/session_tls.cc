@@ -84,9 +84,9 @@ void Session::onHandshake() {
     peer_certificate_ = std::make_unique<tls::PeerCertificate>(std::move(certificate));
     stats.tls_client_certificates.inc();
   }
-  // ALPN settled on http/1.1 (the only protocol offered so far). HTTP/2
-  // plugs in here: tls_->protocol() == tls::Protocol::kH2 hands the
-  // connection to its own session.
+  // ALPN chose h2: the next step hands the connection to its H2Connection
+  // (Session::stepReadingHead, docs/http2.md).
+  alpn_h2_ = tls_->protocol() == tls::Protocol::kH2;
 }
 
 bool Session::flushClientTls(std::string_view extra, size_t* extra_written) {

@@ -383,6 +383,18 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
   }
 }
 
+void Worker::startStreamSession(int fd, const net::SocketAddress& peer, uint32_t listener,
+                                const tls::PeerCertificate* certificate) {
+  open_connections_->fetch_add(1, std::memory_order_relaxed);
+  auto* session = new Session(this, fd, peer, listener, {}, /*h2_stream=*/true);
+  if (certificate != nullptr) session->adoptPeerCertificate(*certificate);
+  session->next = sessions_;
+  if (sessions_ != nullptr) sessions_->prev = session;
+  sessions_ = session;
+  ++session_count_;
+  session->start();
+}
+
 void Worker::refuseAtAccept(int fd, const net::SocketAddress& peer) {
   stats_.connections_refused.inc();
   stats_.shield_refused_at_accept.inc();

@@ -19,7 +19,8 @@ Endpoints (the path, before '?'):
                    body_sha256 (null with ?sha=0), body_crc32, name, conn
   /slow?ms=N       reads the body, waits N ms, then echoes
   /status/N        answers status N (no body for 1xx/204/304)
-  /chunked?n=K     chunked response: K chunks "chunk-<i>\\n"
+  /chunked?n=K     chunked response: K chunks "chunk-<i>\\n" (&trailer=V: then
+                   the trailer field "X-Checksum: V")
   /download?bytes=N[&chunked=1]  N bytes of pattern_block() data
   /close           reads the request and closes without a response
   /truncate        answers a head promising 100 bytes, sends 10, and closes
@@ -371,7 +372,7 @@ class Server:
         else:
             status = 200
         if path == "/chunked":
-            self.send_chunked(sock, method, int(query.get("n", "3")), base)
+            self.send_chunked(sock, method, int(query.get("n", "3")), base, query.get("trailer"))
             return keep_alive
         if path == "/download":
             self.send_download(sock, method, int(query.get("bytes", "0")), query.get("chunked") == "1", base)
@@ -425,13 +426,16 @@ class Server:
         lines += ["%s: %s" % (n, v) for n, v in headers]
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
-    def send_chunked(self, sock, method, count, base):
+    def send_chunked(self, sock, method, count, base, trailer=None):
         self.send_head(sock, 200, base + [("Content-Type", "text/plain"), ("Transfer-Encoding", "chunked")])
         if method == "HEAD":
             return
         for i in range(count):
             data = b"chunk-%d\n" % i
             sock.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+        if trailer is not None:  # one trailer field: X-Checksum: <trailer>
+            sock.sendall(b"0\r\nX-Checksum: %s\r\n\r\n" % trailer.encode())
+            return
         sock.sendall(b"0\r\n\r\n")
 
     def send_download(self, sock, method, total, chunked, base):

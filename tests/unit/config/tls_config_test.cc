@@ -80,6 +80,40 @@ clusters: [{name: app, endpoints: ["127.0.0.1:9000"]}]
   EXPECT_EQ(result.snapshot->listeners[1].tls, nullptr);
 }
 
+// HTTP/2 (docs/http2.md): h2 by ALPN on TLS, prior knowledge on cleartext.
+TEST_F(TlsConfigTest, Http2ByAlpnAndByPriorKnowledge) {
+  LoadResult result = load(R"(
+listeners:
+  - name: edge
+    address: "127.0.0.1:8443"
+    tls:
+      certificates: [{cert: a.pem, key: a.key}]
+      alpn: [h2, http/1.1]
+  - name: plain
+    address: "127.0.0.1:8080"
+    http2: true
+  - name: old
+    address: "127.0.0.1:8081"
+clusters: [{name: app, endpoints: ["127.0.0.1:9000"]}]
+)");
+  ASSERT_TRUE(result.ok()) << all(result.errors);
+  ASSERT_NE(result.snapshot->listeners[0].tls, nullptr);
+  EXPECT_EQ(result.snapshot->listeners[0].tls->spec().alpn,
+            (std::vector<std::string>{"h2", "http/1.1"}));
+  EXPECT_TRUE(result.snapshot->listeners[1].http2);
+  EXPECT_FALSE(result.snapshot->listeners[2].http2);
+
+  LoadResult bad = load(R"(
+listeners:
+  - address: "127.0.0.1:8080"
+    http2: maybe
+clusters: [{name: app, endpoints: ["127.0.0.1:9000"]}]
+)");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(all(bad.errors).find(where(3, 12) + "http2: expected a boolean"), std::string::npos)
+      << all(bad.errors);
+}
+
 TEST_F(TlsConfigTest, FileProblemsPointAtTheirKey) {
   LoadResult result = load(R"(
 listeners:
@@ -129,7 +163,7 @@ listeners:
     tls:
       certificates: []
       min_version: "1.1"
-      alpn: [h2]
+      alpn: [h3]
       session_tickets: {rotate: 10s}
       client_certificates: {mode: sometimes}
       colour: blue
@@ -139,7 +173,7 @@ clusters: [{name: app, endpoints: ["127.0.0.1:9000"]}]
   std::string text = all(result.errors);
   EXPECT_NE(text.find(where(4, 21) + "certificates: at least one"), std::string::npos) << text;
   EXPECT_NE(text.find(where(5, 20) + "min_version"), std::string::npos) << text;
-  EXPECT_NE(text.find(where(6, 13) + "alpn: h2 is not served yet"), std::string::npos) << text;
+  EXPECT_NE(text.find(where(6, 13) + "alpn: unknown protocol 'h3'"), std::string::npos) << text;
   EXPECT_NE(text.find(where(7, 25) + "rotate: at least 1m"), std::string::npos) << text;
   EXPECT_NE(text.find(where(8, 35) + "mode"), std::string::npos) << text;
   EXPECT_NE(text.find("colour"), std::string::npos) << text;

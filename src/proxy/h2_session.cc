@@ -1,0 +1,677 @@
+#include "proxy/h2_session.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+#include "core/log.h"
+#include "proxy/session.h"
+#include "proxy/worker.h"
+
+namespace rampart::proxy {
+
+namespace {
+
+// Our SETTINGS (docs/http2.md). 100 concurrent streams is what browsers
+// expect and what RFC 9113 recommends as a floor.
+constexpr uint32_t kMaxConcurrentStreams = 100;
+// Response payload buffered per stream before we stop reading its HTTP/1.1
+// side: the client's flow-control window then holds the upstream back.
+constexpr size_t kStreamBufferBytes = 64 * 1024;
+// Frames queued for the client before we stop asking nghttp2 for more.
+constexpr size_t kOutputBytes = 64 * 1024;
+// CONTINUATION frames after one HEADERS (CVE-2024-27316 family).
+constexpr size_t kMaxContinuations = 8;
+
+std::string_view view(const uint8_t* data, size_t length) {
+  return {reinterpret_cast<const char*>(data), length};
+}
+
+nghttp2_nv field(std::string_view name, std::string_view value) {
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+}  // namespace
+
+H2Stream::~H2Stream() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void H2Stream::onEvents(uint32_t events) {
+  if (retired_) return;
+  connection_->onStreamEvents(this, events);
+}
+
+H2Connection::H2Connection(Session* owner, Worker* worker, const net::SocketAddress& peer,
+                           uint32_t listener, uint32_t max_header_bytes)
+    : owner_(owner),
+      worker_(worker),
+      peer_(peer),
+      listener_(listener),
+      max_header_bytes_(max_header_bytes) {
+  nghttp2_session_callbacks* callbacks = nullptr;
+  nghttp2_session_callbacks_new(&callbacks);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(callbacks, onHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameRecv);
+  nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, onFrameSend);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose);
+  nghttp2_option* options = nullptr;
+  nghttp2_option_new(&options);
+  // The window is given back only once a DATA payload has been written to
+  // the stream's Session: a client cannot make us buffer more than a window.
+  nghttp2_option_set_no_auto_window_update(options, 1);
+  nghttp2_option_set_max_continuations(options, kMaxContinuations);
+  // nghttp2's own caps on queued SETTINGS ACKs and PING replies and on
+  // SETTINGS entries; ours (H2FloodGuard) cut off well before them.
+  nghttp2_option_set_max_outbound_ack(options, 1000);
+  nghttp2_option_set_max_settings(options, 32);
+  nghttp2_session_server_new2(&session_, callbacks, this, options);
+  nghttp2_option_del(options);
+  nghttp2_session_callbacks_del(callbacks);
+}
+
+H2Connection::~H2Connection() {
+  dead_ = true;
+  for (H2Stream* stream : live_) {
+    if (stream->fd_ >= 0) worker_->loop().remove(stream->fd_);
+    delete stream;
+  }
+  live_.clear();
+  nghttp2_session_del(session_);
+}
+
+void H2Connection::start() {
+  worker_->stats().h2_connections.inc();
+  nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, max_header_bytes_},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+  };
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  pump();
+}
+
+void H2Connection::onClientEvents() {
+  pump();
+}
+
+void H2Connection::drain() {
+  if (dead_ || finishing_) return;
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  pump();
+}
+
+void H2Connection::abandon() {
+  dead_ = true;
+  for (H2Stream* stream : std::vector<H2Stream*>(live_)) retire(stream);
+}
+
+// Reads the client, feeds nghttp2, writes its frames, until nothing moves:
+// edge-triggered epoll gives no second edge for bytes left unread (and TLS
+// may hold records already read), so the loop runs until the read side says
+// it is drained. What a client can make it do meanwhile is bounded by the
+// flood guards, the stream limit and the flow-control windows.
+void H2Connection::pump() {
+  while (!dead_) {
+    bool progress = owner_->readClient();
+    if (dead_) return;
+    if (!owner_->in_.empty()) {
+      std::string_view input = owner_->in_.readable();
+      ssize_t taken = nghttp2_session_mem_recv(
+          session_, reinterpret_cast<const uint8_t*>(input.data()), input.size());
+      if (dead_) return;
+      if (taken < 0) {
+        failConnection(static_cast<int>(taken));
+        return;
+      }
+      owner_->in_.consume(static_cast<size_t>(taken));
+      progress = true;
+    }
+    wakeStreams();
+    if (!flushOut()) return;
+    if (owner_->client_eof_) {
+      owner_->closeNow();  // the client left: its streams end with it
+      return;
+    }
+    if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+      finish();
+      return;
+    }
+    if (!progress) break;
+  }
+  if (dead_) return;
+  // No stream: the connection is idle (the HTTP/1.1 idle timeout); a stream
+  // under way is bounded by its Session's own timers.
+  if (live_.empty()) {
+    owner_->armTimer(Session::TimerPurpose::kIdle,
+                     owner_->pinnedSnapshot().http.idle_timeout.count());
+  } else {
+    owner_->armTimer(Session::TimerPurpose::kNone, 0);
+  }
+}
+
+bool H2Connection::flushOut() {
+  for (;;) {
+    while (owner_->out_.size() < kOutputBytes) {
+      const uint8_t* data = nullptr;
+      ssize_t n = nghttp2_session_mem_send(session_, &data);
+      if (n < 0) {
+        worker_->stats().h2_protocol_errors.inc();
+        owner_->closeNow();
+        return false;
+      }
+      if (n == 0) break;
+      owner_->out_.append(view(data, static_cast<size_t>(n)));
+    }
+    size_t ignored = 0;
+    size_t before = owner_->out_.size();
+    if (!owner_->flushClient({}, &ignored)) return false;
+    // Keep going while the socket takes everything and nghttp2 has more.
+    if (owner_->out_.size() == before || !owner_->out_.empty()) return true;
+    if (!nghttp2_session_want_write(session_)) return true;
+  }
+}
+
+// GOAWAY has gone (or the client's did): the connection ends like an
+// HTTP/1.1 one after its last response, lingering so that the frames just
+// written are not destroyed by a reset.
+void H2Connection::finish() {
+  if (finishing_) return;
+  finishing_ = true;
+  abandon();
+  owner_->startLingering();
+}
+
+void H2Connection::failConnection(int library_error) {
+  observe::WorkerStats& stats = worker_->stats();
+  switch (library_error) {
+    case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
+      stats.h2_continuation_floods.inc();
+      break;
+    case NGHTTP2_ERR_FLOODED:
+    case NGHTTP2_ERR_TOO_MANY_SETTINGS:
+      stats.h2_control_floods.inc();
+      break;
+    default:
+      stats.h2_protocol_errors.inc();
+      break;
+  }
+  spdlog::debug("HTTP/2 connection from {} ended: {}",
+                std::string_view(owner_->peer_ip_, owner_->peer_ip_length_),
+                nghttp2_strerror(library_error));
+  // The library has queued its GOAWAY where the error allows one.
+  uint32_t code = library_error == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS ||
+                          library_error == NGHTTP2_ERR_FLOODED ||
+                          library_error == NGHTTP2_ERR_TOO_MANY_SETTINGS
+                      ? NGHTTP2_ENHANCE_YOUR_CALM
+                      : NGHTTP2_PROTOCOL_ERROR;
+  nghttp2_session_terminate_session(session_, code);
+  if (!flushOut()) return;
+  finish();
+}
+
+void H2Connection::cutOff(H2FloodGuard::Verdict verdict) {
+  // Frames already in the buffer read are still parsed after the GOAWAY:
+  // one cut-off, counted once.
+  if (cut_off_) return;
+  cut_off_ = true;
+  if (verdict == H2FloodGuard::Verdict::kRapidReset) {
+    worker_->stats().h2_rapid_resets.inc();
+  } else {
+    worker_->stats().h2_control_floods.inc();
+  }
+  // GOAWAY(ENHANCE_YOUR_CALM): nghttp2 reads nothing more from this client.
+  nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+// ---------------------------------------------------------------------------
+// nghttp2 callbacks (only ever called from mem_recv and mem_send above).
+
+int H2Connection::onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* self) {
+  auto* connection = static_cast<H2Connection*>(self);
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  auto* stream = new H2Stream(connection, frame->hd.stream_id);
+  connection->live_.push_back(stream);
+  nghttp2_session_set_stream_user_data(connection->session_, frame->hd.stream_id, stream);
+  return 0;
+}
+
+int H2Connection::onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                           size_t name_length, const uint8_t* value, size_t value_length, uint8_t,
+                           void* self) {
+  auto* connection = static_cast<H2Connection*>(self);
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+    return 0;  // trailers: HTTP/1.1 chunked requests could carry them; not forwarded yet
+  }
+  auto* stream = static_cast<H2Stream*>(
+      nghttp2_session_get_stream_user_data(connection->session_, frame->hd.stream_id));
+  if (stream == nullptr || stream->header_overflow_) return 0;
+  // The decoded size, counted as SETTINGS_MAX_HEADER_LIST_SIZE counts it:
+  // an HPACK bomb (small on the wire, huge decoded) stops here, at the same
+  // limit as an HTTP/1.1 head.
+  stream->header_bytes_ += name_length + value_length + 32;
+  if (stream->header_bytes_ > connection->max_header_bytes_) {
+    stream->header_overflow_ = true;
+    connection->worker_->stats().h2_header_overflows.inc();
+    stream->request_.fields.clear();
+    stream->request_.cookie.clear();
+    return 0;
+  }
+  std::string_view key = view(name, name_length);
+  std::string_view text = view(value, value_length);
+  if (key == ":method") {
+    stream->request_.method = text;
+  } else if (key == ":path") {
+    stream->request_.path = text;
+  } else if (key == ":authority") {
+    stream->request_.authority = text;
+  } else if (key == ":scheme" || key[0] == ':') {
+    // The scheme is the listener's; nghttp2 refuses unknown pseudo-fields.
+  } else if (key == "host") {
+    stream->request_.host = text;
+  } else if (key == "cookie") {
+    // RFC 9113 8.2.3: split cookies are joined again for HTTP/1.1.
+    if (!stream->request_.cookie.empty()) stream->request_.cookie += "; ";
+    stream->request_.cookie += text;
+  } else if (!connectionSpecific(key)) {
+    if (key == "content-length") stream->request_.has_content_length = true;
+    std::string& fields = stream->request_.fields;
+    fields.append(key);
+    fields.append(": ");
+    fields.append(text);
+    fields.append("\r\n");
+  }
+  return 0;
+}
+
+int H2Connection::onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* self) {
+  auto* connection = static_cast<H2Connection*>(self);
+  if (connection->dead_) return 0;
+  int64_t now = connection->worker_->loop().now();
+  H2FloodGuard::Verdict verdict = H2FloodGuard::Verdict::kAllow;
+  auto* stream = static_cast<H2Stream*>(
+      nghttp2_session_get_stream_user_data(connection->session_, frame->hd.stream_id));
+  const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS:
+      if (stream == nullptr) break;
+      if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        stream->request_ended_ = end_stream;
+        connection->startStream(stream, end_stream);
+      } else if (end_stream) {
+        connection->endBody(stream);  // after trailers
+      }
+      break;
+    case NGHTTP2_DATA:
+      if (frame->hd.length == 0 && !end_stream) {
+        verdict = connection->guard_.note(H2FloodGuard::Frame::kEmptyData, now);
+      }
+      if (stream != nullptr && end_stream) connection->endBody(stream);
+      break;
+    case NGHTTP2_RST_STREAM:
+      verdict = connection->guard_.note(H2FloodGuard::Frame::kReset, now);
+      break;
+    case NGHTTP2_SETTINGS:
+      if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+        verdict = connection->guard_.note(H2FloodGuard::Frame::kSettings, now);
+      }
+      break;
+    case NGHTTP2_PING:
+      if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+        verdict = connection->guard_.note(H2FloodGuard::Frame::kPing, now);
+      }
+      break;
+    default:
+      break;
+  }
+  if (verdict != H2FloodGuard::Verdict::kAllow) connection->cutOff(verdict);
+  return 0;
+}
+
+int H2Connection::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* self) {
+  auto* connection = static_cast<H2Connection*>(self);
+  if (frame->hd.type == NGHTTP2_RST_STREAM &&
+      frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {
+    connection->worker_->stats().h2_refused_streams.inc();
+  }
+  // The whole response went before the whole request (a 401 or 413 to an
+  // upload): RST_STREAM(NO_ERROR) tells the client to stop sending (RFC
+  // 9113 8.1) instead of holding a stream slot while it uploads for nothing.
+  // Only now: queued earlier, it would overtake the response's DATA.
+  const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  if (end_stream && (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS)) {
+    auto* stream = static_cast<H2Stream*>(
+        nghttp2_session_get_stream_user_data(connection->session_, frame->hd.stream_id));
+    if (stream != nullptr && !stream->request_ended_) {
+      stream->request_ended_ = true;
+      nghttp2_submit_rst_stream(connection->session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                NGHTTP2_NO_ERROR);
+    }
+  }
+  return 0;
+}
+
+int H2Connection::onDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data,
+                              size_t length, void* self) {
+  auto* connection = static_cast<H2Connection*>(self);
+  auto* stream =
+      static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(connection->session_, stream_id));
+  if (stream == nullptr || stream->fd_ < 0) {
+    // Answered locally (431), or gone: the payload is dropped, the window given back.
+    nghttp2_session_consume(connection->session_, stream_id, length);
+    return 0;
+  }
+  connection->appendBody(stream, data, length);
+  return 0;
+}
+
+int H2Connection::onStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, void* self) {
+  auto* connection = static_cast<H2Connection*>(self);
+  auto* stream =
+      static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(connection->session_, stream_id));
+  if (stream != nullptr) connection->retire(stream);
+  return 0;
+}
+
+ssize_t H2Connection::readBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
+                               uint32_t* data_flags, nghttp2_data_source* source, void* self) {
+  auto* connection = static_cast<H2Connection*>(self);
+  auto* stream = static_cast<H2Stream*>(source->ptr);
+  size_t available = stream->body_.size() - stream->body_offset_;
+  size_t n = std::min(length, available);
+  if (n > 0) std::memcpy(buf, stream->body_.data() + stream->body_offset_, n);
+  stream->body_offset_ += n;
+  if (stream->body_offset_ == stream->body_.size()) {
+    stream->body_.clear();
+    stream->body_offset_ = 0;
+  }
+  if (stream->body_.empty() && stream->body_done_) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!stream->trailers_.empty()) {
+      // The chunked body's trailer fields end the stream instead (HEADERS).
+      *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      std::vector<nghttp2_nv> nva;
+      nva.reserve(stream->trailers_.size());
+      for (const auto& [name, value] : stream->trailers_) nva.push_back(field(name, value));
+      nghttp2_submit_trailer(connection->session_, stream->id_, nva.data(), nva.size());
+    }
+    return static_cast<ssize_t>(n);
+  }
+  // Room again: the response side is read once nghttp2 is done sending.
+  if (stream->readable_ && stream->body_.size() < kStreamBufferBytes) {
+    connection->wake_.push_back(stream->id_);
+  }
+  if (n == 0) return NGHTTP2_ERR_DEFERRED;
+  return static_cast<ssize_t>(n);
+}
+
+// ---------------------------------------------------------------------------
+// Streams: the HTTP/1.1 side.
+
+void H2Connection::startStream(H2Stream* stream, bool end_stream) {
+  if (stream->header_overflow_) {
+    replyLocally(stream, 431);
+    return;
+  }
+  if (stream->request_.method == "CONNECT") {
+    replyLocally(stream, 501);  // RFC 8441 WebSocket over HTTP/2 is not served yet
+    return;
+  }
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
+    resetStream(stream, NGHTTP2_REFUSED_STREAM);  // out of descriptors: the client may retry
+    return;
+  }
+  worker_->stats().h2_streams.inc();
+  // Like each HTTP/1.1 request, each stream starts on the worker's current
+  // generation: after a reload, the listener's index in the new snapshot.
+  if (owner_->gen_ != &worker_->current()) owner_->repin();
+  listener_ = owner_->listener_;
+  stream->fd_ = fds[0];
+  stream->head_request_ = stream->request_.method == "HEAD";
+  stream->response_.headers.reserve(owner_->pinnedSnapshot().http.limits.max_headers);
+  worker_->loop().addEdgeTriggered(stream->fd_, stream);
+  stream->to_inner_ = http11Head(stream->request_, end_stream, &stream->chunked_);
+  stream->request_ended_ = end_stream;
+  stream->request_ = H2Request();  // its strings are not needed any more
+  worker_->startStreamSession(fds[1], peer_, listener_, owner_->peer_certificate_.get());
+  flushInner(stream);
+}
+
+void H2Connection::replyLocally(H2Stream* stream, uint16_t status) {
+  std::string code = std::to_string(status);
+  nghttp2_nv nva[] = {field(":status", code), field("content-length", "0")};
+  nghttp2_submit_response(session_, stream->id_, nva, std::size(nva), nullptr);
+}
+
+void H2Connection::appendBody(H2Stream* stream, const uint8_t* data, size_t length) {
+  if (length == 0) return;
+  if (stream->chunked_) {
+    char size[24];
+    int n = std::snprintf(size, sizeof(size), "%zx\r\n", length);
+    stream->to_inner_.append(size, static_cast<size_t>(n));
+  }
+  stream->to_inner_.append(view(data, length));
+  if (stream->chunked_) stream->to_inner_ += "\r\n";
+  stream->unconsumed_ += length;
+  flushInner(stream);
+}
+
+void H2Connection::endBody(H2Stream* stream) {
+  if (stream->request_ended_) return;
+  stream->request_ended_ = true;
+  if (stream->fd_ < 0) return;
+  if (stream->chunked_) stream->to_inner_ += "0\r\n\r\n";
+  flushInner(stream);
+}
+
+void H2Connection::flushInner(H2Stream* stream) {
+  while (!stream->to_inner_.empty() && stream->writable_) {
+    // MSG_NOSIGNAL: the Session may have answered and closed already (EPIPE).
+    ssize_t n =
+        ::send(stream->fd_, stream->to_inner_.data(), stream->to_inner_.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) {
+        stream->writable_ = false;
+        break;
+      }
+      // The Session ended (a local reply with Connection: close, a drop):
+      // what it answered is still to be read; the rest of the body is not wanted.
+      stream->to_inner_.clear();
+      break;
+    }
+    stream->to_inner_.erase(0, static_cast<size_t>(n));
+  }
+  // Flow control: the window reopens only for payload the Session has.
+  if (stream->to_inner_.empty() && stream->unconsumed_ > 0) {
+    nghttp2_session_consume(session_, stream->id_, stream->unconsumed_);
+    stream->unconsumed_ = 0;
+  }
+}
+
+void H2Connection::onStreamEvents(H2Stream* stream, uint32_t events) {
+  if (dead_) return;
+  if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+    stream->writable_ = true;
+    flushInner(stream);
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    stream->readable_ = true;
+    readInner(stream);
+  }
+  if (dead_) return;
+  wakeStreams();
+  flushOut();
+}
+
+void H2Connection::wakeStreams() {
+  for (size_t round = 0; round < 4 && !wake_.empty(); ++round) {
+    std::vector<int32_t> ids;
+    ids.swap(wake_);
+    for (int32_t id : ids) {
+      auto* stream = static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session_, id));
+      if (stream != nullptr && !stream->retired_) readInner(stream);
+    }
+  }
+}
+
+void H2Connection::readInner(H2Stream* stream) {
+  char scratch[16 * 1024];
+  while (stream->readable_ && !stream->inner_eof_ && stream->body_.size() < kStreamBufferBytes) {
+    ssize_t n = ::read(stream->fd_, scratch, sizeof(scratch));
+    if (n > 0) {
+      stream->raw_.append(scratch, static_cast<size_t>(n));
+      if (!takeResponse(stream)) return;
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      stream->readable_ = false;
+      break;
+    }
+    stream->inner_eof_ = true;
+  }
+  if (!takeResponse(stream)) return;
+  if (stream->inner_eof_ && !stream->body_done_) {
+    if (stream->head_done_ && stream->response_.framing == http::BodyFraming::kUntilClose) {
+      stream->body_done_ = true;
+      nghttp2_session_resume_data(session_, stream->id_);
+    } else {
+      // The Session closed without a (whole) response: a limit's drop, or
+      // a truncated upstream body. The client must not take it as complete.
+      resetStream(stream, NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+}
+
+// Moves what raw_ holds into the response: the head (once), then payload.
+bool H2Connection::takeResponse(H2Stream* stream) {
+  if (stream->body_done_) {
+    stream->raw_.clear();
+    return true;
+  }
+  while (!stream->head_done_) {
+    const config::Snapshot& snapshot = owner_->pinnedSnapshot();
+    http::ParseOutcome outcome = http::parseResponseHead(stream->raw_, snapshot.http.limits,
+                                                         stream->head_request_, stream->response_);
+    if (outcome.state == http::ParseOutcome::State::kNeedMore) return true;
+    if (outcome.state == http::ParseOutcome::State::kError) {
+      resetStream(stream, NGHTTP2_INTERNAL_ERROR);
+      return false;
+    }
+    const http::ResponseHead& head = stream->response_;
+    if (head.status < 200) {  // interim (100 Continue): HTTP/2 clients do not need it
+      stream->raw_.erase(0, outcome.consumed);
+      continue;
+    }
+    std::string status = std::to_string(head.status);
+    std::vector<std::string> names;
+    names.reserve(head.headers.size());
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(head.headers.size() + 1);
+    nva.push_back(field(":status", status));
+    for (const http::Header& header : head.headers) {
+      if (connectionSpecific(header.name)) continue;
+      std::string& name = names.emplace_back(header.name);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      nva.push_back(field(name, header.value));
+    }
+    stream->head_done_ = true;
+    stream->remaining_ = head.content_length;
+    if (head.framing == http::BodyFraming::kChunked) stream->chunk_tail_ = "\r\n";
+    bool body = head.framing != http::BodyFraming::kNone &&
+                !(head.framing == http::BodyFraming::kContentLength && head.content_length == 0);
+    if (!body) {
+      stream->body_done_ = true;
+      nghttp2_submit_response(session_, stream->id_, nva.data(), nva.size(), nullptr);
+    } else {
+      nghttp2_data_provider provider;
+      provider.source.ptr = stream;
+      provider.read_callback = readBody;
+      nghttp2_submit_response(session_, stream->id_, nva.data(), nva.size(), &provider);
+    }
+    stream->raw_.erase(0, outcome.consumed);
+  }
+  if (stream->body_done_) {
+    stream->raw_.clear();
+    return true;
+  }
+  size_t before = stream->body_.size();
+  switch (stream->response_.framing) {
+    case http::BodyFraming::kContentLength: {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(stream->remaining_, stream->raw_.size()));
+      stream->body_.append(stream->raw_, 0, n);
+      stream->raw_.erase(0, n);
+      stream->remaining_ -= n;
+      if (stream->remaining_ == 0) stream->body_done_ = true;
+      break;
+    }
+    case http::BodyFraming::kChunked: {
+      http::ChunkedDecoder::Progress progress = stream->chunks_.feed(stream->raw_, &stream->body_);
+      if (progress.error != http::ParseError::kNone) {
+        resetStream(stream, NGHTTP2_INTERNAL_ERROR);
+        return false;
+      }
+      // Trailer fields (RFC 9112 7.1.2) become HTTP/2 trailers: the raw
+      // framing's tail is kept (bounded by the head limit) until the end.
+      stream->chunk_tail_.append(stream->raw_, 0, progress.consumed);
+      const size_t keep = max_header_bytes_ + 16;
+      if (stream->chunk_tail_.size() > 2 * keep) {
+        stream->chunk_tail_.erase(0, stream->chunk_tail_.size() - keep);
+      }
+      stream->raw_.erase(0, progress.consumed);
+      if (progress.done) {
+        stream->body_done_ = true;
+        stream->trailers_ = chunkedTrailers(stream->chunk_tail_);
+        std::string().swap(stream->chunk_tail_);
+      }
+      break;
+    }
+    case http::BodyFraming::kUntilClose:
+      stream->body_.append(stream->raw_);
+      stream->raw_.clear();
+      break;
+    case http::BodyFraming::kNone:
+      break;
+  }
+  if (stream->body_.size() != before || stream->body_done_) {
+    nghttp2_session_resume_data(session_, stream->id_);
+  }
+  return true;
+}
+
+void H2Connection::resetStream(H2Stream* stream, uint32_t error_code) {
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream->id_, error_code);
+  // No more of its response is wanted: the Session sees its client leave.
+  if (stream->fd_ >= 0) {
+    worker_->loop().remove(stream->fd_);
+    ::close(stream->fd_);
+    stream->fd_ = -1;
+  }
+  stream->body_done_ = true;
+}
+
+void H2Connection::retire(H2Stream* stream) {
+  if (stream->retired_) return;
+  stream->retired_ = true;
+  if (session_ != nullptr && !dead_) {
+    nghttp2_session_set_stream_user_data(session_, stream->id_, nullptr);
+  }
+  if (stream->fd_ >= 0) {
+    worker_->loop().remove(stream->fd_);
+    ::close(stream->fd_);
+    stream->fd_ = -1;
+  }
+  live_.erase(std::find(live_.begin(), live_.end(), stream));
+  worker_->loop().deferDelete(stream);
+}
+
+}  // namespace rampart::proxy

@@ -1,0 +1,147 @@
+// A downstream HTTP/2 connection (docs/http2.md): nghttp2 owns the framing,
+// this class owns the nghttp2 session and one H2Stream per request.
+//
+// Each stream is handed, as an HTTP/1.1 request, to an ordinary Session on
+// one end of a socketpair (Worker::startStreamSession): the stream goes
+// through exactly the phases an HTTP/1.1 request does (canonical target,
+// shield, route, auth, policy, limits, overload, forwarding with the
+// upstream pool, retries, the access log), written once. The H2Stream keeps
+// the other end: it writes the request head and DATA there (chunked when the
+// length is not known) and turns the HTTP/1.1 response it reads back into
+// HEADERS and DATA frames. The price is a socketpair and a few extra
+// syscalls per stream; the gain is that no decision is made twice.
+//
+// The Session that accepted the connection stays its owner (worker lists,
+// drain, admission): it hands its client I/O (cleartext or TLS) to this
+// class once ALPN chose h2 or the prior-knowledge preface arrived.
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/event_loop.h"
+#include "http/message.h"
+#include "http/parser.h"
+#include "net/address.h"
+#include "proxy/h2_guard.h"
+#include "proxy/h2_translate.h"
+
+namespace rampart::proxy {
+
+class Session;
+class Worker;
+class H2Connection;
+
+// One request/response exchange: the bridge between an HTTP/2 stream and
+// the HTTP/1.1 Session serving it.
+class H2Stream final : public core::EventHandler, public core::Deferred {
+ public:
+  H2Stream(H2Connection* connection, int32_t id) : connection_(connection), id_(id) {}
+  ~H2Stream() override;
+  void onEvents(uint32_t events) override;
+
+ private:
+  friend class H2Connection;
+
+  H2Connection* connection_;
+  int32_t id_;
+  int fd_ = -1;           // our end of the socketpair; -1 before the request starts
+  bool retired_ = false;  // nghttp2 closed the stream: waiting for deferred delete
+
+  // Request (HTTP/2 -> HTTP/1.1).
+  H2Request request_;             // the fields so far (proxy/h2_translate.h)
+  size_t header_bytes_ = 0;       // decoded header block size (RFC 9113 6.5.2 accounting)
+  bool header_overflow_ = false;  // over the head limit: answered 431
+  bool chunked_ = false;          // request body sent chunked (length unknown)
+  bool request_ended_ = false;
+  std::string to_inner_;   // bytes not yet written to the socketpair
+  size_t unconsumed_ = 0;  // DATA payload bytes not yet given back to the window
+
+  // Response (HTTP/1.1 -> HTTP/2).
+  std::string raw_;  // bytes read from the socketpair, not yet taken
+  http::ResponseHead response_;
+  bool head_done_ = false;
+  bool head_request_ = false;
+  uint64_t remaining_ = 0;  // Content-Length bytes still expected
+  http::ChunkedDecoder chunks_;
+  std::string chunk_tail_;  // chunked: the raw framing's last bytes (where trailers end up)
+  std::vector<std::pair<std::string, std::string>> trailers_;  // sent after the last DATA
+  std::string body_;                                           // payload waiting for DATA frames
+  size_t body_offset_ = 0;                                     // taken from the front of body_
+  bool body_done_ = false;
+  bool inner_eof_ = false;
+  bool readable_ = false;
+  bool writable_ = true;
+};
+
+class H2Connection {
+ public:
+  H2Connection(Session* owner, Worker* worker, const net::SocketAddress& peer, uint32_t listener,
+               uint32_t max_header_bytes);
+  ~H2Connection();
+  H2Connection(const H2Connection&) = delete;
+  H2Connection& operator=(const H2Connection&) = delete;
+
+  // Sends the server preface and takes the bytes the owner already read.
+  void start();
+  // The owner's client socket had events (its flags are updated).
+  void onClientEvents();
+  // Graceful: GOAWAY, the streams under way finish, then the connection closes.
+  void drain();
+  // The owner is closing: every stream ends now.
+  void abandon();
+  bool idle() const { return live_.empty(); }
+
+ private:
+  friend class H2Stream;
+
+  void pump();
+  bool flushOut();  // false: the owner closed
+  void finish();    // nothing more to read or write: close after what was queued
+  void failConnection(int library_error);
+  void cutOff(H2FloodGuard::Verdict verdict);
+
+  // Streams.
+  void startStream(H2Stream* stream, bool end_stream);
+  void replyLocally(H2Stream* stream, uint16_t status);
+  void appendBody(H2Stream* stream, const uint8_t* data, size_t length);
+  void endBody(H2Stream* stream);
+  void flushInner(H2Stream* stream);
+  void readInner(H2Stream* stream);
+  bool takeResponse(H2Stream* stream);  // false: the stream was reset
+  void resetStream(H2Stream* stream, uint32_t error_code);
+  void retire(H2Stream* stream);
+  void onStreamEvents(H2Stream* stream, uint32_t events);
+  void wakeStreams();
+
+  // nghttp2 callbacks.
+  static int onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t name_length, const uint8_t* value, size_t value_length, uint8_t flags,
+                      void* self);
+  static int onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int onDataChunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data,
+                         size_t length, void* self);
+  static int onStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* self);
+  static ssize_t readBody(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length,
+                          uint32_t* data_flags, nghttp2_data_source* source, void* self);
+
+  Session* owner_;
+  Worker* worker_;
+  net::SocketAddress peer_;
+  uint32_t listener_;
+  uint32_t max_header_bytes_;
+  nghttp2_session* session_ = nullptr;
+  H2FloodGuard guard_;
+  std::vector<H2Stream*> live_;  // streams not yet retired (at most max_concurrent_streams)
+  std::vector<int32_t> wake_;    // streams whose DATA drained: read their response again
+  bool dead_ = false;            // the owner closed: callbacks do nothing
+  bool finishing_ = false;
+  bool cut_off_ = false;  // GOAWAY(ENHANCE_YOUR_CALM) queued by the flood guard
+};
+
+}  // namespace rampart::proxy

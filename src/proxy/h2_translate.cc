@@ -1,0 +1,78 @@
+#include "proxy/h2_translate.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "http/message.h"
+
+namespace rampart::proxy {
+
+bool connectionSpecific(std::string_view name) {
+  return http::equalsIgnoreCase(name, "connection") || http::equalsIgnoreCase(name, "keep-alive") ||
+         http::equalsIgnoreCase(name, "proxy-connection") ||
+         http::equalsIgnoreCase(name, "transfer-encoding") ||
+         http::equalsIgnoreCase(name, "upgrade") || http::equalsIgnoreCase(name, "te");
+}
+
+std::string http11Head(const H2Request& request, bool end_stream, bool* chunked) {
+  std::string out;
+  out.reserve(128 + request.path.size() + request.fields.size() + request.cookie.size());
+  out += request.method;
+  out += ' ';
+  out += request.path;
+  out += " HTTP/1.1\r\nhost: ";
+  // :authority wins over a host field (RFC 9113 8.3.1).
+  out += request.authority.empty() ? request.host : request.authority;
+  out += "\r\n";
+  out += request.fields;
+  if (!request.cookie.empty()) {
+    out += "cookie: ";
+    out += request.cookie;
+    out += "\r\n";
+  }
+  *chunked = !end_stream && !request.has_content_length;
+  if (*chunked) out += "transfer-encoding: chunked\r\n";
+  out += "connection: close\r\n\r\n";
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> chunkedTrailers(std::string_view tail) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  if (tail.size() >= 4 && tail.substr(tail.size() - 4) == "\r\n\r\n") tail.remove_suffix(2);
+  if (tail.size() >= 2 && tail.substr(tail.size() - 2) == "\r\n") tail.remove_suffix(2);
+  // Read back from the end, line by line, to the last-chunk line.
+  for (;;) {
+    size_t start = tail.rfind("\r\n");
+    std::string_view line = start == std::string_view::npos ? tail : tail.substr(start + 2);
+    size_t colon = line.find(':');
+    size_t semicolon = line.find(';');
+    bool last_chunk = !line.empty() && line[0] == '0' &&
+                      (line.size() == 1 || semicolon == 1 || colon == std::string_view::npos);
+    if (last_chunk) break;
+    if (start == std::string_view::npos || colon == std::string_view::npos || colon == 0) {
+      return {};  // not the whole section: nothing rather than a part
+    }
+    std::string name(line.substr(0, colon));
+    bool token = true;
+    for (char& c : name) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      token = token &&
+              (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+               c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' ||
+               c == '+' || c == '^' || c == '`' || c == '|' || c == '~');
+    }
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (token && !connectionSpecific(name) && name != "content-length" && name != "host" &&
+        name != "trailer") {
+      fields.emplace_back(std::move(name), std::string(value));
+    }
+    tail = tail.substr(0, start);
+  }
+  std::reverse(fields.begin(), fields.end());
+  return fields;
+}
+
+}  // namespace rampart::proxy

@@ -1,0 +1,36 @@
+// The pure translations between an HTTP/2 stream and the HTTP/1.1 request
+// and response its Session sees (docs/http2.md). No I/O, no nghttp2.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rampart::proxy {
+
+// Connection-specific fields: never carried between HTTP/1.1 and HTTP/2
+// (RFC 9113 8.2.2), either way.
+bool connectionSpecific(std::string_view name);
+
+// A request's fields as HTTP/2 gave them (names lowercase, values checked
+// by nghttp2: no CR, LF or NUL).
+struct H2Request {
+  std::string method, path, authority, host;
+  std::string cookie;  // every `cookie` field, joined with "; " (RFC 9113 8.2.3)
+  std::string fields;  // the other fields, "name: value\r\n" each, in order
+  bool has_content_length = false;
+};
+
+// The HTTP/1.1 head for it. `end_stream`: the HEADERS frame ended the
+// stream (no body). *chunked: the body goes chunked (no content-length).
+// Always `connection: close`: one request per Session.
+std::string http11Head(const H2Request& request, bool end_stream, bool* chunked);
+
+// The trailer fields at the end of a chunked body's raw framing: `tail`
+// ends with "0[;ext]\r\n", the field lines and the empty line (the decoder
+// validated them). Names are lowercased; fields HTTP/2 forbids in trailers
+// are dropped. Empty when `tail` does not reach back to the last-chunk line.
+std::vector<std::pair<std::string, std::string>> chunkedTrailers(std::string_view tail);
+
+}  // namespace rampart::proxy

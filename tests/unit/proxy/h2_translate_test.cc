@@ -1,0 +1,70 @@
+#include "proxy/h2_translate.h"
+
+#include <gtest/gtest.h>
+
+namespace rampart::proxy {
+namespace {
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+TEST(H2Translate, AGetBecomesAnHttp11HeadThatClosesAfterItsAnswer) {
+  H2Request request;
+  request.method = "GET";
+  request.path = "/a?b=1";
+  request.authority = "api.test";
+  request.host = "ignored.test";
+  request.cookie = "a=1; b=2";
+  request.fields = "x-one: 1\r\naccept: */*\r\n";
+  bool chunked = true;
+  EXPECT_EQ(http11Head(request, /*end_stream=*/true, &chunked),
+            "GET /a?b=1 HTTP/1.1\r\nhost: api.test\r\nx-one: 1\r\naccept: */*\r\n"
+            "cookie: a=1; b=2\r\nconnection: close\r\n\r\n");
+  EXPECT_FALSE(chunked);
+}
+
+TEST(H2Translate, ABodyWithoutALengthGoesChunked) {
+  H2Request request;
+  request.method = "POST";
+  request.path = "/up";
+  request.host = "h.test";  // no :authority: the host field names the host
+  bool chunked = false;
+  std::string head = http11Head(request, /*end_stream=*/false, &chunked);
+  EXPECT_TRUE(chunked);
+  EXPECT_EQ(head,
+            "POST /up HTTP/1.1\r\nhost: h.test\r\ntransfer-encoding: chunked\r\n"
+            "connection: close\r\n\r\n");
+  request.has_content_length = true;
+  request.fields = "content-length: 5\r\n";
+  head = http11Head(request, /*end_stream=*/false, &chunked);
+  EXPECT_FALSE(chunked);
+  EXPECT_EQ(head.find("transfer-encoding"), std::string::npos);
+}
+
+TEST(H2Translate, ConnectionSpecificFieldsAreNamed) {
+  for (const char* name :
+       {"Connection", "keep-alive", "Proxy-Connection", "transfer-encoding", "upgrade", "TE"}) {
+    EXPECT_TRUE(connectionSpecific(name)) << name;
+  }
+  EXPECT_FALSE(connectionSpecific("content-type"));
+  EXPECT_FALSE(connectionSpecific("x-connection"));
+}
+
+TEST(H2Translate, TrailersAreReadFromTheEndOfTheChunkedFraming) {
+  EXPECT_EQ(chunkedTrailers("\r\n5\r\nhello\r\n0\r\nX-Checksum:  abc \r\nGrpc-Status: 0\r\n\r\n"),
+            (Fields{{"x-checksum", "abc"}, {"grpc-status", "0"}}));
+  EXPECT_EQ(chunkedTrailers("\r\n0\r\n\r\n"), Fields{});
+  // A chunk extension on the last chunk, and forbidden fields dropped.
+  EXPECT_EQ(chunkedTrailers("\r\n0;x=\"a:b\"\r\nContent-Length: 3\r\nConnection: x\r\n"
+                            "X-Ok: 1\r\n\r\n"),
+            (Fields{{"x-ok", "1"}}));
+  // Payload that looks like framing does not matter: only the tail is read.
+  EXPECT_EQ(chunkedTrailers("\r\n9\r\n\r\n0\r\nA: b\r\n0\r\nx-t: v\r\n\r\n"),
+            (Fields{{"x-t", "v"}}));
+}
+
+TEST(H2Translate, ATailThatDoesNotReachTheLastChunkGivesNothing) {
+  EXPECT_EQ(chunkedTrailers("cksum: abc\r\nx-b: 2\r\n\r\n"), Fields{});
+}
+
+}  // namespace
+}  // namespace rampart::proxy
