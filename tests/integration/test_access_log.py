@@ -7,6 +7,8 @@ import json
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import time
 
@@ -297,6 +299,9 @@ def test_upstream_failures_and_aborts_are_logged_with_their_cause(stack):
         client.send(b"GET /slow?ms=400 HTTP/1.1\r\nHost: x\r\n\r\n")
         upstream.wait_for(lambda r: r["target"].startswith("/slow"))
         time.sleep(0.05)  # the upstream's head (sent at once) reaches Rampart
+        # A reset, not a FIN: Rampart's next write fails whatever the timing
+        # (a FIN alone may let the last bytes go into the socket buffer).
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     lines = read_lines(path, 2)
     line = by_id(lines, failed.header("x-request-id"))
     assert (line["status"], line["decision"], line["cause"], line["route"]) == (

@@ -67,7 +67,7 @@ def send(port, count, target="/download?bytes=2000", method="GET", body=b"", hea
 def test_the_shadow_gets_its_share_of_copies_and_equal_answers_match(stack):
     primary, shadow = stack.upstream("app"), stack.upstream("shadow")
     rampart, admin_port = start(stack, primary.address, shadow.address,
-                                {"percent": 25, "diff": True}, workers=2)
+                                {"percent": 25, "diff": True, "max_active": 1000}, workers=2)
     answers = send(rampart.port, 400)
     assert all(status == 200 and name == "app" for status, name, _ in answers)
     counts = settled(admin_port, 1)
