@@ -54,6 +54,7 @@ class Buffer {
 
   // Appends, growing when needed (used to build message heads).
   void append(std::string_view bytes) {
+    if (bytes.empty()) return;  // an empty view's data() may be null: memcpy must not see it
     if (writable() < bytes.size()) {
       makeRoom();
       if (writable() < bytes.size()) reserve(capacity_ * 2 + bytes.size());
