@@ -202,11 +202,11 @@ void readRouteCluster(RouteContext& ctx, const yaml::Map& map, const std::string
 
 void readRoute(RouteContext& ctx, const YAML::Node& node, routing::VirtualHostSpec* host) {
   std::string label = labelOf(node, "route");
-  std::optional<yaml::Map> map =
-      ctx.reader.map(node, label,
-                     {"name", "match", "cluster", "clusters", "sticky", "step_back", "ramp",
-                      "mirror", "max_body_bytes", "auth", "method_override", "policy",
-                      "shadow_policy", "rollout", "public", "ext_authz", "limits", "retry", "websocket"});
+  std::optional<yaml::Map> map = ctx.reader.map(
+      node, label,
+      {"name", "match", "cluster", "clusters", "sticky", "step_back", "ramp", "mirror",
+       "max_body_bytes", "auth", "method_override", "policy", "shadow_policy", "rollout", "public",
+       "ext_authz", "limits", "retry", "websocket"});
   if (!map) return;
   routing::RouteSpec route;
   route.max_body_bytes = ctx.defaults.max_body_bytes;
