@@ -423,18 +423,6 @@ void Worker::requestDrain(bool keep_idle) {
   loop_.post([this, keep_idle] { beginDrain(keep_idle); });
 }
 
-void Worker::reloadShieldGate(bool enabled, const shield::GateConfig& gate) {
-  loop_.post([this, enabled, gate] { shield_.reloadGate(enabled, gate); });
-}
-
-void Worker::reloadOverload(const shield::OverloadSettings& overload,
-                            const shield::BaselineSettings& baselines) {
-  loop_.post([this, overload, baselines] {
-    overload_.reload(overload, baselines);
-    if (overload_.shedding() && !lag_probe_->armed()) lag_probe_->start();
-  });
-}
-
 void Worker::requestStop() {
   loop_.post([this] {
     draining_ = true;

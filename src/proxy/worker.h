@@ -61,13 +61,6 @@ class Worker {
   void requestDrain(bool keep_idle = false);
   // Thread-safe: close everything now (the drain deadline has passed).
   void requestStop();
-  // Thread-safe: take the accept gate (allow/deny lists, per-address caps,
-  // escalation policy) of a reloaded config; per-address state is kept.
-  void reloadShieldGate(bool enabled, const shield::GateConfig& gate);
-  // Thread-safe: take the overload and baseline settings of a reloaded
-  // config; in-flight counts and learned baselines are kept.
-  void reloadOverload(const shield::OverloadSettings& overload,
-                      const shield::BaselineSettings& baselines);
   // Thread-safe: a reload. `next` (built by buildGeneration) becomes the
   // current generation: new connections and new requests use it, requests in
   // flight finish on theirs. `added`: listening sockets the server opened for
