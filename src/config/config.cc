@@ -123,12 +123,31 @@ void readTrustedProxies(Reader& reader, const Map& top, Snapshot* out) {
   }
 }
 
+void readHttp2(Reader& reader, const YAML::Node& node, Http2Settings* out) {
+  std::optional<Map> map =
+      reader.map(node, "http2",
+                 {"max_concurrent_streams", "max_resets_per_second", "max_settings_per_second",
+                  "max_pings_per_second", "max_empty_data_per_second", "max_continuations",
+                  "initial_window_bytes"});
+  if (!map) return;
+  reader.readInteger(*map, "max_concurrent_streams", 1, 10000, &out->max_concurrent_streams);
+  reader.readInteger(*map, "max_resets_per_second", 1, 1000000, &out->max_resets_per_second);
+  reader.readInteger(*map, "max_settings_per_second", 1, 1000000, &out->max_settings_per_second);
+  reader.readInteger(*map, "max_pings_per_second", 1, 1000000, &out->max_pings_per_second);
+  reader.readInteger(*map, "max_empty_data_per_second", 1, 1000000,
+                     &out->max_empty_data_per_second);
+  reader.readInteger(*map, "max_continuations", 0, 1000, &out->max_continuations);
+  // RFC 9113 6.5.2: at most 2^31-1; below 1 KiB a stream crawls.
+  reader.readSize(*map, "initial_window_bytes", 1024, 2147483647, &out->initial_window_bytes);
+}
+
 void readHttp(Reader& reader, const YAML::Node& node, HttpSettings* out) {
   std::optional<Map> map =
       reader.map(node, "http",
                  {"max_head_bytes", "max_headers", "max_target_bytes", "head_timeout",
-                  "idle_timeout", "min_body_rate", "body_rate_window", "max_body_bytes"});
+                  "idle_timeout", "min_body_rate", "body_rate_window", "max_body_bytes", "http2"});
   if (!map) return;
+  if (const YAML::Node* http2 = map->find("http2")) readHttp2(reader, *http2, &out->http2);
   reader.readSize(*map, "max_head_bytes", 1024, kMaxU32, &out->limits.max_head_bytes);
   reader.readInteger(*map, "max_headers", 1, 1000, &out->limits.max_headers);
   reader.readSize(*map, "max_target_bytes", 16, kMaxU32, &out->limits.max_target_bytes);

@@ -64,8 +64,21 @@ struct WebsocketSettings {
 };
 
 // Per-connection timeouts and HTTP limits.
+// HTTP/2 connections' limits (docs/http2.md). The flood limits count frames
+// from the client per second; over one, GOAWAY(ENHANCE_YOUR_CALM).
+struct Http2Settings {
+  uint32_t max_concurrent_streams = 100;     // SETTINGS_MAX_CONCURRENT_STREAMS
+  uint32_t max_resets_per_second = 100;      // RST_STREAM (rapid reset, CVE-2023-44487)
+  uint32_t max_settings_per_second = 20;     // SETTINGS other than ACKs
+  uint32_t max_pings_per_second = 50;        // PING other than ACKs
+  uint32_t max_empty_data_per_second = 100;  // DATA with neither payload nor END_STREAM
+  uint32_t max_continuations = 8;            // CONTINUATION frames after one HEADERS
+  uint32_t initial_window_bytes = 65535;     // SETTINGS_INITIAL_WINDOW_SIZE, per stream
+};
+
 struct HttpSettings {
   http::Limits limits;
+  Http2Settings http2;
   std::chrono::milliseconds head_timeout{10000};      // whole request head must arrive within this
   std::chrono::milliseconds idle_timeout{60000};      // keep-alive connection with no request
   uint32_t min_body_rate = 1024;                      // bytes/s a request body must sustain

@@ -26,12 +26,55 @@ EventLoop::EventLoop() {
 }
 
 EventHandler::~EventHandler() {
-  if (waiting_in_ != nullptr) waiting_in_->unlinkWaiting(this);
+  if (queued_in_ != nullptr) queued_in_->unlink(this);
+}
+
+HandlerQueue::~HandlerQueue() {
+  while (head_ != nullptr) unlink(head_);
+}
+
+void HandlerQueue::push(EventHandler* handler, uint32_t events) {
+  handler->queued_events_ |= events;
+  if (handler->queued_in_ != nullptr) return;  // already queued: one entry, events merged
+  handler->queued_in_ = this;
+  handler->queued_prev_ = tail_;
+  handler->queued_next_ = nullptr;
+  if (tail_ != nullptr) {
+    tail_->queued_next_ = handler;
+  } else {
+    head_ = handler;
+  }
+  tail_ = handler;
+  ++count_;
+}
+
+EventHandler* HandlerQueue::pop(uint32_t* events) {
+  EventHandler* handler = head_;
+  if (handler == nullptr) return nullptr;
+  *events = handler->queued_events_;
+  unlink(handler);
+  return handler;
+}
+
+void HandlerQueue::unlink(EventHandler* handler) {
+  if (handler->queued_prev_ != nullptr) {
+    handler->queued_prev_->queued_next_ = handler->queued_next_;
+  } else {
+    head_ = handler->queued_next_;
+  }
+  if (handler->queued_next_ != nullptr) {
+    handler->queued_next_->queued_prev_ = handler->queued_prev_;
+  } else {
+    tail_ = handler->queued_prev_;
+  }
+  handler->queued_in_ = nullptr;
+  handler->queued_prev_ = handler->queued_next_ = nullptr;
+  handler->queued_events_ = 0;
+  --count_;
 }
 
 EventLoop::~EventLoop() {
   destroyDeferred();
-  while (waiting_head_ != nullptr) unlinkWaiting(waiting_head_);
   if (wake_fd_ >= 0) close(wake_fd_);
   if (epoll_fd_ >= 0) close(epoll_fd_);
 }
@@ -93,45 +136,28 @@ void EventLoop::destroyDeferred() {
   }
 }
 
-void EventLoop::enqueueWaiting(EventHandler* handler, uint32_t events) {
-  handler->waiting_events_ |= events;
-  if (handler->waiting_in_ != nullptr) return;  // already waiting: one entry, events merged
-  handler->waiting_in_ = this;
-  handler->waiting_prev_ = waiting_tail_;
-  handler->waiting_next_ = nullptr;
-  if (waiting_tail_ != nullptr) {
-    waiting_tail_->waiting_next_ = handler;
-  } else {
-    waiting_head_ = handler;
-  }
-  waiting_tail_ = handler;
-  ++waiting_count_;
-}
-
-void EventLoop::unlinkWaiting(EventHandler* handler) {
-  if (handler->waiting_prev_ != nullptr) {
-    handler->waiting_prev_->waiting_next_ = handler->waiting_next_;
-  } else {
-    waiting_head_ = handler->waiting_next_;
-  }
-  if (handler->waiting_next_ != nullptr) {
-    handler->waiting_next_->waiting_prev_ = handler->waiting_prev_;
-  } else {
-    waiting_tail_ = handler->waiting_prev_;
-  }
-  handler->waiting_in_ = nullptr;
-  handler->waiting_prev_ = handler->waiting_next_ = nullptr;
-  handler->waiting_events_ = 0;
-  --waiting_count_;
-}
-
 void EventLoop::dispatchWaiting() {
-  for (int i = 0; i < kWaitingPerIteration && waiting_head_ != nullptr; ++i) {
-    EventHandler* handler = waiting_head_;
-    const uint32_t events = handler->waiting_events_;
-    unlinkWaiting(handler);
+  uint32_t events = 0;
+  for (int i = 0; i < kWaitingPerIteration; ++i) {
+    EventHandler* handler = waiting_.pop(&events);
+    if (handler == nullptr) return;
     handler->onEvents(events);
   }
+}
+
+void EventLoop::notify(EventHandler* handler, uint32_t events) {
+  // One waiting for its turn behind the proven connections keeps waiting.
+  if (handler->queued_in_ == &waiting_) {
+    waiting_.push(handler, events);
+    return;
+  }
+  notified_.push(handler, events);
+}
+
+void EventLoop::settle() {
+  uint32_t events = 0;
+  while (EventHandler* handler = notified_.pop(&events)) handler->onEvents(events);
+  destroyDeferred();
 }
 
 void EventLoop::run() {
@@ -139,7 +165,7 @@ void EventLoop::run() {
   while (!stopping_.load(std::memory_order_acquire)) {
     now_ = monotonicMillis();
     // Deferred events waiting: look at the sockets again without blocking.
-    int timeout = waiting_head_ != nullptr ? 0 : timers_.nextTimeout(now_);
+    int timeout = !waiting_.empty() || !notified_.empty() ? 0 : timers_.nextTimeout(now_);
     int n = epoll_wait(epoll_fd_, events, kMaxEventsPerWait, timeout);
     if (n < 0 && errno != EINTR) throw std::runtime_error("epoll_wait failed");
     now_ = monotonicMillis();
@@ -152,23 +178,25 @@ void EventLoop::run() {
       }
       uint32_t ready = events[i].events;
       if (handler->mayWait()) {
-        enqueueWaiting(handler, ready);
+        waiting_.push(handler, ready);
         continue;
       }
-      if (handler->waiting_in_ != nullptr) {  // queued before it became urgent: now, all of it
-        ready |= handler->waiting_events_;
-        unlinkWaiting(handler);
+      if (handler->queued_in_ != nullptr) {  // queued before it became urgent: now, all of it
+        HandlerQueue* queue = handler->queued_in_;
+        ready |= handler->queued_events_;
+        queue->unlink(handler);
       }
       handler->onEvents(ready);
     }
+    settle();
     dispatchWaiting();
-    destroyDeferred();
+    settle();
     timers_.expire(now_);
-    destroyDeferred();
+    settle();
     if (woken) {
       drainWakeups();
       runPosted();
-      destroyDeferred();
+      settle();
     }
   }
 }

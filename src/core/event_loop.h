@@ -19,6 +19,30 @@
 namespace rampart::core {
 
 class EventLoop;
+class EventHandler;
+
+// An intrusive FIFO of handlers with events pending, one entry per handler
+// (events that arrive while it is queued are ORed into its entry). A handler
+// that dies while queued leaves it in O(1) and is never dispatched.
+class HandlerQueue {
+ public:
+  HandlerQueue() = default;
+  HandlerQueue(const HandlerQueue&) = delete;
+  HandlerQueue& operator=(const HandlerQueue&) = delete;
+  ~HandlerQueue();
+
+  void push(EventHandler* handler, uint32_t events);
+  // The oldest handler and its merged events; null when empty.
+  EventHandler* pop(uint32_t* events);
+  void unlink(EventHandler* handler);
+  bool empty() const { return head_ == nullptr; }
+  size_t size() const { return count_; }
+
+ private:
+  EventHandler* head_ = nullptr;
+  EventHandler* tail_ = nullptr;
+  size_t count_ = 0;
+};
 
 class EventHandler {
  public:
@@ -38,12 +62,11 @@ class EventHandler {
 
  private:
   friend class EventLoop;
-  // The loop's FIFO of waiting events, intrusive so that a handler that
-  // dies while waiting there leaves it in O(1) and is never dispatched.
-  EventLoop* waiting_in_ = nullptr;
-  EventHandler* waiting_prev_ = nullptr;
-  EventHandler* waiting_next_ = nullptr;
-  uint32_t waiting_events_ = 0;  // every event that arrived while it waited, ORed
+  friend class HandlerQueue;
+  HandlerQueue* queued_in_ = nullptr;  // the loop queue it is in, if any
+  EventHandler* queued_prev_ = nullptr;
+  EventHandler* queued_next_ = nullptr;
+  uint32_t queued_events_ = 0;  // every event that arrived while it was queued, ORed
 };
 
 // Objects destroyed by the loop after the current batch of events, so a
@@ -74,7 +97,14 @@ class EventLoop {
   // of the connections being served is bounded by that many refusals, not
   // by the number of connections in a flood.
   static constexpr int kWaitingPerIteration = 32;
-  size_t waitingCount() const { return waiting_count_; }
+  size_t waitingCount() const { return waiting_.size(); }
+
+  // Readiness raised in user space, for handlers with no socket of their
+  // own (an HTTP/2 stream and the Session serving it, proxy/stream_pipe.h):
+  // `handler->onEvents(events)` runs later in this iteration, after the
+  // current handler returns, never from inside the caller. Costs no system
+  // call. A handler destroyed before its turn is skipped.
+  void notify(EventHandler* handler, uint32_t events);
   void run();
   // Thread-safe.
   void stop();
@@ -92,10 +122,10 @@ class EventLoop {
   void drainWakeups();
   void runPosted();
   void destroyDeferred();
-  friend class EventHandler;
-  void enqueueWaiting(EventHandler* handler, uint32_t events);
-  void unlinkWaiting(EventHandler* handler);
   void dispatchWaiting();
+  // Runs notified handlers (and those they notify in turn), then destroys
+  // deferred objects.
+  void settle();
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
@@ -103,9 +133,8 @@ class EventLoop {
   Millis now_ = 0;
   Timers timers_;
   std::vector<Deferred*> deferred_;
-  EventHandler* waiting_head_ = nullptr;  // deferrable handlers' events, oldest first
-  EventHandler* waiting_tail_ = nullptr;
-  size_t waiting_count_ = 0;
+  HandlerQueue waiting_;     // deferrable handlers' events, oldest first
+  HandlerQueue notified_;    // notify()'s handlers, oldest first
   std::mutex posted_mutex_;  // only taken by post() and once per wakeup, never per request
   std::vector<std::function<void()>> posted_;
 };

@@ -1,8 +1,5 @@
 #include "proxy/h2_session.h"
 
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -15,19 +12,23 @@ namespace rampart::proxy {
 
 namespace {
 
-// Our SETTINGS (docs/http2.md). 100 concurrent streams is what browsers
-// expect and what RFC 9113 recommends as a floor.
-constexpr uint32_t kMaxConcurrentStreams = 100;
 // Response payload buffered per stream before we stop reading its HTTP/1.1
 // side: the client's flow-control window then holds the upstream back.
 constexpr size_t kStreamBufferBytes = 64 * 1024;
 // Frames queued for the client before we stop asking nghttp2 for more.
 constexpr size_t kOutputBytes = 64 * 1024;
-// CONTINUATION frames after one HEADERS (CVE-2024-27316 family).
-constexpr size_t kMaxContinuations = 8;
 
 std::string_view view(const uint8_t* data, size_t length) {
   return {reinterpret_cast<const char*>(data), length};
+}
+
+H2FloodLimits floodLimits(const config::Http2Settings& settings) {
+  H2FloodLimits limits;
+  limits.max_resets = settings.max_resets_per_second;
+  limits.max_settings = settings.max_settings_per_second;
+  limits.max_pings = settings.max_pings_per_second;
+  limits.max_empty_data = settings.max_empty_data_per_second;
+  return limits;
 }
 
 nghttp2_nv field(std::string_view name, std::string_view value) {
@@ -39,7 +40,7 @@ nghttp2_nv field(std::string_view name, std::string_view value) {
 }  // namespace
 
 H2Stream::~H2Stream() {
-  if (fd_ >= 0) ::close(fd_);
+  if (pipe_ != nullptr) StreamPipe::detachStream(pipe_);
 }
 
 void H2Stream::onEvents(uint32_t events) {
@@ -48,12 +49,14 @@ void H2Stream::onEvents(uint32_t events) {
 }
 
 H2Connection::H2Connection(Session* owner, Worker* worker, const net::SocketAddress& peer,
-                           uint32_t listener, uint32_t max_header_bytes)
+                           uint32_t listener, const config::HttpSettings& http)
     : owner_(owner),
       worker_(worker),
       peer_(peer),
       listener_(listener),
-      max_header_bytes_(max_header_bytes) {
+      max_header_bytes_(http.limits.max_head_bytes),
+      settings_(http.http2),
+      guard_(floodLimits(http.http2)) {
   nghttp2_session_callbacks* callbacks = nullptr;
   nghttp2_session_callbacks_new(&callbacks);
   nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeaders);
@@ -67,7 +70,8 @@ H2Connection::H2Connection(Session* owner, Worker* worker, const net::SocketAddr
   // The window is given back only once a DATA payload has been written to
   // the stream's Session: a client cannot make us buffer more than a window.
   nghttp2_option_set_no_auto_window_update(options, 1);
-  nghttp2_option_set_max_continuations(options, kMaxContinuations);
+  // CONTINUATION frames after one HEADERS (CVE-2024-27316 family).
+  nghttp2_option_set_max_continuations(options, settings_.max_continuations);
   // nghttp2's own caps on queued SETTINGS ACKs and PING replies and on
   // SETTINGS entries; ours (H2FloodGuard) cut off well before them.
   nghttp2_option_set_max_outbound_ack(options, 1000);
@@ -79,10 +83,7 @@ H2Connection::H2Connection(Session* owner, Worker* worker, const net::SocketAddr
 
 H2Connection::~H2Connection() {
   dead_ = true;
-  for (H2Stream* stream : live_) {
-    if (stream->fd_ >= 0) worker_->loop().remove(stream->fd_);
-    delete stream;
-  }
+  for (H2Stream* stream : live_) delete stream;
   live_.clear();
   nghttp2_session_del(session_);
 }
@@ -90,11 +91,18 @@ H2Connection::~H2Connection() {
 void H2Connection::start() {
   worker_->stats().h2_connections.inc();
   nghttp2_settings_entry settings[] = {
-      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, settings_.max_concurrent_streams},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, max_header_bytes_},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, settings_.initial_window_bytes},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  // The connection's window (RFC 9113 6.9.2: 65,535 until a WINDOW_UPDATE)
+  // grows with the streams' so one upload can use its whole stream window.
+  if (settings_.initial_window_bytes > 65535) {
+    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                          static_cast<int32_t>(settings_.initial_window_bytes));
+  }
   pump();
 }
 
@@ -121,6 +129,7 @@ void H2Connection::abandon() {
 // it is drained. What a client can make it do meanwhile is bounded by the
 // flood guards, the stream limit and the flow-control windows.
 void H2Connection::pump() {
+  flush_pending_ = false;
   while (!dead_) {
     bool progress = owner_->readClient();
     if (dead_) return;
@@ -365,7 +374,7 @@ int H2Connection::onDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, cons
   auto* connection = static_cast<H2Connection*>(self);
   auto* stream =
       static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(connection->session_, stream_id));
-  if (stream == nullptr || stream->fd_ < 0) {
+  if (stream == nullptr || stream->pipe_ == nullptr) {
     // Answered locally (431), or gone: the payload is dropped, the window given back.
     nghttp2_session_consume(connection->session_, stream_id, length);
     return 0;
@@ -426,25 +435,18 @@ void H2Connection::startStream(H2Stream* stream, bool end_stream) {
     replyLocally(stream, 501);  // RFC 8441 WebSocket over HTTP/2 is not served yet
     return;
   }
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
-    resetStream(stream, NGHTTP2_REFUSED_STREAM);  // out of descriptors: the client may retry
-    return;
-  }
   worker_->stats().h2_streams.inc();
   // Like each HTTP/1.1 request, each stream starts on the worker's current
   // generation: after a reload, the listener's index in the new snapshot.
   if (owner_->gen_ != &worker_->current()) owner_->repin();
   listener_ = owner_->listener_;
-  stream->fd_ = fds[0];
   stream->head_request_ = stream->request_.method == "HEAD";
   stream->response_.headers.reserve(owner_->pinnedSnapshot().http.limits.max_headers);
-  worker_->loop().addEdgeTriggered(stream->fd_, stream);
-  stream->to_inner_ = http11Head(stream->request_, end_stream, &stream->chunked_);
+  stream->pipe_ = new StreamPipe(&worker_->loop(), stream);
+  stream->pipe_->request = http11Head(stream->request_, end_stream, &stream->chunked_);
   stream->request_ended_ = end_stream;
   stream->request_ = H2Request();  // its strings are not needed any more
-  worker_->startStreamSession(fds[1], peer_, listener_, owner_->peer_certificate_.get());
-  flushInner(stream);
+  worker_->startStreamSession(stream->pipe_, peer_, listener_, owner_->peer_certificate_.get());
 }
 
 void H2Connection::replyLocally(H2Stream* stream, uint16_t status) {
@@ -455,62 +457,59 @@ void H2Connection::replyLocally(H2Stream* stream, uint16_t status) {
 
 void H2Connection::appendBody(H2Stream* stream, const uint8_t* data, size_t length) {
   if (length == 0) return;
+  stream->unconsumed_ += length;
+  if (stream->pipe_->sessionGone()) {
+    // The Session ended (a local reply with Connection: close, a drop):
+    // the rest of the body is not wanted; its window goes back at once.
+    giveBackWindow(stream);
+    return;
+  }
+  std::string& request = stream->pipe_->request;
   if (stream->chunked_) {
     char size[24];
     int n = std::snprintf(size, sizeof(size), "%zx\r\n", length);
-    stream->to_inner_.append(size, static_cast<size_t>(n));
+    request.append(size, static_cast<size_t>(n));
   }
-  stream->to_inner_.append(view(data, length));
-  if (stream->chunked_) stream->to_inner_ += "\r\n";
-  stream->unconsumed_ += length;
-  flushInner(stream);
+  request.append(view(data, length));
+  if (stream->chunked_) request += "\r\n";
+  stream->pipe_->wakeSession();
 }
 
 void H2Connection::endBody(H2Stream* stream) {
   if (stream->request_ended_) return;
   stream->request_ended_ = true;
-  if (stream->fd_ < 0) return;
-  if (stream->chunked_) stream->to_inner_ += "0\r\n\r\n";
-  flushInner(stream);
+  if (stream->pipe_ == nullptr || stream->pipe_->sessionGone()) return;
+  if (stream->chunked_) {
+    stream->pipe_->request += "0\r\n\r\n";
+    stream->pipe_->wakeSession();
+  }
 }
 
-void H2Connection::flushInner(H2Stream* stream) {
-  while (!stream->to_inner_.empty() && stream->writable_) {
-    // MSG_NOSIGNAL: the Session may have answered and closed already (EPIPE).
-    ssize_t n =
-        ::send(stream->fd_, stream->to_inner_.data(), stream->to_inner_.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) {
-        stream->writable_ = false;
-        break;
-      }
-      // The Session ended (a local reply with Connection: close, a drop):
-      // what it answered is still to be read; the rest of the body is not wanted.
-      stream->to_inner_.clear();
-      break;
-    }
-    stream->to_inner_.erase(0, static_cast<size_t>(n));
+// Flow control: the window reopens only for payload the Session has taken.
+void H2Connection::giveBackWindow(H2Stream* stream) {
+  if (stream->unconsumed_ == 0) return;
+  if (stream->pipe_ != nullptr && !stream->pipe_->sessionGone() &&
+      !stream->pipe_->request.empty()) {
+    return;
   }
-  // Flow control: the window reopens only for payload the Session has.
-  if (stream->to_inner_.empty() && stream->unconsumed_ > 0) {
-    nghttp2_session_consume(session_, stream->id_, stream->unconsumed_);
-    stream->unconsumed_ = 0;
-  }
+  nghttp2_session_consume(session_, stream->id_, stream->unconsumed_);
+  stream->unconsumed_ = 0;
 }
 
 void H2Connection::onStreamEvents(H2Stream* stream, uint32_t events) {
   if (dead_) return;
-  if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
-    stream->writable_ = true;
-    flushInner(stream);
-  }
+  if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) giveBackWindow(stream);
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     stream->readable_ = true;
     readInner(stream);
   }
   if (dead_) return;
-  wakeStreams();
-  flushOut();
+  // The frames go out once, after every stream with news this turn has
+  // queued its own: one write to the client for all of them.
+  if (!flush_pending_) {
+    flush_pending_ = true;
+    worker_->loop().notify(owner_, 0);
+  }
 }
 
 void H2Connection::wakeStreams() {
@@ -525,19 +524,25 @@ void H2Connection::wakeStreams() {
 }
 
 void H2Connection::readInner(H2Stream* stream) {
-  char scratch[16 * 1024];
+  if (stream->pipe_ == nullptr) return;
+  std::string& bytes = stream->pipe_->response;
   while (stream->readable_ && !stream->inner_eof_ && stream->body_.size() < kStreamBufferBytes) {
-    ssize_t n = ::read(stream->fd_, scratch, sizeof(scratch));
-    if (n > 0) {
-      stream->raw_.append(scratch, static_cast<size_t>(n));
+    if (!bytes.empty()) {
+      if (stream->raw_.empty()) {
+        stream->raw_.swap(bytes);
+      } else {
+        stream->raw_.append(bytes);
+        bytes.clear();
+      }
+      stream->pipe_->wakeSessionWritable();  // room again on its side
       if (!takeResponse(stream)) return;
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+    if (stream->pipe_->responseEnded()) {
+      stream->inner_eof_ = true;
+    } else {
       stream->readable_ = false;
-      break;
     }
-    stream->inner_eof_ = true;
   }
   if (!takeResponse(stream)) return;
   if (stream->inner_eof_ && !stream->body_done_) {
@@ -651,10 +656,9 @@ bool H2Connection::takeResponse(H2Stream* stream) {
 void H2Connection::resetStream(H2Stream* stream, uint32_t error_code) {
   nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream->id_, error_code);
   // No more of its response is wanted: the Session sees its client leave.
-  if (stream->fd_ >= 0) {
-    worker_->loop().remove(stream->fd_);
-    ::close(stream->fd_);
-    stream->fd_ = -1;
+  if (stream->pipe_ != nullptr) {
+    StreamPipe::detachStream(stream->pipe_);
+    stream->pipe_ = nullptr;
   }
   stream->body_done_ = true;
 }
@@ -665,10 +669,9 @@ void H2Connection::retire(H2Stream* stream) {
   if (session_ != nullptr && !dead_) {
     nghttp2_session_set_stream_user_data(session_, stream->id_, nullptr);
   }
-  if (stream->fd_ >= 0) {
-    worker_->loop().remove(stream->fd_);
-    ::close(stream->fd_);
-    stream->fd_ = -1;
+  if (stream->pipe_ != nullptr) {
+    StreamPipe::detachStream(stream->pipe_);
+    stream->pipe_ = nullptr;
   }
   live_.erase(std::find(live_.begin(), live_.end(), stream));
   worker_->loop().deferDelete(stream);

@@ -1,15 +1,16 @@
 // A downstream HTTP/2 connection (docs/http2.md): nghttp2 owns the framing,
 // this class owns the nghttp2 session and one H2Stream per request.
 //
-// Each stream is handed, as an HTTP/1.1 request, to an ordinary Session on
-// one end of a socketpair (Worker::startStreamSession): the stream goes
-// through exactly the phases an HTTP/1.1 request does (canonical target,
-// shield, route, auth, policy, limits, overload, forwarding with the
-// upstream pool, retries, the access log), written once. The H2Stream keeps
-// the other end: it writes the request head and DATA there (chunked when the
-// length is not known) and turns the HTTP/1.1 response it reads back into
-// HEADERS and DATA frames. The price is a socketpair and a few extra
-// syscalls per stream; the gain is that no decision is made twice.
+// Each stream is handed, as an HTTP/1.1 request, to an ordinary Session over
+// an in-memory pipe (proxy/stream_pipe.h, Worker::startStreamSession): the
+// stream goes through exactly the phases an HTTP/1.1 request does
+// (canonical target, shield, route, auth, policy, limits, overload,
+// forwarding with the upstream pool, retries, the access log), written
+// once. The H2Stream keeps the other end: it writes the request head and
+// DATA there (chunked when the length is not known) and turns the HTTP/1.1
+// response it reads back into HEADERS and DATA frames. The price is writing
+// and parsing an HTTP/1.1 head per stream, in memory; the gain is that no
+// decision is made twice.
 //
 // The Session that accepted the connection stays its owner (worker lists,
 // drain, admission): it hands its client I/O (cleartext or TLS) to this
@@ -22,12 +23,14 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "core/event_loop.h"
 #include "http/message.h"
 #include "http/parser.h"
 #include "net/address.h"
 #include "proxy/h2_guard.h"
 #include "proxy/h2_translate.h"
+#include "proxy/stream_pipe.h"
 
 namespace rampart::proxy {
 
@@ -48,8 +51,8 @@ class H2Stream final : public core::EventHandler, public core::Deferred {
 
   H2Connection* connection_;
   int32_t id_;
-  int fd_ = -1;           // our end of the socketpair; -1 before the request starts
-  bool retired_ = false;  // nghttp2 closed the stream: waiting for deferred delete
+  StreamPipe* pipe_ = nullptr;  // to its Session; null before the request starts and after a reset
+  bool retired_ = false;        // nghttp2 closed the stream: waiting for deferred delete
 
   // Request (HTTP/2 -> HTTP/1.1).
   H2Request request_;             // the fields so far (proxy/h2_translate.h)
@@ -57,11 +60,10 @@ class H2Stream final : public core::EventHandler, public core::Deferred {
   bool header_overflow_ = false;  // over the head limit: answered 431
   bool chunked_ = false;          // request body sent chunked (length unknown)
   bool request_ended_ = false;
-  std::string to_inner_;   // bytes not yet written to the socketpair
   size_t unconsumed_ = 0;  // DATA payload bytes not yet given back to the window
 
   // Response (HTTP/1.1 -> HTTP/2).
-  std::string raw_;  // bytes read from the socketpair, not yet taken
+  std::string raw_;  // bytes taken from the pipe, not yet parsed
   http::ResponseHead response_;
   bool head_done_ = false;
   bool head_request_ = false;
@@ -74,20 +76,20 @@ class H2Stream final : public core::EventHandler, public core::Deferred {
   bool body_done_ = false;
   bool inner_eof_ = false;
   bool readable_ = false;
-  bool writable_ = true;
 };
 
 class H2Connection {
  public:
   H2Connection(Session* owner, Worker* worker, const net::SocketAddress& peer, uint32_t listener,
-               uint32_t max_header_bytes);
+               const config::HttpSettings& http);
   ~H2Connection();
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
 
   // Sends the server preface and takes the bytes the owner already read.
   void start();
-  // The owner's client socket had events (its flags are updated).
+  // The owner's client socket had events (its flags are updated), or a
+  // stream asked for a flush (no events).
   void onClientEvents();
   // Graceful: GOAWAY, the streams under way finish, then the connection closes.
   void drain();
@@ -109,7 +111,7 @@ class H2Connection {
   void replyLocally(H2Stream* stream, uint16_t status);
   void appendBody(H2Stream* stream, const uint8_t* data, size_t length);
   void endBody(H2Stream* stream);
-  void flushInner(H2Stream* stream);
+  void giveBackWindow(H2Stream* stream);
   void readInner(H2Stream* stream);
   bool takeResponse(H2Stream* stream);  // false: the stream was reset
   void resetStream(H2Stream* stream, uint32_t error_code);
@@ -135,13 +137,15 @@ class H2Connection {
   net::SocketAddress peer_;
   uint32_t listener_;
   uint32_t max_header_bytes_;
+  config::Http2Settings settings_;
   nghttp2_session* session_ = nullptr;
   H2FloodGuard guard_;
   std::vector<H2Stream*> live_;  // streams not yet retired (at most max_concurrent_streams)
   std::vector<int32_t> wake_;    // streams whose DATA drained: read their response again
   bool dead_ = false;            // the owner closed: callbacks do nothing
   bool finishing_ = false;
-  bool cut_off_ = false;  // GOAWAY(ENHANCE_YOUR_CALM) queued by the flood guard
+  bool flush_pending_ = false;  // the owner is notified to flush this turn
+  bool cut_off_ = false;        // GOAWAY(ENHANCE_YOUR_CALM) queued by the flood guard
 };
 
 }  // namespace rampart::proxy

@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/socket.h"
 #include "proxy/h2_session.h"
 #include "proxy/local_reply.h"
+#include "proxy/stream_pipe.h"
 #include "proxy/upstream_reply.h"
 #include "proxy/worker.h"
 
@@ -40,7 +42,7 @@ void resetOnClose(int fd) {
 }  // namespace
 
 Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_t listener,
-                 const shield::GateTicket& ticket, bool h2_stream)
+                 const shield::GateTicket& ticket, StreamPipe* stream)
     : worker_(worker),
       gen_(&worker->current()),
       fd_(fd),
@@ -56,8 +58,12 @@ Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_
   response_.headers.reserve(snapshot.http.limits.max_headers);
   peer_trusted_ = net::containsAny(snapshot.trusted_proxies, peer_);
   peer_ip_length_ = peer_.formatIp(peer_ip_, sizeof(peer_ip_));
-  h2_stream_ = h2_stream;
-  if (h2_stream_) return;  // the HTTP/2 connection did the TLS and has no PROXY header
+  h2_stream_ = stream != nullptr;
+  pipe_ = stream;
+  if (h2_stream_) {
+    pipe_->attachSession(this);
+    return;
+  }  // the HTTP/2 connection did the TLS and has no PROXY header
   if (listener_ < snapshot.listeners.size()) {
     proxy_rule_ = proxyHeaderRule(snapshot.listeners[listener_].proxy_protocol, peer_trusted_);
   }
@@ -77,6 +83,7 @@ Session::~Session() {
   if (waiting_.authz_call.pending()) gen_->authz->cancel(&waiting_.authz_call);
   if (cluster_hold_.cluster != nullptr) cluster_hold_.cluster->forget(&cluster_hold_);
   if (fd_ >= 0) close(fd_);
+  if (pipe_ != nullptr) StreamPipe::detachSession(pipe_);
   worker_->unpin(gen_);  // last: may free the generation (its authorizers, queues)
 }
 
@@ -130,7 +137,7 @@ void Session::noteReload() {
 }
 
 void Session::start() {
-  worker_->loop().addEdgeTriggered(fd_, this);
+  if (pipe_ == nullptr) worker_->loop().addEdgeTriggered(fd_, this);
   // On a TLS listener the head timeout also bounds the handshake.
   armTimer(TimerPurpose::kHead, pinnedSnapshot().http.head_timeout.count());
   head_timer_started_ = true;
@@ -322,6 +329,7 @@ void Session::drive() {
 
 bool Session::readClient() {
   if (tls_ != nullptr) return readClientTls();
+  if (pipe_ != nullptr) return readClientPipe();
   if (!client_readable_ || client_eof_) return false;
   if (in_.writable() == 0) {
     in_.makeRoom();
@@ -351,6 +359,7 @@ bool Session::flushClient(std::string_view extra, size_t* extra_written) {
   if (out_.empty() && extra.empty()) return true;
   if (!client_writable_) return true;
   if (tls_ != nullptr) return flushClientTls(extra, extra_written);
+  if (pipe_ != nullptr) return flushClientPipe(extra, extra_written);
   std::string_view head = out_.readable();
   iovec iov[2];
   int count = 0;
@@ -372,6 +381,51 @@ bool Session::flushClient(std::string_view extra, size_t* extra_written) {
   out_.consume(from_head);
   *extra_written = written - from_head;
   if (written < head.size() + extra.size()) client_writable_ = false;
+  return true;
+}
+
+bool Session::readClientPipe() {
+  if (!client_readable_ || client_eof_) return false;
+  std::string& bytes = pipe_->request;
+  if (bytes.empty()) {
+    client_readable_ = false;
+    if (!pipe_->streamGone()) return false;
+    client_eof_ = true;  // the client reset the stream, or left
+    return true;
+  }
+  if (in_.writable() == 0) {
+    in_.makeRoom();
+    if (in_.writable() == 0) return false;
+  }
+  // The HTTP/2 connection counted these bytes on the wire (bytes_in).
+  size_t n = std::min(in_.writable(), bytes.size());
+  std::memcpy(in_.writePtr(), bytes.data(), n);
+  in_.produce(n);
+  bytes.erase(0, n);
+  body_bytes_read_ += n;
+  // All taken: the stream gives the payload back to the client's window.
+  if (bytes.empty()) pipe_->wakeStreamWritable();
+  return true;
+}
+
+bool Session::flushClientPipe(std::string_view extra, size_t* extra_written) {
+  if (pipe_->streamGone()) {  // as a socket's EPIPE: nobody to answer
+    closeNow();
+    return false;
+  }
+  std::string& sink = pipe_->response;
+  size_t room =
+      sink.size() < StreamPipe::kResponseBytes ? StreamPipe::kResponseBytes - sink.size() : 0;
+  std::string_view head = out_.readable();
+  size_t from_head = std::min(room, head.size());
+  sink.append(head.data(), from_head);
+  out_.consume(from_head);
+  size_t from_extra = std::min(room - from_head, extra.size());
+  sink.append(extra.data(), from_extra);
+  *extra_written = from_extra;
+  access_.bytes_out += from_head + from_extra;
+  if (from_head < head.size() || from_extra < extra.size()) client_writable_ = false;
+  if (from_head + from_extra > 0) pipe_->wakeStream();
   return true;
 }
 
@@ -777,7 +831,11 @@ void Session::startLingering() {
   // that could destroy the response in flight. TLS says goodbye first
   // (close_notify), so the client knows the response was not truncated.
   if (tls_ != nullptr) tls_->shutdown();
-  ::shutdown(fd_, SHUT_WR);
+  if (pipe_ != nullptr) {
+    pipe_->endResponse();
+  } else {
+    ::shutdown(fd_, SHUT_WR);
+  }
   in_.clear();
   linger_discarded_ = 0;
   state_ = State::kLingering;
@@ -786,6 +844,13 @@ void Session::startLingering() {
 
 bool Session::stepLingering() {
   if (!client_readable_) return false;
+  if (pipe_ != nullptr) {  // an HTTP/2 stream: what is left of its request is not wanted
+    pipe_->request.clear();
+    client_readable_ = false;
+    if (!pipe_->streamGone()) return false;
+    closeNow();
+    return false;
+  }
   char scratch[16 * 1024];
   for (;;) {
     ssize_t n = ::read(fd_, scratch, sizeof(scratch));
@@ -816,9 +881,14 @@ void Session::closeNow() {
   if (access_.pending && access_.decision == "allow") access_.decision = "abort";
   logRequest();
   if (h2_ != nullptr) h2_->abandon();  // its streams' Sessions see their client leave
-  worker_->loop().remove(fd_);
-  ::close(fd_);
-  fd_ = -1;
+  if (pipe_ != nullptr) {
+    StreamPipe::detachSession(pipe_);  // the stream sees the end of its response
+    pipe_ = nullptr;
+  } else {
+    worker_->loop().remove(fd_);
+    ::close(fd_);
+    fd_ = -1;
+  }
   worker_->sessionClosed(this);
 }
 

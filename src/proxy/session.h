@@ -32,6 +32,7 @@ namespace rampart::proxy {
 
 class H2Connection;
 class MirrorCompare;
+class StreamPipe;
 class Worker;
 
 class Session final : public core::EventHandler,
@@ -43,11 +44,12 @@ class Session final : public core::EventHandler,
  public:
   // `listener`: index of the listener that accepted it; `ticket`: what the
   // accept gate decided, handed back to it at close.
-  // `h2_stream`: the Session serves one stream of an HTTP/2 connection,
-  // over a socketpair from its H2Connection (proxy/h2_session.h): cleartext
-  // HTTP/1.1 whatever the listener, never a PROXY header.
+  // `stream`: the Session serves one stream of an HTTP/2 connection over
+  // this in-memory pipe from its H2Connection (proxy/stream_pipe.h), and
+  // `fd` is -1: cleartext HTTP/1.1 whatever the listener, never a PROXY
+  // header.
   Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_t listener = 0,
-          const shield::GateTicket& ticket = {}, bool h2_stream = false);
+          const shield::GateTicket& ticket = {}, StreamPipe* stream = nullptr);
   ~Session() override;
 
   // An HTTP/2 stream's Session: the connection's verified client
@@ -137,6 +139,9 @@ class Session final : public core::EventHandler,
   bool handshakeClient();
   void onHandshake();
   bool flushClientTls(std::string_view extra, size_t* extra_written);
+  // The same for an HTTP/2 stream's Session (pipe_ set): memory, no system call.
+  bool readClientPipe();
+  bool flushClientPipe(std::string_view extra, size_t* extra_written);
 
   // Phases 1-7.
   bool tryParseHead();
@@ -233,8 +238,9 @@ class Session final : public core::EventHandler,
   std::shared_ptr<tls::ServerTls> tls_context_;
   std::unique_ptr<tls::PeerCertificate> peer_certificate_;
   auth::MtlsCache mtls_cache_;
-  bool alpn_h2_ = false;    // the handshake chose h2
-  bool h2_stream_ = false;  // serves one HTTP/2 stream (constructor)
+  bool alpn_h2_ = false;        // the handshake chose h2
+  bool h2_stream_ = false;      // serves one HTTP/2 stream (constructor)
+  StreamPipe* pipe_ = nullptr;  // that stream's pipe until closeNow detaches it
   std::unique_ptr<H2Connection> h2_;
 
   core::Buffer in_;   // from the client: heads, then body bytes in flight

@@ -34,8 +34,7 @@ Session::H2Start Session::http2Start() const {
 void Session::startHttp2() {
   state_ = State::kHttp2;
   proven_ = true;  // its streams' Sessions earn their own place (mayWait)
-  h2_ = std::make_unique<H2Connection>(this, worker_, peer_, listener_,
-                                       pinnedSnapshot().http.limits.max_head_bytes);
+  h2_ = std::make_unique<H2Connection>(this, worker_, peer_, listener_, pinnedSnapshot().http);
   h2_->start();
 }
 

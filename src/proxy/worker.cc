@@ -383,10 +383,10 @@ void Worker::acceptFrom(int listen_fd, uint32_t listener, size_t most) {
   }
 }
 
-void Worker::startStreamSession(int fd, const net::SocketAddress& peer, uint32_t listener,
+void Worker::startStreamSession(StreamPipe* pipe, const net::SocketAddress& peer, uint32_t listener,
                                 const tls::PeerCertificate* certificate) {
   open_connections_->fetch_add(1, std::memory_order_relaxed);
-  auto* session = new Session(this, fd, peer, listener, {}, /*h2_stream=*/true);
+  auto* session = new Session(this, -1, peer, listener, {}, pipe);
   if (certificate != nullptr) session->adoptPeerCertificate(*certificate);
   session->next = sessions_;
   if (sessions_ != nullptr) sessions_->prev = session;

@@ -35,6 +35,7 @@
 namespace rampart::proxy {
 
 class Session;
+class StreamPipe;
 
 class Worker {
  public:
@@ -151,12 +152,12 @@ class Worker {
   observe::AccessRing* accessRing() { return access_ring_; }
   void setAccessRing(observe::AccessRing* ring) { access_ring_ = ring; }
   void sessionClosed(Session* session);
-  // One stream of an HTTP/2 connection becomes an HTTP/1.1 Session on `fd`
-  // (a socketpair end; proxy/h2_session.h), served like an accepted
+  // One stream of an HTTP/2 connection becomes an HTTP/1.1 Session over
+  // `pipe` (proxy/stream_pipe.h), served like an accepted
   // connection from `peer` on `listener`. It counts as open until it closes
   // (so a drain waits for it), but not as accepted. `certificate`: the
   // connection's verified client certificate (mTLS), or null.
-  void startStreamSession(int fd, const net::SocketAddress& peer, uint32_t listener,
+  void startStreamSession(StreamPipe* pipe, const net::SocketAddress& peer, uint32_t listener,
                           const tls::PeerCertificate* certificate);
   // Accepts up to `most` queued connections (fewer when the queue empties).
   void acceptFrom(int listen_fd, uint32_t listener, size_t most);

@@ -30,7 +30,7 @@ struct ClusterSpec {
   BalancePolicy balance = BalancePolicy::kRoundRobin;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds response_timeout{30000};  // until the response head arrives
-  uint32_t max_idle_per_endpoint = 64;                // per worker
+  uint32_t max_idle_per_endpoint = 1024;              // per worker
   std::chrono::milliseconds idle_timeout{60000};      // pooled connection lifetime when unused
   uint32_t max_requests =
       0;  // concurrent requests per worker to this cluster; over it: 503. 0: no cap

@@ -318,6 +318,35 @@ def test_streams_over_the_concurrency_limit_are_refused(stack):
     assert stopped_counters(rampart)["h2_refused_streams"] == len(refused)
 
 
+def test_configured_limits_are_advertised_and_enforced(stack):
+    http = {"max_head_bytes": "8KiB", "max_headers": 32, "idle_timeout": "60s",
+            "http2": {"max_concurrent_streams": 5, "max_resets_per_second": 10,
+                      "initial_window_bytes": "1MiB"}}
+    rampart, upstream = start(stack, http=http)
+    with H2Client(rampart.port, timeout=10) as client:
+        client.pump()  # the server's SETTINGS
+        settings = client.conn.remote_settings
+        assert settings.max_concurrent_streams == 5
+        assert settings.initial_window_size == 1024 * 1024
+        # A 768 KiB upload within the larger window.
+        body = bytes(range(256)) * 3072
+        state = client.wait([client.request("POST", "/upload", body=body)])[0]
+        assert state["status"] == 200 and echo(state)["body_crc32"] == zlib.crc32(body)
+    with H2Client(rampart.port, timeout=10) as client:
+        # 12 streams at once, sent before the SETTINGS that say 5 are read.
+        states = client.wait([client.request("GET", f"/slow?ms=500&i={i}") for i in range(12)])
+        assert sum(1 for s in states if s["reset"] == REFUSED_STREAM) >= 7
+        assert sum(1 for s in states if s["status"] == 200) >= 1
+    with H2Client(rampart.port) as client:
+        for i in range(30):  # 11 resets in a second is over this listener's 10
+            stream = client.request("GET", f"/reset/{i}")
+            client.conn.reset_stream(stream, h2.errors.ErrorCodes.CANCEL)
+            client.streams[stream]["done"] = True
+            client.flush()
+        assert client.wait_goaway() == ENHANCE_YOUR_CALM
+    assert stopped_counters(rampart)["h2_rapid_resets"] == 1
+
+
 def test_rapid_reset_is_cut_off_with_goaway(stack):
     rampart, upstream = start(stack)
     with H2Client(rampart.port) as client:

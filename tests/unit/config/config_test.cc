@@ -161,7 +161,7 @@ TEST(ConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c.balance, upstream::BalancePolicy::kRoundRobin);
   EXPECT_EQ(c.connect_timeout, milliseconds(2000));
   EXPECT_EQ(c.response_timeout, milliseconds(30000));
-  EXPECT_EQ(c.max_idle_per_endpoint, 64u);
+  EXPECT_EQ(c.max_idle_per_endpoint, 1024u);
   EXPECT_EQ(c.idle_timeout, milliseconds(60000));
   EXPECT_EQ(c.max_requests, 0u);
 
@@ -493,6 +493,39 @@ TEST(ConfigErrorTest, BadSize) {
   EXPECT_ERROR(result, 13, "max_body_bytes: expected a size like");
   result = load(minimalWith("http:\n  max_head_bytes: 8GiB\n"));
   EXPECT_ERROR(result, 12, "max_head_bytes: expected a size from 1KiB to 4294967295B, got 8GiB");
+}
+
+TEST(ConfigTest, Http2LimitsHaveDefaultsAndCanBeSet) {
+  LoadResult defaults = load(minimalWith(""));
+  ASSERT_TRUE(defaults.ok()) << dump(defaults.errors);
+  const Http2Settings& d = defaults.snapshot->http.http2;
+  EXPECT_EQ(d.max_concurrent_streams, 100u);
+  EXPECT_EQ(d.max_resets_per_second, 100u);
+  EXPECT_EQ(d.max_continuations, 8u);
+  EXPECT_EQ(d.initial_window_bytes, 65535u);
+  LoadResult set = load(minimalWith(
+      "http:\n  http2:\n    max_concurrent_streams: 250\n    max_resets_per_second: 20\n"
+      "    max_settings_per_second: 5\n    max_pings_per_second: 7\n"
+      "    max_empty_data_per_second: 9\n    max_continuations: 2\n"
+      "    initial_window_bytes: 1MiB\n"));
+  ASSERT_TRUE(set.ok()) << dump(set.errors);
+  const Http2Settings& h = set.snapshot->http.http2;
+  EXPECT_EQ(h.max_concurrent_streams, 250u);
+  EXPECT_EQ(h.max_resets_per_second, 20u);
+  EXPECT_EQ(h.max_settings_per_second, 5u);
+  EXPECT_EQ(h.max_pings_per_second, 7u);
+  EXPECT_EQ(h.max_empty_data_per_second, 9u);
+  EXPECT_EQ(h.max_continuations, 2u);
+  EXPECT_EQ(h.initial_window_bytes, 1024u * 1024);
+}
+
+TEST(ConfigErrorTest, Http2LimitsOutOfRangeNameTheLine) {
+  EXPECT_ERROR(load(minimalWith("http:\n  http2:\n    max_concurrent_streams: 0\n")), 13,
+               "max_concurrent_streams: expected an integer from 1 to 10000");
+  EXPECT_ERROR(load(minimalWith("http:\n  http2:\n    initial_window_bytes: 4GiB\n")), 13,
+               "initial_window_bytes: expected a size from 1KiB to 2147483647B");
+  EXPECT_ERROR(load(minimalWith("http:\n  http2:\n    max_streams: 5\n")), 13,
+               "unknown key 'max_streams' in http2");
 }
 
 TEST(ConfigErrorTest, MaxHeadersAbove1000) {

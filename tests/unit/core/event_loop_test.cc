@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace rampart::core {
@@ -150,6 +151,47 @@ TEST(EventLoopTest, AWaitingHandlerThatBecomesUrgentIsServedAtOnceAndOnce) {
   for (int i = EventLoop::kWaitingPerIteration; i < count - 1; ++i) expected.push_back(i);
   EXPECT_EQ(order, expected);
   EXPECT_EQ(loop.waitingCount(), 0u);
+}
+
+// Records each notified dispatch; `then` may notify others (or itself).
+class NotifiedHandler : public EventHandler {
+ public:
+  NotifiedHandler(int id, std::vector<std::pair<int, uint32_t>>* seen) : id_(id), seen_(seen) {}
+  void onEvents(uint32_t events) override {
+    seen_->emplace_back(id_, events);
+    if (then) then();
+  }
+  std::function<void()> then;
+
+ private:
+  int id_;
+  std::vector<std::pair<int, uint32_t>>* seen_;
+};
+
+TEST(EventLoopTest, NotifiedHandlersRunLaterInTheSameTurnOnceEachWithEventsMerged) {
+  EventLoop loop;
+  std::vector<std::pair<int, uint32_t>> seen;
+  NotifiedHandler a(1, &seen);
+  NotifiedHandler b(2, &seen);
+  auto doomed = std::make_unique<NotifiedHandler>(3, &seen);
+  NotifiedHandler last(4, &seen);
+  a.then = [&] {
+    EXPECT_TRUE(seen.size() == 1);  // never from inside the notifier
+    loop.notify(&b, EPOLLIN);
+    loop.notify(&b, EPOLLOUT);  // merged into b's one entry
+    loop.notify(doomed.get(), EPOLLIN);
+    doomed.reset();  // dies while queued: never dispatched
+    loop.notify(&last, 0);
+  };
+  last.then = [&] { loop.stop(); };
+  // From a posted task, as from any handler: nothing runs before it returns.
+  loop.post([&] {
+    loop.notify(&a, EPOLLIN);
+    EXPECT_TRUE(seen.empty());
+  });
+  loop.run();
+  std::vector<std::pair<int, uint32_t>> expected = {{1, EPOLLIN}, {2, EPOLLIN | EPOLLOUT}, {4, 0u}};
+  EXPECT_EQ(seen, expected);
 }
 
 TEST(EventLoopTest, FiresTimers) {

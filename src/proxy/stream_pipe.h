@@ -1,0 +1,82 @@
+// The in-memory connection between an HTTP/2 stream (proxy/h2_session.h)
+// and the Session serving it as an HTTP/1.1 request: two byte queues and
+// user-space readiness (core::EventLoop::notify) instead of a socketpair,
+// so a stream costs no system call and no epoll round trip of its own.
+//
+// Either side may go first: the stream when its client resets it, the
+// Session when it has answered. Each side detaches once; the last one to
+// detach frees the pipe. Only the worker thread touches it.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <cstddef>
+#include <string>
+
+#include "core/event_loop.h"
+
+namespace rampart::proxy {
+
+class StreamPipe {
+ public:
+  // What the Session may have waiting for the stream before it is told to
+  // wait (its socket would be full): the stream's own buffering bounds the
+  // rest, so an upstream is held back by the client's flow-control window.
+  static constexpr size_t kResponseBytes = 64 * 1024;
+
+  StreamPipe(core::EventLoop* loop, core::EventHandler* stream) : loop_(loop), stream_(stream) {}
+  StreamPipe(const StreamPipe&) = delete;
+  StreamPipe& operator=(const StreamPipe&) = delete;
+
+  void attachSession(core::EventHandler* session) { session_ = session; }
+
+  // Stream -> Session: the request's bytes.
+  std::string request;
+  // Session -> stream: the response's bytes.
+  std::string response;
+
+  bool streamGone() const { return stream_ == nullptr; }
+  bool sessionGone() const { return session_ == nullptr; }
+  // The Session wrote its last byte (it shut its write side or closed).
+  bool responseEnded() const { return response_ended_ || session_ == nullptr; }
+
+  // The stream added request bytes: the Session can read.
+  void wakeSession() { notify(session_, EPOLLIN); }
+  // The Session took request bytes: the stream may give window back.
+  void wakeStreamWritable() { notify(stream_, EPOLLOUT); }
+  // The Session added response bytes: the stream can read.
+  void wakeStream() { notify(stream_, EPOLLIN); }
+  // The stream took response bytes: the Session may write again.
+  void wakeSessionWritable() { notify(session_, EPOLLOUT); }
+
+  // The Session's write side is done (lingering): the stream sees the end.
+  void endResponse() {
+    response_ended_ = true;
+    notify(stream_, EPOLLIN | EPOLLRDHUP);
+  }
+
+  // Each side calls its detach exactly once; the pipe is freed by the last.
+  // The other side sees its peer leave, as a socket's peer sees a close.
+  static void detachStream(StreamPipe* pipe) {
+    pipe->stream_ = nullptr;
+    pipe->notify(pipe->session_, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
+    if (pipe->session_ == nullptr) delete pipe;
+  }
+  static void detachSession(StreamPipe* pipe) {
+    pipe->session_ = nullptr;
+    pipe->notify(pipe->stream_, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
+    if (pipe->stream_ == nullptr) delete pipe;
+  }
+
+ private:
+  void notify(core::EventHandler* handler, uint32_t events) {
+    if (handler != nullptr) loop_->notify(handler, events);
+  }
+
+  core::EventLoop* loop_;
+  core::EventHandler* stream_;
+  core::EventHandler* session_ = nullptr;
+  bool response_ended_ = false;
+};
+
+}  // namespace rampart::proxy
