@@ -38,7 +38,7 @@ enum state { kConnecting, kHandshaking, kWriting, kReading };
 
 struct conn {
   int fd;
-  SSL *ssl;
+  SSL* ssl;
   enum state state;
   size_t sent;
   char head[16];  // the first bytes of the answer: "HTTP/1.1 200"
@@ -52,12 +52,12 @@ static const double kConnectionTimeout = 5.0;
 // Connection lives (microseconds) kept for the percentiles; beyond, not kept.
 #define kMaxSamples (4u << 20)
 
-static SSL_CTX *ctx;
+static SSL_CTX* ctx;
 static struct sockaddr_in address;
-static const char *sni;
+static const char* sni;
 static int epoll_fd;
 static uint64_t connections, handshakes, resumed, ok, errors;
-static uint32_t *samples;
+static uint32_t* samples;
 static size_t sample_count;
 
 static double now(void) {
@@ -66,7 +66,7 @@ static double now(void) {
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static void watch(struct conn *c, uint32_t events, int op) {
+static void watch(struct conn* c, uint32_t events, int op) {
   struct epoll_event event = {.events = events, .data.ptr = c};
   if (epoll_ctl(epoll_fd, op, c->fd, &event) != 0) {
     perror("epoll_ctl");
@@ -74,7 +74,7 @@ static void watch(struct conn *c, uint32_t events, int op) {
   }
 }
 
-static void finish(struct conn *c) {
+static void finish(struct conn* c) {
   if (c->ssl != NULL) SSL_free(c->ssl);
   c->ssl = NULL;
   if (c->fd >= 0) close(c->fd);  // also takes it out of the epoll set
@@ -82,7 +82,7 @@ static void finish(struct conn *c) {
 }
 
 // Opens the connection's next TCP connection; false if the socket cannot be made.
-static int open_conn(struct conn *c) {
+static int open_conn(struct conn* c) {
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (c->fd < 0) return 0;
   int one = 1;
@@ -91,7 +91,7 @@ static int open_conn(struct conn *c) {
   c->sent = 0;
   c->head_length = 0;
   c->started = now();
-  if (connect(c->fd, (struct sockaddr *)&address, sizeof(address)) != 0 && errno != EINPROGRESS) {
+  if (connect(c->fd, (struct sockaddr*)&address, sizeof(address)) != 0 && errno != EINPROGRESS) {
     ++errors;
     finish(c);
     return 0;
@@ -100,13 +100,13 @@ static int open_conn(struct conn *c) {
   return 1;
 }
 
-static void fail(struct conn *c) {
+static void fail(struct conn* c) {
   ++errors;
   ERR_clear_error();
   finish(c);
 }
 
-static void done(struct conn *c) {
+static void done(struct conn* c) {
   ++connections;
   if (c->head_length >= 12 && memcmp(c->head, "HTTP/1.1 200", 12) == 0) {
     ++ok;
@@ -121,7 +121,7 @@ static void done(struct conn *c) {
 
 // What an SSL call that did not finish asks for: 1 to wait for `*events`,
 // 0 when the connection is over (closed or failed; `closed` says which).
-static int wants(struct conn *c, int ret, uint32_t *events, int *closed) {
+static int wants(struct conn* c, int ret, uint32_t* events, int* closed) {
   int error = SSL_get_error(c->ssl, ret);
   *closed = 0;
   if (error == SSL_ERROR_WANT_READ) {
@@ -138,7 +138,7 @@ static int wants(struct conn *c, int ret, uint32_t *events, int *closed) {
 }
 
 // Runs the connection as far as the socket allows.
-static void drive(struct conn *c) {
+static void drive(struct conn* c) {
   uint32_t events = 0;
   int closed = 0;
   if (c->state == kConnecting) {
@@ -213,12 +213,12 @@ static void drive(struct conn *c) {
   }
 }
 
-static int compare(const void *a, const void *b) {
-  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+static int compare(const void* a, const void* b) {
+  uint32_t x = *(const uint32_t*)a, y = *(const uint32_t*)b;
   return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 5) {
     fprintf(stderr, "usage: %s HOST PORT CONNECTIONS SECONDS [SNI]\n", argv[0]);
     return 2;
@@ -249,7 +249,7 @@ int main(int argc, char **argv) {
   // A FIN without close_notify ends the answer too (HAProxy may close so).
   SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
   samples = malloc(sizeof(uint32_t) * kMaxSamples);
-  struct conn *conns = calloc((size_t)count, sizeof(struct conn));
+  struct conn* conns = calloc((size_t)count, sizeof(struct conn));
   epoll_fd = epoll_create1(0);
   if (samples == NULL || conns == NULL || epoll_fd < 0) {
     fprintf(stderr, "out of resources\n");
@@ -274,14 +274,14 @@ int main(int argc, char **argv) {
       return 1;
     }
     for (int i = 0; i < n; ++i) {
-      struct conn *c = events[i].data.ptr;
+      struct conn* c = events[i].data.ptr;
       if (c->fd >= 0) drive(c);
     }
     t = now();
     int sweep = t >= next_sweep;
     if (sweep) next_sweep = t + 0.1;
     for (int i = 0; i < count; ++i) {
-      struct conn *c = &conns[i];
+      struct conn* c = &conns[i];
       if (sweep && c->fd >= 0 && t - c->started > kConnectionTimeout) fail(c);
       // Keeps CONNECTIONS open; a connection that could not even be made
       // (no port, no file) is retried at the next sweep, not in a busy loop.
@@ -297,8 +297,7 @@ int main(int argc, char **argv) {
   printf(
       "connections=%llu handshakes=%llu resumed=%llu ok=%llu errors=%llu seconds=%.3f "
       "p50_us=%u p99_us=%u\n",
-      (unsigned long long)connections, (unsigned long long)handshakes,
-      (unsigned long long)resumed, (unsigned long long)ok, (unsigned long long)errors, elapsed,
-      p50, p99);
+      (unsigned long long)connections, (unsigned long long)handshakes, (unsigned long long)resumed,
+      (unsigned long long)ok, (unsigned long long)errors, elapsed, p50, p99);
   return 0;
 }
