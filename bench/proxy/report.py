@@ -189,6 +189,8 @@ class Report:
                 for measure, key, what in (("throughput", "rps", "req/s"),
                                            ("cpu", "cpu_us", "CPU µs/req (busy)"),
                                            ("cpu", "own_us", "CPU µs/req (own)")):
+                    if measure not in self.s.measures:
+                        continue
                     rs = self.ratios(measure, key, "rampart", peer)
                     L.append(f"| {what}, Rampart / {label} | {fmt_ratio(rs)} | "
                              + ", ".join(f"{x:.2f}" for x in rs) + " |")
@@ -217,6 +219,8 @@ class Report:
                     continue
                 for measure, key, what in (("throughput", "rps", "req/s"),
                                            ("cpu", "own_us", "CPU µs/req (own)")):
+                    if measure not in self.s.measures:
+                        continue
                     rs = self.ratios(measure, key, "rampart-tls", peer)
                     L.append(f"| {what}, Rampart / {label} over TLS | {fmt_ratio(rs)} | "
                              + ", ".join(f"{x:.2f}" for x in rs) + " |")
@@ -233,6 +237,8 @@ class Report:
                     continue
                 for measure, key, what in (("throughput", "rps", "req/s"),
                                            ("cpu", "own_us", "CPU µs/req (own)")):
+                    if measure not in self.s.measures:
+                        continue
                     rs = self.ratios(measure, key, "rampart-h2", peer)
                     L.append(f"| {what}, Rampart / {label} over HTTP/2 | {fmt_ratio(rs)} | "
                              + ", ".join(f"{x:.2f}" for x in rs) + " |")
