@@ -51,8 +51,8 @@ import time
 
 from procs import Processes, cpu_ticks, pin, read_cpu
 from report import CONNECTIONS, REPO, Report, fmt_rps, fmt_us
-from targets import (H2_TARGETS, TLS_TARGETS, TOKEN_TARGETS, Target, check_answers, free_port, origin_conf,
-                     wait_listening)
+from targets import (H2_TARGETS, TLS_TARGETS, TOKEN_TARGETS, Target, check_answers, free_port,
+                     origin_conf, wait_listening)
 from tokens import POOL, TokenPool
 
 ALL_TARGETS = ["rampart", "rampart-tokens", "rampart-jwt", "nginx", "haproxy", "direct",
@@ -491,7 +491,7 @@ class Bench:
         running = [n for n in s.targets if not self.targets[n].failure]
         if not running:
             raise RuntimeError("no target could start")
-        if "handshake" in s.measures:
+        if "handshake" in s.measures and measure_targets("handshake", s.targets):
             self.handshake_bin = build_handshake_client(self.tmp)
         for rnd in range(1, s.rounds + 1):
             log(f"\nround {rnd}/{s.rounds}")
