@@ -16,6 +16,13 @@ measurement, in an order rotated per round, with a warm-up before each run:
               to other processes landing on PROXY_CPU).
   c1          wrk -t1 -c1; everything on LOAD_CPU. Reports p50 and the p50
               added over "direct" in the same round.
+  handshake   (MEASURES or HANDSHAKE=1; TLS targets only) new TLS 1.3
+              connections, each a full handshake, one GET / with
+              "Connection: close" and the server's close, 64 at once, made
+              by handshake.c (built at start with cc); proxy alone on
+              PROXY_CPU, origin + client on LOAD_CPU. Reports connections/s
+              and PROXY_CPU's CPU us per handshake, busy and own, as the
+              cpu measure does.
 
 rampart-jwt is rampart's config with JWT authentication on every request:
 `rampart serve -c` on the config `rampart proxy` builds plus one ES256
@@ -44,8 +51,8 @@ import time
 
 from procs import Processes, cpu_ticks, pin, read_cpu
 from report import CONNECTIONS, REPO, Report, fmt_rps, fmt_us
-from targets import (H2_TARGETS, TOKEN_TARGETS, Target, check_answers, free_port, origin_conf,
-                     wait_listening)
+from targets import (H2_TARGETS, TLS_TARGETS, TOKEN_TARGETS, Target, check_answers, free_port,
+                     origin_conf, wait_listening)
 from tokens import POOL, TokenPool
 
 ALL_TARGETS = ["rampart", "rampart-tokens", "rampart-jwt", "nginx", "haproxy", "direct",
@@ -57,7 +64,12 @@ RAMPART_TARGETS = ("rampart", "rampart-tokens", "rampart-jwt", "rampart-tls",
 # HTTP/2 targets are driven by h2load instead of wrk: the same connections,
 # each carrying this many concurrent streams.
 H2_STREAMS = 10
-MEASURES = ["throughput", "cpu", "c1"]
+ALL_MEASURES = ["throughput", "cpu", "c1", "handshake"]
+# Without MEASURES: the three of bench-method.md; "handshake" (new TLS
+# connections) is asked for by name or by HANDSHAKE=1.
+DEFAULT_MEASURES = ["throughput", "cpu", "c1"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+HANDSHAKE_SOURCE = os.path.join(HERE, "handshake.c")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -88,6 +100,11 @@ def usage():
                                         with 10 streams per connection (no
                                         p50/p99: h2load reports none); asked
                                         for by name only
+  MEASURES="throughput cpu c1"
+                      any subset of throughput, cpu, c1 and handshake (new TLS 1.3
+                      connections: a full handshake, one request, a close; TLS
+                      targets only, made by handshake.c, built at start with cc)
+  HANDSHAKE=1         adds handshake to MEASURES
   RAMPART_BIN=build/rampart   relative paths are taken from the current directory
   RAMPART_ARGS=""     extra arguments for `rampart proxy` and for rampart-tokens'
                       and rampart-jwt's `rampart serve -c` (so only logging
@@ -126,6 +143,15 @@ class Settings:
             raise ValueError("TARGETS is empty")
         if self.rounds < 1 or self.duration_s < 1:
             raise ValueError("ROUNDS must be >= 1 and DURATION >= 1s")
+        measures = env.get("MEASURES", " ".join(DEFAULT_MEASURES)).split()
+        if env.get("HANDSHAKE", "") not in ("", "0") and "handshake" not in measures:
+            measures.append("handshake")
+        unknown = [m for m in measures if m not in ALL_MEASURES]
+        if unknown or not measures:
+            raise ValueError(f"unknown or no MEASURES {unknown}; choose from {ALL_MEASURES}")
+        self.measures = [m for m in ALL_MEASURES if m in measures]
+        if self.measures == ["handshake"] and not set(TLS_TARGETS) & set(self.targets):
+            raise ValueError(f"the handshake measure needs a TLS target ({' '.join(TLS_TARGETS)})")
         self.rampart_bin = os.path.abspath(env.get("RAMPART_BIN", os.path.join(REPO, "build", "rampart")))
         self.rampart_args = shlex.split(env.get("RAMPART_ARGS", ""))
         self.load_cpu = int(env.get("LOAD_CPU", "0"))
@@ -198,6 +224,37 @@ def parse_h2load(out):
     return r
 
 
+def parse_handshake(out):
+    """handshake.c's one line of key=value: connections/s answered 200, and the rest."""
+    r = {"ok": False, "raw": out, "sock_errors": {}}
+    fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
+    try:
+        seconds = float(fields["seconds"])
+        ok = int(fields["ok"])
+        r.update(requests=int(fields["connections"]), handshakes=int(fields["handshakes"]),
+                 resumed=int(fields["resumed"]), errors=int(fields["errors"]),
+                 p50=float(fields["p50_us"]), p99=float(fields["p99_us"]))
+    except (KeyError, ValueError):
+        return r
+    # A connection that completed without a 200 is counted in errors by the client.
+    r["non2xx"] = r["requests"] - ok
+    r["sock_errors"] = {"failed": r["errors"] - r["non2xx"]}
+    r["rps"] = ok / seconds if seconds > 0 else 0.0
+    r["ok"] = ok > 0
+    return r
+
+
+def build_handshake_client(tmp):
+    """Compiles handshake.c into the temp dir; its path, or RuntimeError with why not."""
+    binary = os.path.join(tmp, "handshake")
+    p = subprocess.run(["cc", "-O2", "-Wall", "-o", binary, HANDSHAKE_SOURCE, "-lssl", "-lcrypto"],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise RuntimeError(f"could not build {HANDSHAKE_SOURCE} (needs cc and libssl-dev): "
+                           + (p.stdout + p.stderr).strip()[-600:])
+    return binary
+
+
 # ---------------------------------------------------------------- the run
 
 def log(msg=""):
@@ -232,6 +289,7 @@ class Bench:
         self.origin_port = None
         self.targets = {}
         self.rows = []  # one dict per measured run
+        self.handshake_bin = None  # handshake.c, built when the handshake measure runs
         self.notes = []
 
     # -- processes
@@ -280,6 +338,24 @@ class Bench:
             r["raw"] = (out + err).strip()
         return r, samples
 
+    def handshake_load(self, target, duration, cpu, sample=None):
+        """handshake.c against the target for `duration`: new connections, full handshakes."""
+        seconds = duration_seconds(duration)
+        argv = ["taskset", "-c", str(cpu), self.handshake_bin, "127.0.0.1", str(target.port),
+                str(CONNECTIONS), str(seconds)]
+        proc = self.procs.start("handshake", argv, capture=True)
+        samples = sample(proc) if sample else None
+        try:
+            out, err = proc.communicate(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            self.procs.stop(proc)
+            return {"ok": False, "raw": "handshake did not finish in time"}, samples
+        self.procs.forget(proc)
+        r = parse_handshake(out)
+        if not r["ok"]:
+            r["raw"] = (out + err).strip()
+        return r, samples
+
     def sampler(self, target):
         """While wrk runs, reads PROXY_CPU's busy share and the proxy's own CPU time."""
         d = self.s.duration_s
@@ -288,13 +364,19 @@ class Bench:
         def sample(proc):
             time.sleep(lead)
             c0, p0, t0 = read_cpu(self.s.proxy_cpu), cpu_ticks(target.proc.pid), time.monotonic()
+            l0 = read_cpu(self.s.load_cpu)
             time.sleep(max(d - 2 * lead, 0.5))
             c1, p1, t1 = read_cpu(self.s.proxy_cpu), cpu_ticks(target.proc.pid), time.monotonic()
+            l1 = read_cpu(self.s.load_cpu)
             total = c1[2] - c0[2]
+            load_total = l1[2] - l0[2]
             return {
                 "busy": (c1[0] - c0[0]) / total if total else None,
                 "steal": (c1[1] - c0[1]) / total if total else None,
                 "own": (p1 - p0) / CLK_TCK / (t1 - t0),
+                # The load core's share: near 100 % with the proxy's well below
+                # means the client, not the proxy, set the pace.
+                "load_busy": (l1[0] - l0[0]) / load_total if load_total else None,
             }
 
         return sample
@@ -308,24 +390,28 @@ class Bench:
         if measure == "throughput":
             self.place(target, s.proxy_cpu, s.proxy_cpu)
             conns, wrk_cpu = CONNECTIONS, s.load_cpu
-        elif measure == "cpu":
+        elif measure in ("cpu", "handshake"):
             self.place(target, s.proxy_cpu, s.load_cpu)
             conns, wrk_cpu = CONNECTIONS, s.load_cpu
         else:  # c1
             self.place(target, s.load_cpu, s.load_cpu)
             conns, wrk_cpu = 1, s.load_cpu
-        self.wrk(target, conns, s.warmup, wrk_cpu)
-        sample = self.sampler(target) if measure == "cpu" else None
-        r, cpu = self.wrk(target, conns, s.duration, wrk_cpu, sample)
+        sample = self.sampler(target) if measure in ("cpu", "handshake") else None
+        if measure == "handshake":
+            self.handshake_load(target, s.warmup, wrk_cpu)
+            r, cpu = self.handshake_load(target, s.duration, wrk_cpu, sample)
+        else:
+            self.wrk(target, conns, s.warmup, wrk_cpu)
+            r, cpu = self.wrk(target, conns, s.duration, wrk_cpu, sample)
         row = {"round": rnd, "measure": measure, "target": target.name, "ok": r["ok"],
                "rps": r.get("rps"), "p50": r.get("p50"), "p99": r.get("p99"),
                "errors": r.get("errors", 0), "non2xx": r.get("non2xx", 0),
                "sock": r.get("sock_errors", {}), "cpu_us": None, "own_us": None, "steal": None,
-               "busy": None,
+               "busy": None, "load_busy": None, "resumed": r.get("resumed"),
                "alive_after": target.alive()}
         if not r["ok"]:
             row["errors"] = row["errors"] or 1
-            self.notes.append(f"round {rnd} {measure} {target.name}: wrk gave no result: "
+            self.notes.append(f"round {rnd} {measure} {target.name}: the client gave no result: "
                               f"{r['raw'][-300:]}")
         if cpu and r["ok"] and r["rps"]:
             if cpu["busy"] is not None:
@@ -333,6 +419,10 @@ class Bench:
                 row["steal"] = cpu["steal"]
                 row["busy"] = cpu["busy"]
             row["own_us"] = cpu["own"] / r["rps"] * 1e6
+            row["load_busy"] = cpu["load_busy"]
+        if row["resumed"]:
+            self.notes.append(f"round {rnd} {measure} {target.name}: **{row['resumed']} "
+                              "handshakes resumed: the measure is of full handshakes only**")
         if target.name == "rampart-jwt" and row["non2xx"]:
             # Every token is valid: a 401 (or any non-2xx) means the test is broken.
             self.notes.append(f"round {rnd} {measure} rampart-jwt: **{row['non2xx']} non-2xx "
@@ -346,7 +436,17 @@ class Bench:
     def print_row(self, row):
         parts = [f"  r{row['round']} {row['measure']:<10} {row['target']:<14}"]
         if not row["ok"]:
-            parts.append("FAILED (no wrk result)")
+            parts.append("FAILED (no client result)")
+        elif row["measure"] == "handshake":
+            parts.append(f"{fmt_rps(row['rps']):>8} conn/s  p50 {fmt_us(row['p50']):>9}"
+                         f"  p99 {fmt_us(row['p99']):>9}"
+                         f"  cpu{self.s.proxy_cpu} {100 * (row['busy'] or 0):.0f}% busy:"
+                         f" {row['cpu_us'] or 0:.1f} µs/handshake"
+                         f"  own {row['own_us'] or 0:.1f} µs/handshake"
+                         f"  cpu{self.s.load_cpu} {100 * (row['load_busy'] or 0):.0f}% busy"
+                         f"  resumed {row['resumed']}")
+            if row["errors"]:
+                parts.append(f"  ERRORS {row['errors']} (non-200 {row['non2xx']})")
         else:
             parts.append(f"{fmt_rps(row['rps']):>8} req/s  p50 {fmt_us(row['p50']):>9}  p99 {fmt_us(row['p99']):>9}")
             if row["measure"] == "cpu":
@@ -391,10 +491,12 @@ class Bench:
         running = [n for n in s.targets if not self.targets[n].failure]
         if not running:
             raise RuntimeError("no target could start")
+        if "handshake" in s.measures and measure_targets("handshake", s.targets):
+            self.handshake_bin = build_handshake_client(self.tmp)
         for rnd in range(1, s.rounds + 1):
             log(f"\nround {rnd}/{s.rounds}")
-            for measure in MEASURES:
-                names = [n for n in s.targets if not (measure == "cpu" and n == "direct")]
+            for measure in s.measures:
+                names = measure_targets(measure, s.targets)
                 for name in rotate(names, rnd - 1):
                     t = self.targets[name]
                     if t.failure:
@@ -405,8 +507,19 @@ class Bench:
         self.finished = datetime.datetime.now()
 
 
+def measure_targets(measure, targets):
+    """The targets a measure runs on: cpu has no direct, handshake only the TLS ones."""
+    if measure == "cpu":
+        return [n for n in targets if n != "direct"]
+    if measure == "handshake":
+        return [n for n in targets if n in TLS_TARGETS]
+    return list(targets)
+
+
 def check_tools(settings):
     need = ["nginx", "taskset", "wrk"]
+    if "handshake" in settings.measures and set(TLS_TARGETS) & set(settings.targets):
+        need.append("cc")
     if {"haproxy", "haproxy-tls", "haproxy-h2"} & set(settings.targets):
         need.append("haproxy")
     if {"rampart-tls", "nginx-tls", "haproxy-tls"} & set(settings.targets):
@@ -451,7 +564,8 @@ def main():
     signal.signal(signal.SIGHUP, _raise_exit)
     bench = Bench(settings)
     try:
-        total_runs = settings.rounds * (len(settings.targets) * 3 - ("direct" in settings.targets))
+        total_runs = settings.rounds * sum(len(measure_targets(m, settings.targets))
+                                           for m in settings.measures)
         log(f"{total_runs} runs of {settings.warmup} + {settings.duration}; about "
             f"{total_runs * (settings.warmup_s + settings.duration_s + 0.5) / 60:.1f} min")
         bench.run()
