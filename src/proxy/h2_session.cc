@@ -1,7 +1,7 @@
 #include "proxy/h2_session.h"
 
 #include <algorithm>
-#include <cctype>
+#include <charconv>
 #include <cstring>
 
 #include "core/log.h"
@@ -577,17 +577,20 @@ bool H2Connection::takeResponse(H2Stream* stream) {
       stream->raw_.erase(0, outcome.consumed);
       continue;
     }
-    std::string status = std::to_string(head.status);
-    std::vector<std::string> names;
-    names.reserve(head.headers.size());
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(head.headers.size() + 1);
-    nva.push_back(field(":status", status));
+    char status[4];
+    std::to_chars(status, status + sizeof(status), head.status);  // 200..999: three digits
+    std::vector<nghttp2_nv>& nva = nva_scratch_;
+    nva.clear();
+    nva.push_back(field(":status", std::string_view(status, 3)));
     for (const http::Header& header : head.headers) {
       if (connectionSpecific(header.name)) continue;
-      std::string& name = names.emplace_back(header.name);
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      nva.push_back(field(name, header.value));
+      // HTTP/2 field names are lower case (RFC 9113 8.2.1): lowered where
+      // they lie, in raw_ (ours, and dropped once the head is taken).
+      char* name = stream->raw_.data() + (header.name.data() - stream->raw_.data());
+      for (size_t i = 0; i < header.name.size(); ++i) {
+        if (name[i] >= 'A' && name[i] <= 'Z') name[i] = static_cast<char>(name[i] + ('a' - 'A'));
+      }
+      nva.push_back(field(header.name, header.value));
     }
     stream->head_done_ = true;
     stream->remaining_ = head.content_length;

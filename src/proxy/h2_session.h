@@ -140,9 +140,10 @@ class H2Connection {
   config::Http2Settings settings_;
   nghttp2_session* session_ = nullptr;
   H2FloodGuard guard_;
-  std::vector<H2Stream*> live_;  // streams not yet retired (at most max_concurrent_streams)
-  std::vector<int32_t> wake_;    // streams whose DATA drained: read their response again
-  bool dead_ = false;            // the owner closed: callbacks do nothing
+  std::vector<H2Stream*> live_;          // streams not yet retired (at most max_concurrent_streams)
+  std::vector<int32_t> wake_;            // streams whose DATA drained: read their response again
+  std::vector<nghttp2_nv> nva_scratch_;  // a response head's fields, reused (nghttp2 copies them)
+  bool dead_ = false;                    // the owner closed: callbacks do nothing
   bool finishing_ = false;
   bool flush_pending_ = false;  // the owner is notified to flush this turn
   bool cut_off_ = false;        // GOAWAY(ENHANCE_YOUR_CALM) queued by the flood guard
