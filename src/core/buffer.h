@@ -29,6 +29,14 @@ class Buffer {
     if (begin_ == end_) begin_ = end_ = 0;
   }
   void clear() { begin_ = end_ = 0; }
+  // Removes `n` bytes at `offset` from the front of the data, keeping what
+  // follows in order.
+  void erase(size_t offset, size_t n) {
+    char* at = data_.get() + begin_ + offset;
+    std::memmove(at, at + n, size() - offset - n);
+    end_ -= n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
 
   // Moves unread data to the front so writable() is as large as capacity allows.
   // Invalidates views into the buffer.

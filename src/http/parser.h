@@ -89,6 +89,16 @@ class ChunkedDecoder {
   // Total decoded payload bytes so far.
   uint64_t payloadBytes() const { return payload_bytes_; }
 
+  // The trailer section: true from just after the last chunk's line until
+  // the body is complete; trailerBytes() is how many raw bytes of it were
+  // consumed so far (field lines and, once finished, the final CRLF).
+  bool inTrailerSection() const {
+    return state_ >= State::kTrailerLineStart && state_ < State::kDone;
+  }
+  uint32_t trailerBytes() const {
+    return state_ >= State::kTrailerLineStart && state_ != State::kError ? line_bytes_ : 0;
+  }
+
  private:
   enum class State : uint8_t {
     kSize,

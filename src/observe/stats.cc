@@ -58,6 +58,7 @@ const std::vector<CounterField>& counterFields() {
       {"bytes_received", &WorkerStats::bytes_in},
       {"bytes_sent", &WorkerStats::bytes_out},
       {"cutover_step_backs", &WorkerStats::cutover_step_backs},
+      {"request_trailers_dropped", &WorkerStats::request_trailers_dropped},
       {"tls_handshakes", &WorkerStats::tls_handshakes},
       {"tls_resumptions", &WorkerStats::tls_resumptions},
       {"tls_handshake_failures", &WorkerStats::tls_handshake_failures},

@@ -55,6 +55,7 @@ struct WorkerStats {
   Counter proxy_headers;         // headers taken from trusted proxies
   Counter proxy_header_refused;  // closed: malformed, late, missing, or from an untrusted peer
   Counter cutover_step_backs;    // weighted routes stepped back from a failing cluster (cutover)
+  Counter request_trailers_dropped;  // chunked requests whose trailer fields were not forwarded
 
   // TLS listeners (docs/tls.md).
   Counter tls_handshakes;           // completed, full or resumed

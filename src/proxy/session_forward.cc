@@ -305,6 +305,18 @@ size_t Session::forwardableRequestBytes() {
       abortExchange({413, "Content Too Large", "request body exceeds the route's limit", true});
       return 0;
     }
+    // Trailer fields are not forwarded (as nginx does not): an upstream that
+    // merged them into the header section could be handed identity or
+    // routing fields that Rampart never checked. The section is held back
+    // until it is complete, then cut down to its final CRLF.
+    if (request_chunks_.inTrailerSection())
+      return request_validated_ - request_chunks_.trailerBytes();
+    if (step.done && request_chunks_.trailerBytes() > 2) {
+      const size_t fields = request_chunks_.trailerBytes() - 2;
+      in_.erase(request_validated_ - request_chunks_.trailerBytes(), fields);
+      request_validated_ -= fields;
+      worker_->stats().request_trailers_dropped.inc();
+    }
   }
   return request_validated_;
 }

@@ -72,6 +72,39 @@ def test_good_pipeline_after_valid_chunked_body_is_served(proxy):
     assert second.status == 200 and second.json()["target"] == "/smuggled"
 
 
+def test_request_trailer_fields_never_reach_the_upstream(proxy):
+    """A chunked request's trailer section is cut to its final CRLF: an
+    upstream that merged trailers into the headers would otherwise take an
+    identity or routing field Rampart never checked (nginx drops them too).
+    The body, and a request pipelined after it, are untouched."""
+    rampart, upstream = proxy
+    trailers = (b"X-Auth-Subject: admin\r\nX-Rampart-Route: admin\r\n"
+                b"X-Checksum: " + b"7" * 3000 + b"\r\n")
+    with Client(rampart.port, timeout=5) as client:
+        # The trailer section arrives in pieces, as a slow client sends it.
+        client.send(H + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n")
+        client.send(trailers[:40])
+        client.send(trailers[40:] + b"\r\n" + SMUGGLED)
+        first = client.read_response()
+        second = client.read_response()
+    assert first.status == 200
+    echo = first.json()
+    assert echo["body_len"] == 11 and echo["trailers"] == []
+    assert second.status == 200 and second.json()["target"] == "/smuggled"
+    rampart.stop()
+    line = [l for l in rampart.stderr().splitlines() if "stopped:" in l][-1]
+    assert "request_trailers_dropped=1" in line, line
+
+
+def test_a_chunked_request_without_trailers_is_forwarded_as_sent(proxy):
+    rampart, upstream = proxy
+    with Client(rampart.port, timeout=5) as client:
+        client.send(H + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        response = client.read_response()
+    assert response.status == 200 and response.json()["body_len"] == 5
+    assert response.json()["trailers"] == []
+
+
 @pytest.fixture
 def limited(stack):
     # simple_config: max_head_bytes 8KiB, max_headers 32, max_target_bytes 2KiB, /limited 1KiB body

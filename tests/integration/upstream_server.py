@@ -333,8 +333,9 @@ class Server:
             sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
 
         body = Body(query.get("sha", "1") != "0")
+        trailers = []
         if chunked:
-            self.read_chunked(reader, body)
+            self.read_chunked(reader, body, trailers)
         else:
             reader.read_exact_into(length, body)
 
@@ -380,7 +381,8 @@ class Server:
 
         echo = {"method": method, "target": target, "version": version, "headers": headers,
                 "body_len": body.length, "body_sha256": body.sha.hexdigest() if body.sha else None,
-                "body_crc32": body.crc, "name": self.name, "conn": conn_id, "peer": peer[0]}
+                "body_crc32": body.crc, "name": self.name, "conn": conn_id, "peer": peer[0],
+                "trailers": trailers}
         if conn_id in self.tls_peers:
             echo["tls_client_cn"] = self.tls_peers[conn_id]
             echo["tls_resumed"] = self.tls_resumed.get(conn_id, False)
@@ -405,7 +407,7 @@ class Server:
         return False
 
     @staticmethod
-    def read_chunked(reader, body):
+    def read_chunked(reader, body, trailers=None):
         while True:
             line = reader.read_line()
             size_text = line.split(b";", 1)[0]
@@ -413,8 +415,10 @@ class Server:
                 raise BadRequest("bad chunk size")
             size = int(size_text, 16)
             if size == 0:
-                while reader.read_line() != b"":  # trailers
-                    pass
+                while (line := reader.read_line()) != b"":  # trailer fields
+                    if trailers is not None:
+                        name, _, value = line.decode("latin-1").partition(":")
+                        trailers.append([name.strip().lower(), value.strip()])
                 return
             reader.read_exact_into(size, body)
             if reader.read_line() != b"":

@@ -28,6 +28,17 @@ TEST(BufferTest, AppendGrowsAndKeepsData) {
   EXPECT_GE(buffer.capacity(), 11u);
 }
 
+TEST(BufferTest, EraseRemovesAMiddleRangeAndKeepsTheRestInOrder) {
+  Buffer buffer(32);
+  buffer.append("xxhead|cut-this|tail");
+  buffer.consume(2);
+  buffer.erase(5, 9);
+  EXPECT_EQ(buffer.readable(), "head|tail");
+  buffer.erase(0, buffer.size());
+  EXPECT_TRUE(buffer.empty());
+  EXPECT_EQ(buffer.writable(), 32u);
+}
+
 TEST(BufferTest, ReserveKeepsUnreadData) {
   Buffer buffer(4);
   buffer.append("abcd");

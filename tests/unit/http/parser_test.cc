@@ -835,6 +835,27 @@ TEST(Chunked, HexSizesInEitherCaseAndLeadingZeros) {
   EXPECT_EQ(result.payload, "0123456789abcdefghijx");
 }
 
+TEST(Chunked, TheTrailerSectionIsMeasuredAsItArrives) {
+  ChunkedDecoder decoder;
+  decoder.feed("3\r\nabc\r\n");
+  EXPECT_FALSE(decoder.inTrailerSection());
+  EXPECT_EQ(decoder.trailerBytes(), 0u);
+  decoder.feed("0\r\n");  // the last chunk: the section starts after it
+  EXPECT_TRUE(decoder.inTrailerSection());
+  EXPECT_EQ(decoder.trailerBytes(), 0u);
+  decoder.feed("X-A: 1\r\nX-");
+  EXPECT_TRUE(decoder.inTrailerSection());
+  EXPECT_EQ(decoder.trailerBytes(), 10u);
+  ChunkedDecoder::Progress last = decoder.feed("B: 2\r\n\r\nGET");
+  EXPECT_TRUE(last.done);
+  EXPECT_EQ(last.consumed, 8u);
+  EXPECT_FALSE(decoder.inTrailerSection());
+  EXPECT_EQ(decoder.trailerBytes(), 18u);  // both field lines and the final CRLF
+  ChunkedDecoder none;
+  EXPECT_TRUE(none.feed("0\r\n\r\n").done);
+  EXPECT_EQ(none.trailerBytes(), 2u);  // the final CRLF alone
+}
+
 TEST(Chunked, BytesAfterTheBodyAreNotConsumed) {
   std::string body = "3\r\nabc\r\n0\r\n\r\n";
   std::string input = body + "GET / HTTP/1.1\r\n";
