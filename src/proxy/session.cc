@@ -58,12 +58,11 @@ Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_
   response_.headers.reserve(snapshot.http.limits.max_headers);
   peer_trusted_ = net::containsAny(snapshot.trusted_proxies, peer_);
   peer_ip_length_ = peer_.formatIp(peer_ip_, sizeof(peer_ip_));
-  h2_stream_ = stream != nullptr;
   pipe_ = stream;
-  if (h2_stream_) {
+  if (pipe_ != nullptr) {  // the HTTP/2 connection did the TLS and has no PROXY header
     pipe_->attachSession(this);
     return;
-  }  // the HTTP/2 connection did the TLS and has no PROXY header
+  }
   if (listener_ < snapshot.listeners.size()) {
     proxy_rule_ = proxyHeaderRule(snapshot.listeners[listener_].proxy_protocol, peer_trusted_);
   }

@@ -238,9 +238,10 @@ class Session final : public core::EventHandler,
   std::shared_ptr<tls::ServerTls> tls_context_;
   std::unique_ptr<tls::PeerCertificate> peer_certificate_;
   auth::MtlsCache mtls_cache_;
-  bool alpn_h2_ = false;        // the handshake chose h2
-  bool h2_stream_ = false;      // serves one HTTP/2 stream (constructor)
-  StreamPipe* pipe_ = nullptr;  // that stream's pipe until closeNow detaches it
+  bool alpn_h2_ = false;  // the handshake chose h2
+  // An HTTP/2 stream's Session (constructor): its pipe, until closeNow
+  // detaches it. Null for a connection with a socket of its own.
+  StreamPipe* pipe_ = nullptr;
   std::unique_ptr<H2Connection> h2_;
 
   core::Buffer in_;   // from the client: heads, then body bytes in flight

@@ -17,7 +17,7 @@ Session::H2Start Session::http2Start() const {
   if (alpn_h2_) return H2Start::kTake;
   // Only a connection's first bytes can be the preface, and only where the
   // listener opted in; anything else is HTTP/1.1 as before.
-  if (h2_stream_ || tls_ != nullptr || requests_served_ > 0 || in_.empty() ||
+  if (pipe_ != nullptr || tls_ != nullptr || requests_served_ > 0 || in_.empty() ||
       proxy_rule_ != ProxyHeaderRule::kNone) {
     return H2Start::kNo;
   }
