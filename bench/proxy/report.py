@@ -35,6 +35,10 @@ def fmt_cpu(us):
     return "-" if us is None else f"{us:.1f}"
 
 
+# The TLS and HTTP/2 tables' rows: requests/s, and CPU by the proxy's own time.
+KEEP_ALIVE_ROWS = (("throughput", "rps", "req/s"), ("cpu", "own_us", "CPU µs/req (own)"))
+
+
 def fmt_ratio(values):
     if not values:
         return "-"
@@ -80,6 +84,18 @@ class Report:
 
     def per_round(self, measure, target, key):
         return [self.get(measure, target, rnd, key) for rnd in range(1, self.s.rounds + 1)]
+
+    def ratio_rows(self, rampart, peer, label, rows, suffix=""):
+        """The round-by-round rows of `rampart` against one peer: one per
+        (measure, key, what) whose measure ran, "median (min–max) | each round"."""
+        L = []
+        for measure, key, what in rows:
+            if measure not in self.s.measures:
+                continue
+            rs = self.ratios(measure, key, rampart, peer)
+            L.append(f"| {what}, Rampart / {label}{suffix} | {fmt_ratio(rs)} | "
+                     + ", ".join(f"{x:.2f}" for x in rs) + " |")
+        return L
 
     def ratios(self, measure, key, num, den):
         out = []
@@ -186,14 +202,10 @@ class Report:
             for peer, label in (("nginx", "nginx"), ("haproxy", "HAProxy")):
                 if peer not in have:
                     continue
-                for measure, key, what in (("throughput", "rps", "req/s"),
-                                           ("cpu", "cpu_us", "CPU µs/req (busy)"),
-                                           ("cpu", "own_us", "CPU µs/req (own)")):
-                    if measure not in self.s.measures:
-                        continue
-                    rs = self.ratios(measure, key, "rampart", peer)
-                    L.append(f"| {what}, Rampart / {label} | {fmt_ratio(rs)} | "
-                             + ", ".join(f"{x:.2f}" for x in rs) + " |")
+                L.extend(self.ratio_rows("rampart", peer, label,
+                                         (("throughput", "rps", "req/s"),
+                                          ("cpu", "cpu_us", "CPU µs/req (busy)"),
+                                          ("cpu", "own_us", "CPU µs/req (own)"))))
                 diffs = [a - b for a, b in zip(self.per_round("c1", "rampart", "p50"),
                                                self.per_round("c1", peer, "p50"))
                          if a is not None and b is not None]
@@ -217,13 +229,7 @@ class Report:
             for peer, label in (("nginx-tls", "nginx"), ("haproxy-tls", "HAProxy")):
                 if peer not in have:
                     continue
-                for measure, key, what in (("throughput", "rps", "req/s"),
-                                           ("cpu", "own_us", "CPU µs/req (own)")):
-                    if measure not in self.s.measures:
-                        continue
-                    rs = self.ratios(measure, key, "rampart-tls", peer)
-                    L.append(f"| {what}, Rampart / {label} over TLS | {fmt_ratio(rs)} | "
-                             + ", ".join(f"{x:.2f}" for x in rs) + " |")
+                L.extend(self.ratio_rows("rampart-tls", peer, label, KEEP_ALIVE_ROWS, " over TLS"))
             L.append("")
 
         if "rampart-h2" in have and ({"nginx-h2", "haproxy-h2"} & have):
@@ -235,13 +241,7 @@ class Report:
             for peer, label in (("nginx-h2", "nginx"), ("haproxy-h2", "HAProxy")):
                 if peer not in have:
                     continue
-                for measure, key, what in (("throughput", "rps", "req/s"),
-                                           ("cpu", "own_us", "CPU µs/req (own)")):
-                    if measure not in self.s.measures:
-                        continue
-                    rs = self.ratios(measure, key, "rampart-h2", peer)
-                    L.append(f"| {what}, Rampart / {label} over HTTP/2 | {fmt_ratio(rs)} | "
-                             + ", ".join(f"{x:.2f}" for x in rs) + " |")
+                L.extend(self.ratio_rows("rampart-h2", peer, label, KEEP_ALIVE_ROWS, " over HTTP/2"))
             L.append("")
 
         return L
@@ -471,11 +471,10 @@ class Report:
             for peer, label in (("nginx-tls", "nginx"), ("haproxy-tls", "HAProxy")):
                 if peer not in have:
                     continue
-                for key, what in (("rps", "conn/s"), ("cpu_us", "CPU µs/handshake (busy)"),
-                                  ("own_us", "CPU µs/handshake (own)")):
-                    rs = self.ratios("handshake", key, "rampart-tls", peer)
-                    L.append(f"| {what}, Rampart / {label} | {fmt_ratio(rs)} | "
-                             + ", ".join(f"{x:.2f}" for x in rs) + " |")
+                L.extend(self.ratio_rows("rampart-tls", peer, label,
+                                         (("handshake", "rps", "conn/s"),
+                                          ("handshake", "cpu_us", "CPU µs/handshake (busy)"),
+                                          ("handshake", "own_us", "CPU µs/handshake (own)"))))
             L.append("")
             busy = [r["busy"] for r in self.rows
                     if r["measure"] == "handshake" and r["busy"] is not None]
