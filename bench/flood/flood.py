@@ -38,7 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "bench", "proxy"))
 
-from procs import Processes, pin  # noqa: E402
+from procs import Processes, pin, realtime  # noqa: E402
 from targets import check_answers, free_port, origin_conf, wait_listening  # noqa: E402
 
 import configs  # noqa: E402
@@ -61,6 +61,9 @@ def usage():
   LEGIT=50 LEGIT_RATE=20              legitimate clients and requests/s each
   FLOOD_CONNS=1000  DIST_RATE=50      flood connections; per-address rate of scenario b
   SLOWLORIS=5000  SLOWLORIS_SOURCES=1000
+  REALTIME=1          the drill's measuring thread (--legit-realtime) and the origin at
+                      SCHED_FIFO 1, so the attack thread on their CPU cannot delay them;
+                      0: all at normal priority (the method before 2026-12-02 13:00)
   RAMPART_BIN=build/rampart           runs both the target and the drill
   LOAD_CPU=0 PROXY_CPU=1              drill + origin / the target alone
   RESULTS_DIR=bench/results           flood-<timestamp>.md and .json
@@ -106,6 +109,7 @@ class Settings:
         self.slowloris = int(env.get("SLOWLORIS", "5000"))
         self.slowloris_sources = int(env.get("SLOWLORIS_SOURCES", "1000"))
         self.rampart_bin = os.path.abspath(env.get("RAMPART_BIN", os.path.join(REPO, "build", "rampart")))
+        self.realtime = env.get("REALTIME", "1") not in ("", "0")
         self.load_cpu = int(env.get("LOAD_CPU", "0"))
         self.proxy_cpu = int(env.get("PROXY_CPU", "1"))
         self.results_dir = os.path.abspath(env.get("RESULTS_DIR", os.path.join(REPO, "bench", "results")))
@@ -222,7 +226,8 @@ class Bench:
                  "--target", f"127.0.0.1:{port}", "--format", "json",
                  "--warmup", s.warmup, "--baseline", s.baseline, "--duration", s.duration,
                  "--timeout", "5s", "--legit", str(s.legit), "--legit-rate", s.legit_rate,
-                 "--legit-tokens", self.pool.tokens_path] + scenario_args)
+                 "--legit-tokens", self.pool.tokens_path] + scenario_args
+                + (["--legit-realtime"] if s.realtime else []))
         with open(os.path.join(self.tmp, f"drill-{label}.argv"), "w") as f:
             f.write(shlex.join(argv) + "\n")
         proc = self.procs.start("drill", argv, capture=True)
@@ -236,7 +241,10 @@ class Bench:
             raise RuntimeError(f"drill exited {proc.returncode}: {err.strip()[-400:]}")
         with open(os.path.join(self.tmp, f"drill-{label}.json"), "w") as f:
             f.write(out)
-        return json.loads(out)
+        report = json.loads(out)
+        if s.realtime and not report["drill"].get("legit_realtime"):
+            raise RuntimeError(f"the measuring thread did not get SCHED_FIFO: {report.get('warnings')}")
+        return report
 
     # -- the run
 
@@ -245,6 +253,8 @@ class Bench:
         self.pool = TokenPool(self.tmp, count=max(self.s.legit, 1))
         self.start_origin()
         pin(self.origin.pid, self.s.load_cpu)
+        if self.s.realtime:
+            realtime(self.origin.pid)
         table = scenarios(self.s, self.pool)
         if self.s.gen:
             # The drill alone against the origin, the origin alone on PROXY_CPU.
@@ -347,7 +357,10 @@ def render(bench):
     out.append(f"Each cell: one drill, baseline {s.baseline} then attack {s.duration} (warm-up "
                f"{s.warmup} not counted), {s.legit} legitimate clients x {s.legit_rate} req/s, each "
                "with its own JWT and source address, latency from the scheduled send time. "
-               f"Target pinned alone on cpu{s.proxy_cpu}; drill + origin on cpu{s.load_cpu}. "
+               f"Target pinned alone on cpu{s.proxy_cpu}; drill + origin on cpu{s.load_cpu}"
+               + (", the drill's measuring thread and the origin at SCHED_FIFO 1 ahead of the "
+                  "attack thread (REALTIME=1). " if s.realtime else
+                  ", all at normal priority (REALTIME=0). ") +
                "Issue 5's bar: legit success >= 99.9 % and p99 under attack <= 2x baseline.\n")
     out.append("| scenario | target | legit success base / attack | p50 ms base → attack | "
                "p99 ms base → attack | p99 ratio | meets | attack refused | how | flood sent/s |")

@@ -55,6 +55,7 @@ struct Options {
   std::string slowloris_interval = "1s";
   std::string connection_flood = "0";  // new connections per second, opened and reset
   int attack_nice = 10;                // the attack thread's niceness above the legit one's
+  bool legit_realtime = false;         // the measuring thread at SCHED_FIFO 1 (root or CAP_SYS_NICE)
 };
 
 // The checked, resolved form of Options: durations in ns, rates per second.
@@ -89,6 +90,7 @@ struct Plan {
   int64_t slowloris_interval_ns = 0;
   double connection_flood = 0;
   int attack_nice = 0;
+  bool legit_realtime = false;
 
   bool attacking() const { return flood_connections > 0 || slowloris > 0 || connection_flood > 0; }
   // File descriptors the run may hold at once (for RLIMIT_NOFILE).

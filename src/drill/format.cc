@@ -179,6 +179,7 @@ std::string formatJson(const Report& r) {
                      ? static_cast<double>(r.flood.status.total()) / r.attack_thread_cpu_seconds
                      : 0.0)
           .field("nofile_limit", r.nofile_limit)
+          .field("legit_realtime", r.legit_realtime)
           .done();
   std::string phases = Json()
                            .field("warmup_s", seconds(p.warmup_ns))
@@ -198,6 +199,7 @@ std::string formatJson(const Report& r) {
              .field("legit", legit)
              .field("attack", attack)
              .field("drill", drill)
+             .text("warnings", r.warnings)
              .done() +
          "\n";
 }
@@ -294,7 +296,9 @@ std::string formatTable(const Report& r) {
   }
   line(&out, "");
   line(&out, "drill cost: attack thread " + num(r.attack_thread_cpu_seconds, 2) +
-                 " CPU s, legit thread " + num(r.legit_thread_cpu_seconds, 2) + " CPU s");
+                 " CPU s, legit thread " + num(r.legit_thread_cpu_seconds, 2) + " CPU s" +
+                 (r.legit_realtime ? " (SCHED_FIFO)" : ""));
+  if (!r.warnings.empty()) out += "warning: " + r.warnings;
   return out;
 }
 

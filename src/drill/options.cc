@@ -246,6 +246,7 @@ CheckResult checkOptions(const Options& o, Plan* plan, std::string* error) {
   p.bogus_audience = o.bogus_audience;
   p.bogus_alg = o.bogus_alg;
   p.attack_nice = o.attack_nice;
+  p.legit_realtime = o.legit_realtime;
   p.legit_sources = o.legit_sources < 0 ? p.legit : o.legit_sources;
   if (p.legit_sources > 100000) return bad("--legit-sources: 0 to 100000");
   if (p.legit_sources > 0 && !checkSourceRange("--legit-source-base", o.legit_source_base,
@@ -366,6 +367,9 @@ DrillCommand::DrillCommand(CLI::App* app) {
   c->add_option("--attack-nice", o.attack_nice,
                 "niceness added to the attack thread, so it does not delay the measuring one")
       ->capture_default_str();
+  c->add_flag("--legit-realtime", o.legit_realtime,
+              "run the measuring thread at SCHED_FIFO priority 1 (root or CAP_SYS_NICE), so an "
+              "attack thread on the same CPU cannot delay it");
 }
 
 }  // namespace rampart::drill

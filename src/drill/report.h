@@ -94,6 +94,7 @@ struct Report {
   double legit_thread_cpu_seconds = 0;
   double elapsed_seconds = 0;
   uint64_t nofile_limit = 0;
+  bool legit_realtime = false;  // the measuring thread ran at SCHED_FIFO
   std::string warnings;
 
   // Attack requests and connections the target refused, of all attempts: a

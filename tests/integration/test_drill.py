@@ -129,6 +129,26 @@ def test_a_dead_target_fails_legit_requests_and_still_ends_in_time():
     assert elapsed < 5
 
 
+def test_legit_realtime_runs_the_measuring_thread_fifo_or_says_why_not():
+    port = helpers.free_port()  # nothing listens there: the flag is what is tested
+    args = ["--target", f"127.0.0.1:{port}", "--warmup", "0s", "--baseline", "300ms",
+            "--duration", "0s", "--legit", "1", "--legit-rate", "10/s"]
+    report, _, _ = drill(args)
+    assert report["drill"]["legit_realtime"] is False and report["warnings"] == ""
+    report, _, _ = drill(args + ["--legit-realtime"])  # the suite runs as root
+    assert report["drill"]["legit_realtime"] is True, report["warnings"]
+    assert report["warnings"] == ""
+    # Without CAP_SYS_NICE (and RLIMIT_RTPRIO 0) the run goes on, unraised, and says so.
+    result = subprocess.run(["setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice",
+                             "prlimit", "--rtprio=0", rampart_bin(), "drill", "--format", "json",
+                             "--legit-realtime"] + args,
+                            capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["drill"]["legit_realtime"] is False
+    assert "SCHED_FIFO refused" in report["warnings"], report["warnings"]
+
+
 def test_non_loopback_target_is_refused_with_exit_2():
     result = subprocess.run([rampart_bin(), "drill", "--target", "192.0.2.1:80",
                              "--flood-connections", "10"],

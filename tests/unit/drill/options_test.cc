@@ -51,6 +51,7 @@ TEST(DrillOptionsTest, DefaultsMakeAPlan) {
   EXPECT_EQ(plan.legit_sources, 10);  // one address per client
   EXPECT_EQ(plan.legit_connections, 4);
   EXPECT_FALSE(plan.attacking());
+  EXPECT_FALSE(plan.legit_realtime);
   EXPECT_FALSE(plan.json);
   EXPECT_FALSE(plan.remote);
 }
@@ -102,7 +103,8 @@ TEST(DrillOptionsTest, EveryFlagLandsInThePlan) {
                        "--connection-flood",
                        "300",
                        "--attack-nice",
-                       "5"},
+                       "5",
+                       "--legit-realtime"},
                       &plan, &error),
             CheckResult::kOk)
       << error;
@@ -128,6 +130,7 @@ TEST(DrillOptionsTest, EveryFlagLandsInThePlan) {
   EXPECT_EQ(plan.slowloris_interval_ns, 2000000000);
   EXPECT_DOUBLE_EQ(plan.connection_flood, 300);
   EXPECT_EQ(plan.attack_nice, 5);
+  EXPECT_TRUE(plan.legit_realtime);
   EXPECT_TRUE(plan.attacking());
   EXPECT_GE(plan.descriptorsNeeded(), 50u * 2 + 1000 + 5000);
 }
