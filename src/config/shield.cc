@@ -456,7 +456,7 @@ void readShield(yaml::Reader& reader, const Map& top, const std::string& base_di
     std::optional<yaml::Map> map = reader.map(
         *node, "shield",
         {"trusted_proxies", "max_tracked_keys", "admission", "escalation", "auth_failures",
-         "signature_verifications", "slow_clients", "overload", "baselines"});
+         "signature_verifications", "slow_clients", "overload", "baselines", "kernel_drop"});
     if (map) {
       if (const YAML::Node* proxies = map->find("trusted_proxies")) {
         if (reader.sequence(*proxies, "trusted_proxies")) {
@@ -476,6 +476,7 @@ void readShield(yaml::Reader& reader, const Map& top, const std::string& base_di
         }
       }
       reader.readInteger(*map, "max_tracked_keys", 1, kMaxTrackedKeys, &out.max_tracked_keys);
+      reader.readBool(*map, "kernel_drop", &out.gate.kernel_drop);
       if (const YAML::Node* admission = map->find("admission")) {
         readAdmission(reader, *admission, top, snapshot);
       }

@@ -52,6 +52,8 @@ const std::vector<CounterField>& counterFields() {
       {"shield_limited", &WorkerStats::shield_limited},
       {"shield_dropped", &WorkerStats::shield_dropped},
       {"signature_budget_refused", &WorkerStats::signature_budget_refused},
+      {"kernel_drop_updates", &WorkerStats::kernel_drop_updates},
+      {"kernel_drop_full", &WorkerStats::kernel_drop_full},
       {"proxy_headers", &WorkerStats::proxy_headers},
       {"proxy_header_refused", &WorkerStats::proxy_header_refused},
       {"access_log_dropped", &WorkerStats::access_log_dropped},

@@ -50,6 +50,8 @@ struct WorkerStats {
   Counter shield_limited;            // 429 from the shield (limits, blocks, auth failures)
   Counter shield_dropped;            // closed without a response by a limit's `action: drop`
   Counter signature_budget_refused;  // 503: a new token over the worker's signature budget
+  Counter kernel_drop_updates;       // drop filters compiled and attached (shield/kernel_drop.h)
+  Counter kernel_drop_full;          // compiles that left ranges out (refused at accept only)
 
   // The PROXY protocol (listeners with proxy_protocol: true).
   Counter proxy_headers;         // headers taken from trusted proxies

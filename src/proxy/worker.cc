@@ -10,14 +10,12 @@
 #include "core/log.h"
 #include "net/socket.h"
 #include "proxy/session.h"
+#include "proxy/worker_parts.h"
 
 namespace rampart::proxy {
 
 namespace {
 constexpr int kListenBacklog = 4096;
-// Accepts per readiness event: bounded so one listener cannot starve the
-// connections already being served.
-constexpr size_t kMaxAcceptsPerEvent = 16;
 // How often the loop's lag is sampled while shedding is configured: fine
 // enough to follow a 20 ms lag target, and 100 wake-ups a second cost an
 // idle worker next to nothing.
@@ -54,24 +52,6 @@ void closeUnread(int fd) {
 }
 }  // namespace
 
-class Worker::Listener final : public core::EventHandler {
- public:
-  Listener(Worker* worker, int fd, uint32_t index) : worker_(worker), fd_(fd), index_(index) {}
-  ~Listener() override {
-    if (fd_ >= 0) close(fd_);
-  }
-  void onEvents(uint32_t) override { worker_->acceptFrom(fd_, index_, kMaxAcceptsPerEvent); }
-  int fd() const { return fd_; }
-  uint32_t index() const { return index_; }
-  void setIndex(uint32_t index) { index_ = index; }
-  // Gives the socket away (a binary upgrade's hand-over keeps it open).
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  Worker* worker_;
-  int fd_;
-  uint32_t index_;  // into the current snapshot's listeners
-};
 
 // A timer re-armed every kLagProbeMillis: how late it fires is how late the
 // loop came back to its timers (the time spent dispatching the iterations
@@ -262,6 +242,7 @@ void Worker::takeGeneration(std::unique_ptr<Generation> next,
   handshakes_.setLimits(handshakeLimits(now));
   overload_.reload(now.shield.overload, now.shield.baselines);
   if (overload_.shedding() && !lag_probe_->armed()) lag_probe_->start();
+  syncKernelDrops(true);  // the deny list, listeners added
   // Key views name the old snapshot's key files; cached tokens stay only
   // when no credential could be judged differently (same authentication
   // section, same key files).
@@ -316,6 +297,7 @@ uint64_t Worker::nextRandom() {
 
 void Worker::run() {
   if (overload_.shedding()) lag_probe_->start();
+  syncKernelDrops(true);
   loop_.run();
   finished_.store(true, std::memory_order_release);
 }

@@ -174,6 +174,11 @@ class Worker {
  private:
   class Listener;
   class LagProbe;
+  class KernelDropSync;
+  // Compiles the gate's blocks and the deny list into the listening
+  // sockets' drop filter (worker_kernel_drop.cc) when they changed, or
+  // always with `force` (start, reload).
+  void syncKernelDrops(bool force);
   void beginDrain(bool keep_idle);
   void rotateTalkers();
   void refuseAtAccept(int fd, const net::SocketAddress& peer);  // counted, closed unread
@@ -205,6 +210,7 @@ class Worker {
   shield::WorkerShield shield_;                // accept gate and limiter tables (bounded)
   shield::WorkerOverload overload_;            // shedder, suspicious clients, baselines (bounded)
   std::unique_ptr<LagProbe> lag_probe_;        // measures loop lag for the shedder
+  std::unique_ptr<KernelDropSync> kernel_drop_;  // re-checks the kernel drop set
   std::unique_ptr<MirrorCalls> mirrors_;       // its calls end before the pools do
   std::unique_ptr<store::WorkerStore> store_;  // leases, local shares, revoked ids; null: no store
   int64_t shadow_log_second_ = 0;

@@ -12,6 +12,7 @@ AcceptGate::AcceptGate(const GateConfig& config, const KeyDeriver& keys, uint64_
 
 void AcceptGate::setConfig(const GateConfig& config) {
   config_ = config;
+  if (!kernelDropOn()) drops_.clear();
   admission_.setLimits(config.admission);
   escalation_.setPolicy(config.escalation);
 }
@@ -21,9 +22,33 @@ Key AcceptGate::keyOf(const net::SocketAddress& peer) const {
                            : keys_.address(space_, peer);
 }
 
-void AcceptGate::escalate(const Key& key, Nanos now) {
+void AcceptGate::escalate(const net::SocketAddress& peer, const Key& key, Nanos now) {
   if (!config_.escalate) return;
-  if (escalation_.noteRefusal(key, now).started) ++stats_.blocks_started;
+  Escalated escalated = escalation_.noteRefusal(key, now);
+  if (!escalated.started) return;
+  ++stats_.blocks_started;
+  dropInKernel(peer, escalated.until);
+}
+
+// The address (or its prefix, when blocks are by prefix), IPv4 only.
+void AcceptGate::dropInKernel(const net::SocketAddress& peer, Nanos until) {
+  if (!kernelDropOn()) return;
+  std::optional<uint32_t> ip = ipv4Of(peer);
+  if (!ip) return;
+  drops_.add(v4Prefix(*ip, config_.by_prefix ? config_.prefix.v4 : 32), until);
+}
+
+void AcceptGate::impose(const net::SocketAddress& peer, Nanos until, Nanos now) {
+  const Key key = keyOf(peer);
+  escalation_.impose(key, until, now);
+  dropInKernel(peer, escalation_.blockedUntil(key, now));
+}
+
+bool AcceptGate::forgive(const net::SocketAddress& peer) {
+  if (std::optional<uint32_t> ip = ipv4Of(peer)) {
+    drops_.remove(v4Prefix(*ip, config_.by_prefix ? config_.prefix.v4 : 32));
+  }
+  return escalation_.forget(keyOf(peer));
 }
 
 GateTicket AcceptGate::admit(const net::SocketAddress& peer, Nanos now) {
@@ -53,7 +78,7 @@ GateTicket AcceptGate::admit(const net::SocketAddress& peer, Nanos now) {
   if (verdict != Admission::kAdmitted && ticket.would == Admission::kAdmitted) {
     if (verdict == Admission::kOverConcurrency) ++stats_.over_concurrency;
     if (verdict == Admission::kOverRate) ++stats_.over_rate;
-    escalate(ticket.key, now);
+    escalate(peer, ticket.key, now);
     ticket.would = verdict;
   }
   if (enforce) {
@@ -75,7 +100,7 @@ bool AcceptGate::noteRefusal(const net::SocketAddress& peer, Nanos now) {
   if (!config_.escalate) return false;
   if (config_.allow && config_.allow->contains(peer)) return false;
   const Key key = keyOf(peer);
-  escalate(key, now);
+  escalate(peer, key, now);
   return escalation_.isBlocked(key, now);
 }
 

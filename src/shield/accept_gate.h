@@ -12,6 +12,7 @@
 #include "shield/address_list.h"
 #include "shield/admission.h"
 #include "shield/escalation.h"
+#include "shield/kernel_drop.h"
 #include "shield/key.h"
 
 namespace rampart::shield {
@@ -29,6 +30,9 @@ struct GateConfig {
   bool dry_run = false;
   std::shared_ptr<const AddressList> allow;  // bypass escalation and caps; may be null
   std::shared_ptr<const AddressList> deny;   // refused at accept; may be null
+  // Blocked (and deny-listed) IPv4 sources are also dropped by the kernel
+  // before the handshake (shield/kernel_drop.h); never in count mode.
+  bool kernel_drop = true;
 };
 
 // Counters, asserted in tests and exported by the caller.
@@ -66,6 +70,16 @@ class AcceptGate {
   // A request-path refusal (429) for this peer, so request floods escalate
   // too. Allow-listed peers are ignored. True when the peer is now blocked.
   bool noteRefusal(const net::SocketAddress& peer, Nanos now);
+  // A block decided elsewhere (the store, an operator): `peer`'s key is
+  // blocked until `until`, in the kernel's drop set too.
+  void impose(const net::SocketAddress& peer, Nanos until, Nanos now);
+  // An operator's unblock: the escalation record and the kernel drop of
+  // `peer`'s key go. False when there was no record.
+  bool forgive(const net::SocketAddress& peer);
+
+  // The blocks to drop in the kernel (the worker compiles and attaches them).
+  KernelDrops& kernelDrops() { return drops_; }
+  bool kernelDropOn() const { return config_.kernel_drop && !config_.dry_run; }
 
   void setConfig(const GateConfig& config);
   const GateConfig& config() const { return config_; }
@@ -75,13 +89,15 @@ class AcceptGate {
 
  private:
   Key keyOf(const net::SocketAddress& peer) const;
-  void escalate(const Key& key, Nanos now);
+  void escalate(const net::SocketAddress& peer, const Key& key, Nanos now);
+  void dropInKernel(const net::SocketAddress& peer, Nanos until);
 
   GateConfig config_;
   KeyDeriver keys_;
   uint64_t space_;
   ConnectionAdmission admission_;
   Escalation escalation_;
+  KernelDrops drops_;
   GateStats stats_;
 };
 

@@ -61,6 +61,18 @@ void AddressList::add(const net::Cidr& cidr) {
   ranges_.push_back(Range{first, first | host_mask});
 }
 
+std::vector<V4Range> AddressList::v4Ranges() const {
+  constexpr U128 kV4Last = kV4MappedBase | 0xFFFFFFFFu;
+  std::vector<V4Range> out;
+  for (const Range& range : ranges_) {
+    if (range.last < kV4MappedBase || range.first > kV4Last) continue;
+    U128 first = std::max(range.first, kV4MappedBase);
+    U128 last = std::min(range.last, kV4Last);
+    out.push_back(V4Range{static_cast<uint32_t>(first), static_cast<uint32_t>(last)});
+  }
+  return out;
+}
+
 void AddressList::finish() {
   std::sort(ranges_.begin(), ranges_.end(),
             [](const Range& a, const Range& b) { return a.first < b.first; });

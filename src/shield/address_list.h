@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "net/address.h"
+#include "shield/kernel_drop.h"
 
 namespace rampart::shield {
 
@@ -30,6 +31,10 @@ class AddressList {
   // IPv4 ranges, and both match an IPv6 range that covers ::ffff:a.b.c.d
   // (as net::Cidr::contains does). Other families match nothing.
   bool contains(const net::SocketAddress& address) const;
+
+  // The IPv4 part (ranges inside ::ffff:0:0/96, clipped to it), for the
+  // kernel drop filter.
+  std::vector<V4Range> v4Ranges() const;
 
   bool empty() const { return ranges_.empty(); }
   size_t rangeCount() const { return ranges_.size(); }  // after merging

@@ -144,10 +144,7 @@ bool WorkerShield::noteRefusal(const net::SocketAddress& client, Nanos now) {
 
 bool WorkerShield::forgive(const net::SocketAddress& client) {
   if (!gate_) return false;
-  const GateConfig& gate = gate_->config();
-  const Key key = gate.by_prefix ? keys_.prefix(gate_space_, client, gate.prefix)
-                                 : keys_.address(gate_space_, client);
-  return gate_->escalation().forget(key);
+  return gate_->forgive(client);
 }
 
 Nanos WorkerShield::blockedUntil(const net::SocketAddress& client, Nanos now) {
@@ -162,10 +159,7 @@ Nanos WorkerShield::blockedUntil(const net::SocketAddress& client, Nanos now) {
 
 bool WorkerShield::imposeBlock(const net::SocketAddress& client, Nanos until, Nanos now) {
   if (!gate_on_ || !gate_->config().escalate) return false;
-  const GateConfig& gate = gate_->config();
-  const Key key = gate.by_prefix ? keys_.prefix(gate_space_, client, gate.prefix)
-                                 : keys_.address(gate_space_, client);
-  gate_->escalation().impose(key, until, now);
+  gate_->impose(client, until, now);
   return true;
 }
 

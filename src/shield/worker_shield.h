@@ -49,6 +49,8 @@ class WorkerShield {
   GateTicket admit(const net::SocketAddress& peer, Nanos now);
   void release(const GateTicket& ticket);
   const GateStats* gateStats() const { return gate_ ? &gate_->stats() : nullptr; }
+  // The gate while it is on (its kernel drop set), or null.
+  AcceptGate* gate() { return gate_on_ ? gate_.get() : nullptr; }
   // A reloaded config's gate (lists, per-address caps, escalation policy):
   // swapped in, keeping open-connection counts, rate state and blocks. A
   // gate enabled only now is created here (its tables allocated once, on the
