@@ -71,8 +71,8 @@ void raiseToRealtime(Report* report) {
   if (rc == 0) {
     report->legit_realtime = true;
   } else {
-    report->warnings += std::string("--legit-realtime: SCHED_FIFO refused (") +
-                        std::strerror(rc) + "; needs root or CAP_SYS_NICE)\n";
+    report->warnings += std::string("--legit-realtime: SCHED_FIFO refused (") + std::strerror(rc) +
+                        "; needs root or CAP_SYS_NICE)\n";
   }
 }
 

@@ -55,7 +55,7 @@ struct Options {
   std::string slowloris_interval = "1s";
   std::string connection_flood = "0";  // new connections per second, opened and reset
   int attack_nice = 10;                // the attack thread's niceness above the legit one's
-  bool legit_realtime = false;         // the measuring thread at SCHED_FIFO 1 (root or CAP_SYS_NICE)
+  bool legit_realtime = false;  // the measuring thread at SCHED_FIFO 1 (root or CAP_SYS_NICE)
 };
 
 // The checked, resolved form of Options: durations in ns, rates per second.

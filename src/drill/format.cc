@@ -116,6 +116,31 @@ double seconds(int64_t ns) {
 
 }  // namespace
 
+namespace {
+
+// {"slot_ms":100,"attack_slot":N,"count":[...],"max_ms":[...]}: slots from
+// the baseline's start; attack_slot is the first slot of the attack.
+std::string timelineJson(const Timeline& t, int64_t baseline_ns) {
+  std::string counts = "[", maxima = "[";
+  for (size_t i = 0; i < t.count.size(); ++i) {
+    if (i > 0) {
+      counts += ",";
+      maxima += ",";
+    }
+    counts += std::to_string(t.count[i]);
+    maxima += num(static_cast<double>(t.max_ns[i]) / 1e6, 3);
+  }
+  return Json()
+      .field("slot_ms", static_cast<uint64_t>(Timeline::kSlotNs / 1000000))
+      .field("start_monotonic_ns", static_cast<uint64_t>(t.start_ns))
+      .field("attack_slot", static_cast<uint64_t>(baseline_ns / Timeline::kSlotNs))
+      .field("count", counts + "]")
+      .field("max_ms", maxima + "]")
+      .done();
+}
+
+}  // namespace
+
 std::string formatJson(const Report& r) {
   const Plan& p = r.plan;
   double attack_s = r.attack_seconds > 0 ? r.attack_seconds : seconds(p.attack_ns);
@@ -130,6 +155,7 @@ std::string formatJson(const Report& r) {
                  ratio(r.attack.latency.percentile(50), r.baseline.latency.percentile(50)))
           .field("p99_ratio",
                  ratio(r.attack.latency.percentile(99), r.baseline.latency.percentile(99)))
+          .field("timeline", timelineJson(r.timeline, p.baseline_ns))
           .done();
   std::string flood =
       Json()

@@ -98,7 +98,11 @@ class LegitSide::Client : public ConnOwner {
     if (LegitPhase* phase = side_->phaseOf(slot.scheduled)) {
       phase->status.count(status);
       phase->all_latency.record(static_cast<uint64_t>(latency));
-      if (status >= 200 && status < 300) phase->latency.record(static_cast<uint64_t>(latency));
+      if (status >= 200 && status < 300) {
+        phase->latency.record(static_cast<uint64_t>(latency));
+        side_->report_->timeline.record(slot.scheduled - side_->schedule_.baseline_start,
+                                        static_cast<uint64_t>(latency));
+      }
     }
     side_->settled();
     pump();
@@ -218,6 +222,11 @@ LegitSide::LegitSide(const Plan& plan, const Schedule& schedule, core::EventLoop
       loop_(loop),
       report_(report),
       pacer_(loop, this, plan.legit_rate * plan.legit, 0) {
+  const size_t slots =
+      static_cast<size_t>((schedule.end - schedule.baseline_start) / Timeline::kSlotNs + 1);
+  report->timeline.start_ns = schedule.baseline_start;
+  report->timeline.count.assign(slots, 0);
+  report->timeline.max_ns.assign(slots, 0);
   for (int i = 0; i < plan.legit; ++i) {
     std::vector<std::string> headers = plan.legit_headers;
     if (!plan.legit_tokens.empty()) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "drill/drill.h"
 #include "drill/histogram.h"
@@ -82,10 +83,27 @@ struct ConnFloodStats {
   uint64_t skipped = 0;  // permits dropped because too many connects were in flight
 };
 
+// The legitimate 2xx answers by when they were scheduled, in slots of
+// kSlotNs from the baseline's start: when a tail happened, not just how big.
+struct Timeline {
+  static constexpr int64_t kSlotNs = 100'000'000;
+  int64_t start_ns = 0;  // CLOCK_MONOTONIC of slot 0, to line up with perf -k CLOCK_MONOTONIC
+  std::vector<uint32_t> count;
+  std::vector<uint64_t> max_ns;
+  void record(int64_t since_baseline_ns, uint64_t latency_ns) {
+    if (since_baseline_ns < 0) return;
+    size_t slot = static_cast<size_t>(since_baseline_ns / kSlotNs);
+    if (slot >= count.size()) return;
+    ++count[slot];
+    if (latency_ns > max_ns[slot]) max_ns[slot] = latency_ns;
+  }
+};
+
 struct Report {
   Plan plan;
   LegitPhase baseline;
   LegitPhase attack;
+  Timeline timeline;
   FloodStats flood;
   SlowlorisStats slowloris;
   ConnFloodStats connection_flood;

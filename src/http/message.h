@@ -35,7 +35,7 @@ struct RequestHead {
   std::string_view method;
   std::string_view target;  // raw, as sent; canonicalized later by canonical.h
   Version version = Version::kHttp11;
-  std::vector<Header> headers;  // capacity reserved once per connection
+  std::vector<Header> headers;  // grown by the first heads of a connection, then reused
 
   // Facts derived while parsing, so no later phase rescans the headers.
   BodyFraming framing = BodyFraming::kNone;

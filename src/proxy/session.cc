@@ -21,7 +21,12 @@ namespace rampart::proxy {
 
 namespace {
 
-constexpr size_t kInitialInputBytes = 16 * 1024;
+// A connection starts small: a flood of connections that never prove
+// themselves (slowloris, a burst of 5,000) costs the heap, and the page
+// faults of first touching it, per connection. Heads rarely pass 4 KiB;
+// a head that does grows the buffer to the head limit, and a request body
+// or a tunnel gets kStreamingInputBytes (session_forward.cc).
+constexpr size_t kInitialInputBytes = 4 * 1024;
 constexpr size_t kInitialOutputBytes = 4 * 1024;
 constexpr int64_t kLingerMillis = 2000;
 constexpr size_t kMaxLingerDiscardBytes = 1 << 20;
@@ -54,8 +59,6 @@ Session::Session(Worker* worker, int fd, const net::SocketAddress& peer, uint32_
       upstream_out_(1024) {
   ++gen_->pins;
   const config::Snapshot& snapshot = pinnedSnapshot();
-  request_.headers.reserve(snapshot.http.limits.max_headers);
-  response_.headers.reserve(snapshot.http.limits.max_headers);
   peer_trusted_ = net::containsAny(snapshot.trusted_proxies, peer_);
   peer_ip_length_ = peer_.formatIp(peer_ip_, sizeof(peer_ip_));
   pipe_ = stream;

@@ -78,6 +78,8 @@ class Session final : public core::EventHandler,
   // refused), the connection's events wait behind the proven ones' (see
   // core::EventLoop::run): a flood being refused cannot delay them.
   bool mayWait() const override { return !proven_; }
+  // The client read buffer while a request body or a tunnel streams.
+  static constexpr size_t kStreamingInputBytes = 16 * 1024;
   void onUpstreamEvents(uint32_t events) override;
   void onUpstreamTimeout() override;
   void onAuthzAnswer(const authz::Answer& answer) override;

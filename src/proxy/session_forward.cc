@@ -138,6 +138,11 @@ void Session::startForwarding(bool has_body) {
   bool wants_continue = request_.expect_continue && client_version_ == http::Version::kHttp11;
   in_.consume(head_bytes_);
   // From here on the views in request_ are dead: the buffer is refilled with body bytes.
+  // Connections start with a small buffer (session.cc); a body or a tunnel
+  // streams through a larger one, moving more per system call.
+  if ((has_body || websocket_) && in_.capacity() < kStreamingInputBytes) {
+    in_.reserve(kStreamingInputBytes);
+  }
   if (wants_continue && has_body && in_.empty()) out_.append(kContinue);
   body_bytes_read_ = body_bytes_at_last_check_ = 0;
   state_ = State::kProxying;

@@ -52,7 +52,6 @@ void closeUnread(int fd) {
 }
 }  // namespace
 
-
 // A timer re-armed every kLagProbeMillis: how late it fires is how late the
 // loop came back to its timers (the time spent dispatching the iterations
 // before), the shedder's signal that the worker itself is falling behind.

@@ -12,7 +12,6 @@
 
 namespace rampart::proxy {
 
-
 void Worker::syncKernelDrops(bool force) {
   if (!kernel_drop_) {
     kernel_drop_ = std::make_unique<KernelDropSync>(this);
@@ -55,9 +54,10 @@ void Worker::syncKernelDrops(bool force) {
   if (left_out > 0) {
     stats_.kernel_drop_full.inc();
     if (left_out != kernel_drop_->reported_left_out) {
-      spdlog::warn("worker {}: {} of {} blocked ranges do not fit the kernel drop filter "
-                   "(net.core.optmem_max); they are refused at accept", index_, left_out,
-                   ranges.size());
+      spdlog::warn(
+          "worker {}: {} of {} blocked ranges do not fit the kernel drop filter "
+          "(net.core.optmem_max); they are refused at accept",
+          index_, left_out, ranges.size());
     }
   }
   kernel_drop_->reported_left_out = left_out;

@@ -43,7 +43,7 @@ class Worker::KernelDropSync final : public core::Timer {
       : worker_(worker), max_instructions_(shield::maxFilterInstructions()) {}
   void start() { worker_->loop_.arm(this, kKernelDropMillis); }
   size_t maxInstructions() const { return max_instructions_; }
-  bool attached = false;        // a non-empty filter is on the listeners
+  bool attached = false;         // a non-empty filter is on the listeners
   size_t reported_left_out = 0;  // the last shortfall logged
 
  protected:

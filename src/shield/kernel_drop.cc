@@ -72,8 +72,7 @@ void sortAndMerge(std::vector<V4Range>* ranges) {
             [](const V4Range& a, const V4Range& b) { return a.first < b.first; });
   std::vector<V4Range> merged;
   for (const V4Range& r : *ranges) {
-    if (!merged.empty() &&
-        (r.first <= merged.back().last || merged.back().last + 1 == r.first)) {
+    if (!merged.empty() && (r.first <= merged.back().last || merged.back().last + 1 == r.first)) {
       merged.back().last = std::max(merged.back().last, r.last);
     } else {
       merged.push_back(r);

@@ -54,14 +54,46 @@ def request(port, target, headers=None, source=None):
     return helpers.get(port, target, headers=headers, source=source)
 
 
+def connect_outcome(port, source, timeout=0.5):
+    """How a connection from `source` ends before any request: "dropped"
+    (the SYN is never answered: the kernel drop filter), "reset" (refused as
+    the handshake completed, or right after) or "open"."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((source, 0))
+    sock.settimeout(timeout)
+    try:
+        sock.connect(("127.0.0.1", port))
+    except ConnectionResetError:
+        sock.close()
+        return "reset"
+    except (TimeoutError, socket.timeout):
+        sock.close()
+        return "dropped"
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        sock.settimeout(0.5)
+        return "reset" if sock.recv(1) == b"" else "open"
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    except (TimeoutError, socket.timeout):
+        return "open"
+    finally:
+        sock.close()
+
+
 def refused_unread(port, source, timeout=3.0):
     """Connects from `source`, sends a request, and reports whether the
-    connection was closed without a single response byte."""
+    connection was refused without a single response byte: dropped before
+    the handshake (shield.kernel_drop), reset at accept, or closed unread."""
     try:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+        sock = socket.create_connection(("127.0.0.1", port), timeout=min(timeout, 1.0),
                                         source_address=(source, 0))
     except ConnectionResetError:
         return True  # reset as the handshake completed: nothing was read
+    except (TimeoutError, socket.timeout):
+        return True  # no answer to the SYN: dropped by the listener's filter
     try:
         try:
             sock.sendall(build_request("GET", "/probe"))
@@ -233,8 +265,10 @@ def test_per_address_connection_cap_closes_before_reading(stack):
 
 
 def test_deny_list_closes_before_reading_and_allow_list_bypasses_caps(stack):
-    rampart, upstream = start(stack, shield={"admission": {
+    # The accept path itself (kernel_drop would stop these SYNs before it).
+    rampart, upstream = start(stack, shield={"kernel_drop": False, "admission": {
         "max_connections_per_address": 1, "deny": ["127.0.0.7/32"], "allow": ["127.0.0.8/32"]}})
+    assert connect_outcome(rampart.port, "127.0.0.7") == "reset"
     assert refused_unread(rampart.port, "127.0.0.7")
     assert refused_unread(rampart.port, "127.0.0.7")
     assert upstream.requests() == []
@@ -243,7 +277,37 @@ def test_deny_list_closes_before_reading_and_allow_list_bypasses_caps(stack):
         assert a.request("GET", "/a").status == 200
         assert b.request("GET", "/b").status == 200
     counters = stopped_counters(rampart)
-    assert counters["shield_refused_at_accept"] == 2 and counters["requests"] == 2
+    assert counters["shield_refused_at_accept"] == 3 and counters["requests"] == 2
+    assert counters["kernel_drop_updates"] == 0
+
+
+def test_blocked_and_denied_addresses_are_dropped_before_the_handshake(stack):
+    routes = [{"name": "limited", "match": {"prefix": "/limited"}, "cluster": "app", "limits": [
+        {"name": "per-ip", "key": "address", "rate": "1/m", "burst": 1}]},
+        {"name": "all", "match": {"prefix": "/"}, "cluster": "app"}]
+    rampart, upstream = start(stack, routes=routes, shield={
+        "admission": {"deny": ["127.0.77.0/24"]},
+        "escalation": {"after": 2, "within": "10s", "block_for": "2s", "max_block": "2s"}})
+    # The deny list is in the filter from the start: no SYN-ACK, no accept.
+    assert connect_outcome(rampart.port, "127.0.77.9") == "dropped"
+    assert connect_outcome(rampart.port, "127.0.78.9") == "open"
+    source = "127.0.0.23"
+    assert request(rampart.port, "/limited/0", source=source).status == 200
+    for i in range(2):
+        assert request(rampart.port, f"/limited/{i + 1}", source=source).status == 429
+    # The block is refused at accept at once, and dropped by the kernel
+    # from the worker's next look (100 ms) until it ends.
+    time.sleep(0.3)
+    assert connect_outcome(rampart.port, source) == "dropped"
+    assert connect_outcome(rampart.port, "127.0.0.24") == "open"
+    assert request(rampart.port, "/fine", source="127.0.0.24").status == 200
+    wait_until_admitted(rampart.port, source, 6)
+    assert request(rampart.port, "/fine", source=source).status == 200
+    counters = stopped_counters(rampart)
+    # Rampart never saw the dropped connections.
+    assert counters["shield_refused_at_accept"] == 0, counters
+    assert counters["kernel_drop_updates"] >= 3, counters  # start, block, release
+    assert counters["kernel_drop_full"] == 0
 
 
 def wait_until_admitted(port, source, timeout):

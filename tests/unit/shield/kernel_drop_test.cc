@@ -72,13 +72,14 @@ uint32_t ip(const char* text) {
 }
 
 TEST(KernelDropTest, DropsExactlyTheRangesAndKeepsEverythingElse) {
-  std::vector<V4Range> ranges = {v4Prefix(ip("10.1.2.0"), 24), {ip("192.0.2.7"), ip("192.0.2.7")},
+  std::vector<V4Range> ranges = {v4Prefix(ip("10.1.2.0"), 24),
+                                 {ip("192.0.2.7"), ip("192.0.2.7")},
                                  v4Prefix(ip("203.0.113.128"), 25)};
   size_t included = 0;
   auto program = compileDropFilter(ranges, 4096, &included);
   EXPECT_EQ(included, 3u);
-  for (const char* dropped : {"10.1.2.0", "10.1.2.255", "192.0.2.7", "203.0.113.128",
-                              "203.0.113.255"}) {
+  for (const char* dropped :
+       {"10.1.2.0", "10.1.2.255", "192.0.2.7", "203.0.113.128", "203.0.113.255"}) {
     EXPECT_FALSE(keeps(program, ip(dropped))) << dropped;
   }
   for (const char* kept : {"10.1.1.255", "10.1.3.0", "192.0.2.6", "192.0.2.8", "203.0.113.127",
@@ -124,7 +125,7 @@ TEST(KernelDropTest, WhatDoesNotFitIsLeftOutFromTheBack) {
   EXPECT_LE(program.size(), 1000u);
   EXPECT_GT(included, 300u);  // about 2.3 instructions per exact address
   EXPECT_LT(included, 500u);
-  EXPECT_FALSE(keeps(program, 0));                            // the front is in
+  EXPECT_FALSE(keeps(program, 0));                               // the front is in
   EXPECT_TRUE(keeps(program, static_cast<uint32_t>(4999 * 4)));  // the back is not
   EXPECT_TRUE(compileDropFilter({}, 1000, &included).empty());
   EXPECT_EQ(included, 0u);
@@ -209,7 +210,8 @@ TEST(KernelDropTest, TheKernelNeverCompletesAHandshakeFromADroppedAddress) {
                                  v4Prefix(ip("127.0.10.0"), 24)};
   // Padded to the largest program this machine lets accepted sockets
   // inherit: a filter over optmem_max would make the kernel refuse them all.
-  for (uint32_t i = 0; i < 3000; ++i) ranges.push_back({ip("10.0.0.0") + i * 2, ip("10.0.0.0") + i * 2});
+  for (uint32_t i = 0; i < 3000; ++i)
+    ranges.push_back({ip("10.0.0.0") + i * 2, ip("10.0.0.0") + i * 2});
   size_t included = 0;
   auto program = compileDropFilter(ranges, maxFilterInstructions(), &included);
   ASSERT_GT(included, 100u);
