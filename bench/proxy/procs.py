@@ -47,30 +47,30 @@ def tree(pid):
     return [pid] + descendants(pid)
 
 
-def pin(pid, cpu):
-    """Moves every thread of pid and of its descendants onto one CPU."""
+def threads(pid):
+    """Thread ids of pid and of its descendants (those still alive)."""
     for p in tree(pid):
         try:
             tids = os.listdir(f"/proc/{p}/task")
         except OSError:
             continue
-        for tid in tids:
-            try:
-                os.sched_setaffinity(int(tid), {cpu})
-            except OSError:
-                pass
+        yield from (int(tid) for tid in tids)
+
+
+def pin(pid, cpu):
+    """Moves every thread of pid and of its descendants onto one CPU."""
+    for tid in threads(pid):
+        try:
+            os.sched_setaffinity(tid, {cpu})
+        except OSError:
+            pass
 
 
 def realtime(pid, priority=1):
     """Every thread of pid and of its descendants at SCHED_FIFO `priority`:
     ahead of any normal thread on its CPU (root or CAP_SYS_NICE)."""
-    for p in tree(pid):
-        try:
-            tids = os.listdir(f"/proc/{p}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(priority))
+    for tid in threads(pid):
+        os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
 
 
 def cpu_ticks(pid):
