@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "core/clock.h"
+#include "core/descriptors.h"
 #include "core/log.h"
 #include "observe/stats.h"
 #include "proxy/overload_state.h"
@@ -31,6 +32,12 @@ Server::~Server() {
 }
 
 bool Server::start() {
+  // Before any thread: the descriptor table never grows on the request
+  // path (core/descriptors.h). A client connection and an upstream one each.
+  const core::DescriptorReserve fds =
+      core::reserveDescriptors(static_cast<size_t>(snapshot_->max_connections) * 2 + 1024);
+  spdlog::debug("file descriptors: limit {}{}, table {}", fds.limit,
+                fds.raised ? " (soft limit raised)" : "", fds.reserved);
   // Every published cluster's pool and health live on its first spec.
   const std::vector<const upstream::ClusterSpec*> homes = homeClusters(snapshot_);
   // Keys first, so the first requests find them.
