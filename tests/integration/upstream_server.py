@@ -493,7 +493,7 @@ def main():
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((args.host, args.port))
-    listener.listen(512)
+    listener.listen(4096)  # a burst of 600 proxied connections must not overflow it
     server = Server(args.name, args.log, args.delay_ms, args.health_path, args.health_status,
                     args.fail_status)
     if args.tls_cert:
