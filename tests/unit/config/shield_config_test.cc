@@ -434,5 +434,30 @@ TEST(ShieldConfigTest, TooManyLimitsInOneScopeAreRefused) {
                                             "listener, got 17"));
 }
 
+TEST(ShieldConfigTest, KernelDropIsOnByDefaultAndCanBeTurnedOff) {
+  LoadResult on = load(R"(
+shield:
+  escalation: {after: 5}
+listeners: [{name: main, address: "127.0.0.1:8080"}]
+)");
+  ASSERT_TRUE(on.ok()) << all(on.errors);
+  EXPECT_TRUE(on.snapshot->shield.gate.kernel_drop);
+  LoadResult off = load(R"(
+shield:
+  kernel_drop: false
+  escalation: {after: 5}
+listeners: [{name: main, address: "127.0.0.1:8080"}]
+)");
+  ASSERT_TRUE(off.ok()) << all(off.errors);
+  EXPECT_FALSE(off.snapshot->shield.gate.kernel_drop);
+  LoadResult bad = load(R"(
+shield:
+  kernel_drop: sometimes
+listeners: [{name: main, address: "127.0.0.1:8080"}]
+)");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(all(bad.errors), HasSubstr("shield.yaml:2:16: kernel_drop: expected a boolean"));
+}
+
 }  // namespace
 }  // namespace rampart::config
