@@ -137,11 +137,14 @@ void EventLoop::destroyDeferred() {
 }
 
 void EventLoop::dispatchWaiting() {
+  if (waiting_.empty()) return;
   uint32_t events = 0;
+  const uint64_t deadline = monotonicMicros() + kWaitingBudgetMicros;
   for (int i = 0; i < kWaitingPerIteration; ++i) {
     EventHandler* handler = waiting_.pop(&events);
     if (handler == nullptr) return;
     handler->onEvents(events);
+    if (monotonicMicros() >= deadline) return;
   }
 }
 

@@ -215,5 +215,41 @@ TEST(EventLoopTest, PostRunsOnTheLoopThread) {
   EXPECT_EQ(ran_on, loop_id);
 }
 
+TEST(EventLoopTest, AWaitingBatchEndsOnceItHasTakenItsTimeBudget) {
+  EventLoop loop;
+  std::vector<int> order;
+  constexpr int kWaiting = 20;
+  std::vector<std::unique_ptr<OrderedHandler>> waiting;
+  for (int i = 0; i < kWaiting; ++i) {
+    waiting.push_back(std::make_unique<OrderedHandler>(i, true, &order));
+    ASSERT_TRUE(loop.addEdgeTriggered(waiting.back()->fd(), waiting.back().get()));
+    waiting.back()->poke();
+    // Each refusal costs 200 us of CPU (a signature check, say).
+    waiting.back()->then = [] {
+      const uint64_t until = monotonicMicros() + 200;
+      while (monotonicMicros() < until) {
+      }
+    };
+  }
+  OrderedHandler urgent(-1, false, &order);
+  ASSERT_TRUE(loop.addEdgeTriggered(urgent.fd(), &urgent));
+  urgent.poke();
+  waiting[0]->then = [&] {
+    const uint64_t until = monotonicMicros() + 200;
+    while (monotonicMicros() < until) {
+    }
+    urgent.poke();
+  };
+  waiting[kWaiting - 1]->then = [&] { loop.stop(); };
+  loop.run();
+  ASSERT_EQ(order.size(), static_cast<size_t>(kWaiting + 2));
+  EXPECT_EQ(order[0], -1);
+  // 250 us of budget: the second 200 us handler ends the batch, and the
+  // urgent one is served next, not after the whole batch of 32.
+  EXPECT_EQ(order[1], 0);
+  EXPECT_EQ(order[2], 1);
+  EXPECT_EQ(order[3], -1);
+}
+
 }  // namespace
 }  // namespace rampart::core
