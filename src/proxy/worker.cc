@@ -82,6 +82,7 @@ Worker::Worker(uint32_t index, std::shared_ptr<const config::Snapshot> snapshot,
       overload_(snapshot->shield.overload, snapshot->shield.baselines,
                 snapshot->shield.max_tracked_keys, shield::randomSeed()),
       lag_probe_(std::make_unique<LagProbe>(this)),
+      kernel_drop_(std::make_unique<KernelDropSync>(this)),
       handshakes_(snapshot->shield.max_tracked_keys, shield::randomSeed()) {
   std::random_device device;
   random_state_ = (static_cast<uint64_t>(device()) << 32 | device()) ^ (index + 1);

@@ -206,12 +206,12 @@ class Worker {
   // Worker thread: the generations alive (the current one last).
   std::vector<std::unique_ptr<Generation>> generations_;
   Generation* current_ = nullptr;
-  auth::AuthWorkerState auth_;                 // token cache and verifier scratch of phase 5
-  shield::WorkerShield shield_;                // accept gate and limiter tables (bounded)
-  shield::WorkerOverload overload_;            // shedder, suspicious clients, baselines (bounded)
-  std::unique_ptr<LagProbe> lag_probe_;        // measures loop lag for the shedder
+  auth::AuthWorkerState auth_;                   // token cache and verifier scratch of phase 5
+  shield::WorkerShield shield_;                  // accept gate and limiter tables (bounded)
+  shield::WorkerOverload overload_;              // shedder, suspicious clients, baselines (bounded)
+  std::unique_ptr<LagProbe> lag_probe_;          // measures loop lag for the shedder
   std::unique_ptr<KernelDropSync> kernel_drop_;  // re-checks the kernel drop set
-  std::unique_ptr<MirrorCalls> mirrors_;       // its calls end before the pools do
+  std::unique_ptr<MirrorCalls> mirrors_;         // its calls end before the pools do
   std::unique_ptr<store::WorkerStore> store_;  // leases, local shares, revoked ids; null: no store
   int64_t shadow_log_second_ = 0;
   uint32_t shadow_logs_this_second_ = 0;

@@ -3,6 +3,7 @@
 // as it starts; a timer here looks every kKernelDropMillis and, when the
 // set changed (a block started or ended), compiles the deny list and the
 // blocks into one filter and attaches it to every listener of this worker.
+// The timer runs only while the gate's kernel drop is on.
 // Between a block and the next look, the gate refuses at accept as before.
 #include <spdlog/spdlog.h>
 
@@ -13,12 +14,11 @@
 namespace rampart::proxy {
 
 void Worker::syncKernelDrops(bool force) {
-  if (!kernel_drop_) {
-    kernel_drop_ = std::make_unique<KernelDropSync>(this);
-    kernel_drop_->start();
-  }
   shield::AcceptGate* gate = shield_.gate();
   const bool on = gate != nullptr && gate->kernelDropOn();
+  // Looks again only while there is something to drop: an idle worker
+  // without a gate is not woken for it.
+  if (on && !kernel_drop_->armed()) kernel_drop_->start();
   bool changed = force;
   if (gate != nullptr) {
     gate->kernelDrops().expire(loop_.now() * 1'000'000);

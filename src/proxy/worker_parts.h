@@ -47,10 +47,7 @@ class Worker::KernelDropSync final : public core::Timer {
   size_t reported_left_out = 0;  // the last shortfall logged
 
  protected:
-  void onTimeout() override {
-    worker_->syncKernelDrops(false);
-    start();
-  }
+  void onTimeout() override { worker_->syncKernelDrops(false); }
 
  private:
   Worker* worker_;

@@ -31,11 +31,15 @@ void AcceptGate::escalate(const net::SocketAddress& peer, const Key& key, Nanos 
 }
 
 // The address (or its prefix, when blocks are by prefix), IPv4 only.
+std::optional<V4Range> AcceptGate::dropRangeOf(const net::SocketAddress& peer) const {
+  std::optional<uint32_t> ip = ipv4Of(peer);
+  if (!ip) return std::nullopt;
+  return v4Prefix(*ip, config_.by_prefix ? config_.prefix.v4 : 32);
+}
+
 void AcceptGate::dropInKernel(const net::SocketAddress& peer, Nanos until) {
   if (!kernelDropOn()) return;
-  std::optional<uint32_t> ip = ipv4Of(peer);
-  if (!ip) return;
-  drops_.add(v4Prefix(*ip, config_.by_prefix ? config_.prefix.v4 : 32), until);
+  if (std::optional<V4Range> range = dropRangeOf(peer)) drops_.add(*range, until);
 }
 
 void AcceptGate::impose(const net::SocketAddress& peer, Nanos until, Nanos now) {
@@ -45,9 +49,7 @@ void AcceptGate::impose(const net::SocketAddress& peer, Nanos until, Nanos now) 
 }
 
 bool AcceptGate::forgive(const net::SocketAddress& peer) {
-  if (std::optional<uint32_t> ip = ipv4Of(peer)) {
-    drops_.remove(v4Prefix(*ip, config_.by_prefix ? config_.prefix.v4 : 32));
-  }
+  if (std::optional<V4Range> range = dropRangeOf(peer)) drops_.remove(*range);
   return escalation_.forget(keyOf(peer));
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "net/address.h"
 #include "shield/address_list.h"
@@ -90,6 +91,7 @@ class AcceptGate {
  private:
   Key keyOf(const net::SocketAddress& peer) const;
   void escalate(const net::SocketAddress& peer, const Key& key, Nanos now);
+  std::optional<V4Range> dropRangeOf(const net::SocketAddress& peer) const;
   void dropInKernel(const net::SocketAddress& peer, Nanos until);
 
   GateConfig config_;
