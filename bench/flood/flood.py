@@ -54,6 +54,8 @@ def usage():
   SCENARIOS="a1 a50 a1000 b c d"      any subset (gen, the drill's own speed, always runs
                                       unless NO_GEN=1)
   BASELINE=10s DURATION=10s WARMUP=1s the drill's phases (baseline, then attack)
+  ROUNDS=1            every scenario x target this many times, target order rotated per
+                      round; the summary gives the median p99 ratio and its min-max
   QUICK=1             smoke test: BASELINE=2s DURATION=3s WARMUP=1s unless set
   LIMITS=1            0: every target without limits (Rampart keeps JWT auth); or the
                       targets that get limits, e.g. LIMITS="nginx haproxy" until the
@@ -102,6 +104,9 @@ class Settings:
             raise ValueError(f"TARGETS: choose from {ALL_TARGETS}")
         self.scenarios = [s for s in ALL_SCENARIOS if s in wanted]
         self.gen = env.get("NO_GEN", "") in ("", "0")
+        self.rounds = int(env.get("ROUNDS", "1"))
+        if self.rounds < 1:
+            raise ValueError("ROUNDS: at least 1")
         self.legit = int(env.get("LEGIT", "50"))
         self.legit_rate = env.get("LEGIT_RATE", "20")
         self.flood_conns = int(env.get("FLOOD_CONNS", "1000"))
@@ -268,25 +273,29 @@ class Bench:
             except RuntimeError as e:
                 log(f"gen: {e}")
             pin(self.origin.pid, self.s.load_cpu)
-        for k, name in enumerate(self.s.scenarios):
-            sc = table[name]
-            order = self.s.targets[k % len(self.s.targets):] + self.s.targets[:k % len(self.s.targets)]
-            for target in order:
-                row = {"scenario": name, "what": sc.what, "target": target}
-                log(f"{name} {target}: {sc.what} ...")
-                proc = None
-                try:
-                    proc, port = self.start_target(target)
-                    row["report"] = self.drill(port, sc.args, f"{name}-{target}")
-                    if proc.poll() is not None:
-                        row["died"] = f"exited with code {proc.returncode} during the drill"
-                except RuntimeError as e:
-                    row["error"] = str(e)
-                finally:
-                    if proc is not None:
-                        self.procs.stop(proc)
-                self.rows.append(row)
-                log("  " + one_line(row))
+        for rnd in range(1, self.s.rounds + 1):
+            for k, name in enumerate(self.s.scenarios):
+                shift = (k + rnd - 1) % len(self.s.targets)
+                for target in self.s.targets[shift:] + self.s.targets[:shift]:
+                    self.run_cell(rnd, name, table[name], target)
+
+    def run_cell(self, rnd, name, sc, target):
+        row = {"round": rnd, "scenario": name, "what": sc.what, "target": target}
+        log(f"{f'round {rnd} ' if self.s.rounds > 1 else ''}{name} {target}: {sc.what} ...")
+        proc = None
+        label = f"{name}-{target}" + (f"-r{rnd}" if self.s.rounds > 1 else "")
+        try:
+            proc, port = self.start_target(target)
+            row["report"] = self.drill(port, sc.args, label)
+            if proc.poll() is not None:
+                row["died"] = f"exited with code {proc.returncode} during the drill"
+        except RuntimeError as e:
+            row["error"] = str(e)
+        finally:
+            if proc is not None:
+                self.procs.stop(proc)
+        self.rows.append(row)
+        log("  " + one_line(row))
 
 
 # ---------------------------------------------------------------- report
@@ -343,6 +352,38 @@ def meets(r):
     return a["success_rate"] >= 0.999 and ratio is not None and ratio <= 2.0
 
 
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def summary(bench):
+    """Per scenario and target over the rounds: the median p99 ratio, its range, the worst
+    success rate; meets = every round's success >= 99.9 % and the median ratio <= 2x."""
+    out = ["Over the rounds (bench-method.md: the median of the per-round ratio and its min-max):\n",
+           "| scenario | target | rounds | p99 ratio median (min-max) | rounds <= 2x | "
+           "worst legit success under attack | meets (median) |",
+           "|---|---|---|---|---|---|---|"]
+    for name in bench.s.scenarios:
+        for target in bench.s.targets:
+            rows = [r for r in bench.rows if r["scenario"] == name and r["target"] == target]
+            good = [r["report"] for r in rows if "error" not in r and "died" not in r]
+            ratios = [legit_cells(r)[-1] for r in good]
+            ratios = [x for x in ratios if x is not None]
+            if not ratios:
+                out.append(f"| {name} | {target} | {len(rows)} | - | - | - | no |")
+                continue
+            worst = min(r["legit"]["attack"]["success_rate"] for r in good)
+            m = median(ratios)
+            ok = len(good) == len(rows) and worst >= 0.999 and m <= 2.0
+            out.append(f"| {name} | {target} | {len(rows)} | {m:.1f}x ({min(ratios):.1f}-"
+                       f"{max(ratios):.1f}) | {sum(x <= 2.0 for x in ratios)} of {len(ratios)} | "
+                       f"{worst * 100:.2f} % | {'yes' if ok else 'no'} |")
+    out.append("")
+    return out
+
+
 def render(bench):
     s = bench.s
     out = []
@@ -354,7 +395,7 @@ def render(bench):
     if unlimited:
         out.append(f"**Without limits: {', '.join(unlimited)}** (LIMITS; Rampart keeps JWT "
                    "auth): those rows measure the flood, not a defence.\n")
-    out.append(f"Each cell: one drill, baseline {s.baseline} then attack {s.duration} (warm-up "
+    out.append(f"Each cell: one drill{f' per round, {s.rounds} rounds' if s.rounds > 1 else ''}, baseline {s.baseline} then attack {s.duration} (warm-up "
                f"{s.warmup} not counted), {s.legit} legitimate clients x {s.legit_rate} req/s, each "
                "with its own JWT and source address, latency from the scheduled send time. "
                f"Target pinned alone on cpu{s.proxy_cpu}; drill + origin on cpu{s.load_cpu}"
@@ -362,12 +403,17 @@ def render(bench):
                   "attack thread (REALTIME=1). " if s.realtime else
                   ", all at normal priority (REALTIME=0). ") +
                "Issue 5's bar: legit success >= 99.9 % and p99 under attack <= 2x baseline.\n")
-    out.append("| scenario | target | legit success base / attack | p50 ms base → attack | "
+    if s.rounds > 1:
+        out.extend(summary(bench))
+        out.append("Every round:\n")
+    rnd = "| round " if s.rounds > 1 else ""
+    out.append(rnd + "| scenario | target | legit success base / attack | p50 ms base → attack | "
                "p99 ms base → attack | p99 ratio | meets | attack refused | how | flood sent/s |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    out.append(("|---" if s.rounds > 1 else "") + "|---|---|---|---|---|---|---|---|---|---|")
     for row in bench.rows:
+        rnd = f"| {row['round']} " if s.rounds > 1 else ""
         if "error" in row:
-            out.append(f"| {row['scenario']} | {row['target']} | failed: {row['error'][:200]} "
+            out.append(f"{rnd}| {row['scenario']} | {row['target']} | failed: {row['error'][:200]} "
                        "| | | | | | | |")
             continue
         r = row["report"]
@@ -375,7 +421,7 @@ def render(bench):
         f = r["attack"]["flood"]
         died = f" **({row['died']})**" if "died" in row else ""
         out.append(
-            f"| {row['scenario']} | {row['target']}{died} | {b['success_rate'] * 100:.2f} % / "
+            f"{rnd}| {row['scenario']} | {row['target']}{died} | {b['success_rate'] * 100:.2f} % / "
             f"{a['success_rate'] * 100:.2f} % | {ms(bp50)} → {ms(ap50)} | {ms(bp99)} → {ms(ap99)} "
             f"| {ratio:.1f}x | {'yes' if meets(r) else 'no'} | "
             f"{r['attack']['refused_fraction'] * 100:.1f} % | {how_refused(r)} | "
@@ -439,7 +485,7 @@ def main():
     signal.signal(signal.SIGTERM, _raise_exit)
     signal.signal(signal.SIGHUP, _raise_exit)
     bench = Bench(s)
-    runs = len(s.scenarios) * len(s.targets) + (1 if s.gen else 0)
+    runs = s.rounds * len(s.scenarios) * len(s.targets) + (1 if s.gen else 0)
     log(f"{runs} drills of {s.run_s:.0f} s each; about {runs * (s.run_s + 2) / 60:.1f} min "
         f"(temp dir {bench.tmp})")
     try:
