@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include <openssl/rand.h>
+
 #include "core/log.h"
 #include "proxy/session.h"
 #include "proxy/worker.h"
@@ -95,6 +97,8 @@ void H2Connection::start() {
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, max_header_bytes_},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, settings_.initial_window_bytes},
+      // WebSocket over HTTP/2 (RFC 8441): extended CONNECT with :protocol.
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   // The connection's window (RFC 9113 6.9.2: 65,535 until a WINDOW_UPDATE)
@@ -283,6 +287,8 @@ int H2Connection::onHeader(nghttp2_session*, const nghttp2_frame* frame, const u
     stream->request_.path = text;
   } else if (key == ":authority") {
     stream->request_.authority = text;
+  } else if (key == ":protocol") {
+    stream->request_.protocol = text;
   } else if (key == ":scheme" || key[0] == ':') {
     // The scheme is the listener's; nghttp2 refuses unknown pseudo-fields.
   } else if (key == "host") {
@@ -431,8 +437,10 @@ void H2Connection::startStream(H2Stream* stream, bool end_stream) {
     replyLocally(stream, 431);
     return;
   }
-  if (stream->request_.method == "CONNECT") {
-    replyLocally(stream, 501);  // RFC 8441 WebSocket over HTTP/2 is not served yet
+  const bool websocket =
+      stream->request_.method == "CONNECT" && stream->request_.protocol == "websocket";
+  if (stream->request_.method == "CONNECT" && !websocket) {
+    replyLocally(stream, 501);  // a plain CONNECT (a proxy tunnel), or another :protocol
     return;
   }
   worker_->stats().h2_streams.inc();
@@ -443,7 +451,15 @@ void H2Connection::startStream(H2Stream* stream, bool end_stream) {
   stream->head_request_ = stream->request_.method == "HEAD";
   stream->response_.headers.reserve(owner_->pinnedSnapshot().http.limits.max_headers);
   stream->pipe_ = new StreamPipe(&worker_->loop(), stream);
-  stream->pipe_->request = http11Head(stream->request_, end_stream, &stream->chunked_);
+  if (websocket) {
+    unsigned char nonce[16];
+    if (RAND_bytes(nonce, sizeof(nonce)) != 1) std::memset(nonce, 0x5a, sizeof(nonce));
+    stream->websocket_ = stream->pipe_->websocket = true;
+    stream->pipe_->request_ended = end_stream;
+    stream->pipe_->request = http11WebsocketHead(stream->request_, websocketKey(nonce));
+  } else {
+    stream->pipe_->request = http11Head(stream->request_, end_stream, &stream->chunked_);
+  }
   stream->request_ended_ = end_stream;
   stream->request_ = H2Request();  // its strings are not needed any more
   worker_->startStreamSession(stream->pipe_, peer_, listener_, owner_->peer_certificate_.get());
@@ -479,6 +495,11 @@ void H2Connection::endBody(H2Stream* stream) {
   if (stream->request_ended_) return;
   stream->request_ended_ = true;
   if (stream->pipe_ == nullptr || stream->pipe_->sessionGone()) return;
+  if (stream->websocket_) {  // the client's half-close: the Session sees a FIN
+    stream->pipe_->request_ended = true;
+    stream->pipe_->wakeSession();
+    return;
+  }
   if (stream->chunked_) {
     stream->pipe_->request += "0\r\n\r\n";
     stream->pipe_->wakeSession();
@@ -573,17 +594,23 @@ bool H2Connection::takeResponse(H2Stream* stream) {
       return false;
     }
     const http::ResponseHead& head = stream->response_;
-    if (head.status < 200) {  // interim (100 Continue): HTTP/2 clients do not need it
+    if (stream->websocket_ && !openTunnel(stream, head.status)) return false;
+    if (head.status < 200 && !stream->websocket_) {  // interim (100 Continue): not needed in HTTP/2
       stream->raw_.erase(0, outcome.consumed);
       continue;
     }
     char status[4];
-    std::to_chars(status, status + sizeof(status), head.status);  // 200..999: three digits
+    // An RFC 8441 tunnel opens with 200 where HTTP/1.1 said 101.
+    std::to_chars(status, status + sizeof(status), stream->websocket_ ? 200 : head.status);
     std::vector<nghttp2_nv>& nva = nva_scratch_;
     nva.clear();
     nva.push_back(field(":status", std::string_view(status, 3)));
     for (const http::Header& header : head.headers) {
       if (connectionSpecific(header.name)) continue;
+      // The key's proof belongs to the HTTP/1.1 handshake (RFC 8441 5).
+      if (stream->websocket_ && http::equalsIgnoreCase(header.name, "sec-websocket-accept")) {
+        continue;
+      }
       // HTTP/2 field names are lower case (RFC 9113 8.2.1): lowered where
       // they lie, in raw_ (ours, and dropped once the head is taken).
       char* name = stream->raw_.data() + (header.name.data() - stream->raw_.data());
@@ -654,6 +681,28 @@ bool H2Connection::takeResponse(H2Stream* stream) {
     nghttp2_session_resume_data(session_, stream->id_);
   }
   return true;
+}
+
+// A WebSocket stream's response head: a 101 opens the tunnel (its bytes
+// then go as DATA until either side ends), any other status is relayed as
+// the refusal it is, except a 2xx or 1xx, which an HTTP/2 client would take
+// for an open tunnel: 502. False when the stream was answered here.
+bool H2Connection::openTunnel(H2Stream* stream, uint16_t status) {
+  if (status == 101) {
+    stream->response_.framing = http::BodyFraming::kUntilClose;
+    return true;
+  }
+  if (status >= 300) {
+    stream->websocket_ = false;  // an ordinary response from here on
+    return true;
+  }
+  replyLocally(stream, 502);
+  if (stream->pipe_ != nullptr) {
+    StreamPipe::detachStream(stream->pipe_);
+    stream->pipe_ = nullptr;
+  }
+  stream->body_done_ = true;
+  return false;
 }
 
 void H2Connection::resetStream(H2Stream* stream, uint32_t error_code) {

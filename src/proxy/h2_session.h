@@ -59,6 +59,7 @@ class H2Stream final : public core::EventHandler, public core::Deferred {
   size_t header_bytes_ = 0;       // decoded header block size (RFC 9113 6.5.2 accounting)
   bool header_overflow_ = false;  // over the head limit: answered 431
   bool chunked_ = false;          // request body sent chunked (length unknown)
+  bool websocket_ = false;        // an extended CONNECT (RFC 8441): a tunnel after the 101
   bool request_ended_ = false;
   size_t unconsumed_ = 0;  // DATA payload bytes not yet given back to the window
 
@@ -114,6 +115,7 @@ class H2Connection {
   void giveBackWindow(H2Stream* stream);
   void readInner(H2Stream* stream);
   bool takeResponse(H2Stream* stream);  // false: the stream was reset
+  bool openTunnel(H2Stream* stream, uint16_t status);
   void resetStream(H2Stream* stream, uint32_t error_code);
   void retire(H2Stream* stream);
   void onStreamEvents(H2Stream* stream, uint32_t events);

@@ -1,5 +1,7 @@
 #include "proxy/h2_translate.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -34,6 +36,43 @@ std::string http11Head(const H2Request& request, bool end_stream, bool* chunked)
   if (*chunked) out += "transfer-encoding: chunked\r\n";
   out += "connection: close\r\n\r\n";
   return out;
+}
+
+std::string http11WebsocketHead(const H2Request& request, std::string_view key) {
+  std::string out;
+  out.reserve(192 + request.path.size() + request.fields.size() + request.cookie.size());
+  out += "GET ";
+  out += request.path;
+  out += " HTTP/1.1\r\nhost: ";
+  out += request.authority.empty() ? request.host : request.authority;
+  out += "\r\n";
+  bool has_version = false;
+  std::string_view fields = request.fields;
+  while (!fields.empty()) {  // "name: value\r\n" lines, names lowercase
+    size_t end = fields.find("\r\n");
+    std::string_view line =
+        fields.substr(0, end == std::string_view::npos ? fields.size() : end + 2);
+    fields.remove_prefix(line.size());
+    if (line.starts_with("sec-websocket-key:")) continue;
+    has_version = has_version || line.starts_with("sec-websocket-version:");
+    out += line;
+  }
+  if (!request.cookie.empty()) {
+    out += "cookie: ";
+    out += request.cookie;
+    out += "\r\n";
+  }
+  if (!has_version) out += "sec-websocket-version: 13\r\n";
+  out += "sec-websocket-key: ";
+  out += key;
+  out += "\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n";
+  return out;
+}
+
+std::string websocketKey(const unsigned char (&nonce)[16]) {
+  unsigned char text[25];  // 4 * ceil(16 / 3) characters and the NUL
+  const int n = EVP_EncodeBlock(text, nonce, 16);
+  return {reinterpret_cast<const char*>(text), static_cast<size_t>(n)};
 }
 
 std::vector<std::pair<std::string, std::string>> chunkedTrailers(std::string_view tail) {

@@ -17,8 +17,9 @@ bool connectionSpecific(std::string_view name);
 // by nghttp2: no CR, LF or NUL).
 struct H2Request {
   std::string method, path, authority, host;
-  std::string cookie;  // every `cookie` field, joined with "; " (RFC 9113 8.2.3)
-  std::string fields;  // the other fields, "name: value\r\n" each, in order
+  std::string protocol;  // :protocol of an extended CONNECT (RFC 8441), "websocket"
+  std::string cookie;    // every `cookie` field, joined with "; " (RFC 9113 8.2.3)
+  std::string fields;    // the other fields, "name: value\r\n" each, in order
   bool has_content_length = false;
 };
 
@@ -26,6 +27,17 @@ struct H2Request {
 // stream (no body). *chunked: the body goes chunked (no content-length).
 // Always `connection: close`: one request per Session.
 std::string http11Head(const H2Request& request, bool end_stream, bool* chunked);
+
+// An extended CONNECT with `:protocol: websocket` (RFC 8441 4-5) as the
+// RFC 6455 opening handshake an HTTP/1.1 upstream expects: a GET with
+// `connection: upgrade`, `upgrade: websocket`, `sec-websocket-version`
+// (13 unless the client named one) and `key` as `sec-websocket-key` (HTTP/2
+// clients send none; a client's own is dropped). The body that follows is
+// the tunnel's raw bytes, never chunked.
+std::string http11WebsocketHead(const H2Request& request, std::string_view key);
+
+// A Sec-WebSocket-Key (RFC 6455 4.1): 16 bytes in base64.
+std::string websocketKey(const unsigned char (&nonce)[16]);
 
 // The trailer fields at the end of a chunked body's raw framing: `tail`
 // ends with "0[;ext]\r\n", the field lines and the empty line (the decoder

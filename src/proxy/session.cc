@@ -391,8 +391,8 @@ bool Session::readClientPipe() {
   std::string& bytes = pipe_->request;
   if (bytes.empty()) {
     client_readable_ = false;
-    if (!pipe_->streamGone()) return false;
-    client_eof_ = true;  // the client reset the stream, or left
+    if (!pipe_->streamGone() && !pipe_->request_ended) return false;
+    client_eof_ = true;  // the client reset the stream, left, or ended a tunnel's stream
     return true;
   }
   if (in_.writable() == 0) {
@@ -679,6 +679,10 @@ void Session::finishRequestPhases(RequestContext& ctx, const Verdict& verdict) {
   route_ = ctx.route;
   identity_ = std::move(ctx.auth.identity);
   authz_headers_ = ctx.authz_upstream_headers;
+  if (pipe_ != nullptr && pipe_->websocket && !pinnedSnapshot().websocket.allowed(route_->index)) {
+    refuseHttp2Websocket();
+    return;
+  }
   // Phase 8 starts by choosing the cluster: a weighted route picks one of
   // its clusters here (cluster_choice.h), while the request head is intact.
   ClusterChoice choice = chooseCluster(*route_, request_, identity_.get());

@@ -129,6 +129,10 @@ class Session final : public core::EventHandler,
   enum class H2Start : uint8_t { kNo, kWait, kTake };
   H2Start http2Start() const;
   void startHttp2();
+  // An HTTP/2 WebSocket (RFC 8441) to a route without `websocket: true`:
+  // 403. Forwarded as a plain GET, its upstream's 200 would read to the
+  // HTTP/2 client as an open tunnel.
+  void refuseHttp2Websocket();
   bool stepReplying();
   bool stepLingering();
   bool readClient();

@@ -31,6 +31,13 @@ Session::H2Start Session::http2Start() const {
   return n == kPreface.size() ? H2Start::kTake : H2Start::kWait;
 }
 
+void Session::refuseHttp2Websocket() {
+  access_.decision = "deny";
+  access_.cause = "route";  // the route does not take it, as a 404 is the routing table's
+  in_.consume(head_bytes_);
+  replyLocally({403, "Forbidden", "WebSocket is not enabled on this route", true});
+}
+
 void Session::startHttp2() {
   state_ = State::kHttp2;
   proven_ = true;  // its streams' Sessions earn their own place (mayWait)

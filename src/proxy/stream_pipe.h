@@ -34,6 +34,11 @@ class StreamPipe {
   std::string request;
   // Session -> stream: the response's bytes.
   std::string response;
+  // The stream is a WebSocket (RFC 8441 extended CONNECT): the Session
+  // refuses it on a route without `websocket: true`, and the client's
+  // END_STREAM reaches it as a socket's FIN would (request_ended).
+  bool websocket = false;
+  bool request_ended = false;
 
   bool streamGone() const { return stream_ == nullptr; }
   bool sessionGone() const { return session_ == nullptr; }

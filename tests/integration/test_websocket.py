@@ -41,7 +41,8 @@ class Echo:
         helpers.stop_process(self.process)
 
 
-def start(stack, websocket=None, tls=None, admin_port=None):
+def start(stack, websocket=None, tls=None, admin_port=None, http2=False, app=None):
+    """`app`: an upstream_server.py (no WebSocket) behind a route that allows them, at /app."""
     echo = Echo(stack.workdir)
     stack.processes.append(echo)
     digest = hashlib.sha256(KEY.encode()).hexdigest()
@@ -52,9 +53,14 @@ def start(stack, websocket=None, tls=None, admin_port=None):
          "auth": {"providers": ["keys"]}},
         {"name": "plain", "match": {"prefix": "/"}, "cluster": "echo"},
     ]
+    if app:
+        routes.insert(1, {"name": "app", "match": {"prefix": "/app"}, "cluster": "app",
+                          "websocket": True})
     doc = {"workers": 1, "drain_timeout": "2s",
-           "listeners": [{"name": "main", "address": f"127.0.0.1:{port}", **({"tls": tls} if tls else {})}],
-           "clusters": [helpers.cluster("echo", [echo.address])],
+           "listeners": [{"name": "main", "address": f"127.0.0.1:{port}", **({"tls": tls} if tls else {}),
+                          **({"http2": True} if http2 else {})}],
+           "clusters": [helpers.cluster("echo", [echo.address])]
+                       + ([helpers.cluster("app", [app.address])] if app else []),
            "authentication": {"providers": [{"name": "keys", "api_keys": {
                "file": str(stack.workdir / "keys.yaml")}}]},
            "virtual_hosts": helpers.public_unless_governed(
@@ -227,3 +233,110 @@ def test_an_open_tunnel_survives_a_reload_that_changes_other_routes(stack):
     helpers.get(rampart.port, "/extra/x")  # routed by the new config's route
     routes = json.loads(helpers.get(admin_port, "/stats").body)["routes"]
     assert any(r["route"] == "extra" and r["requests"] == 1 for r in routes), routes
+
+
+# -- WebSocket over HTTP/2 (RFC 8441): an extended CONNECT on a stream.
+
+def h2_websocket(client, target="/chat", key=KEY, protocol="websocket", end=False):
+    """Opens an extended CONNECT stream; returns it once its response head came."""
+    headers = [(":protocol", protocol)]
+    headers += [("sec-websocket-version", "13")] + ([("x-api-key", key)] if key else [])
+    stream = client.request("CONNECT", target, headers, end=end)
+    deadline = time.monotonic() + client.timeout
+    while client.streams[stream]["status"] is None and not client.streams[stream]["done"]:
+        assert time.monotonic() < deadline, "no response head in time"
+        assert client.pump(), "the server closed the connection"
+    return stream
+
+
+def h2_send(client, stream, opcode, payload, end=False):
+    client.send_body(stream, frame(opcode, payload, mask=os.urandom(4)), end=end)
+
+
+def h2_receive(client, stream):
+    """The next whole server frame from the stream's DATA (unmasked)."""
+    deadline = time.monotonic() + client.timeout
+    state = client.streams[stream]
+    while True:
+        body = bytes(state["body"])
+        if len(body) >= 2:
+            length, at = body[1] & 0x7F, 2
+            if length == 126 and len(body) >= 4:
+                length, at = int.from_bytes(body[2:4], "big"), 4
+            elif length == 127 and len(body) >= 10:
+                length, at = int.from_bytes(body[2:10], "big"), 10
+            if length < 126 or at > 2:
+                if len(body) >= at + length:
+                    del state["body"][:at + length]
+                    return body[0] & 0x0F, body[at:at + length]
+        assert time.monotonic() < deadline, "no whole frame in time"
+        assert client.pump(), "the server closed the connection"
+
+
+def test_websocket_over_http2_is_a_tunnel_after_every_phase(stack):
+    from test_http2 import H2Client
+    rampart, echo = start(stack, http2=True)
+    with H2Client(rampart.port) as client:
+        stream = h2_websocket(client)
+        assert client.conn.remote_settings.enable_connect_protocol == 1
+        state = client.streams[stream]
+        names = dict(state["headers"])
+        assert state["status"] == 200 and not state["done"], state
+        assert "sec-websocket-accept" not in names and "upgrade" not in names
+        for text in (b"hello", b"x" * 70000, b"bye"):
+            h2_send(client, stream, 0x1, text)
+            assert h2_receive(client, stream) == (0x1, text)
+        # A second tunnel on the same connection, beside the first.
+        other = h2_websocket(client)
+        h2_send(client, other, 0x2, b"\x00\x01")
+        assert h2_receive(client, other) == (0x2, b"\x00\x01")
+        # Close: the echo answers and hangs up, the stream ends.
+        h2_send(client, stream, 0x8, struct_code(1000))
+        assert h2_receive(client, stream)[0] == 0x8
+        client.wait([stream])
+        assert state["reset"] in (None, 0), state  # ended, or NO_ERROR after its END_STREAM
+        # The client's END_STREAM is the tunnel's end, as a FIN is over
+        # HTTP/1.1: the upstream connection is closed and the stream ends.
+        h2_send(client, other, 0x1, b"last", end=True)
+        client.wait([other])
+        assert client.streams[other]["reset"] in (None, 0)
+        assert client.get("/elsewhere")["status"] == 426  # the connection serves on
+    records = echo.records()
+    assert [r["request"] for r in records] == ["GET /chat HTTP/1.1"] * 2 + ["GET /elsewhere HTTP/1.1"]
+    for record in records[:2]:
+        assert record["request"] == "GET /chat HTTP/1.1"
+        names = {name.lower(): value for name, value in record["headers"]}
+        assert names["upgrade"] == "websocket" and names["connection"] == "Upgrade"
+        assert len(base64.b64decode(names["sec-websocket-key"], validate=True)) == 16
+        assert names["x-auth-subject"] == "ws-user"  # phase 5 ran on the stream
+
+
+def test_websocket_over_http2_refusals(stack):
+    from test_http2 import H2Client
+    app = stack.upstream("app")
+    rampart, echo = start(stack, http2=True, app=app)
+    with H2Client(rampart.port) as client:
+        # Without its credential: refused by phase 5, as over HTTP/1.1.
+        stream = h2_websocket(client, key=None)
+        assert client.wait([stream])[0]["status"] == 401
+        # A route without `websocket: true`: 403, where a plain GET upstream
+        # would have answered 2xx and looked like an open tunnel.
+        stream = h2_websocket(client, target="/elsewhere")
+        assert client.wait([stream])[0]["status"] == 403
+        # A plain CONNECT, and another :protocol, are not served.
+        stream = client.conn.get_next_available_stream_id()
+        client.conn.send_headers(stream, [(":method", "CONNECT"), (":authority", "a.test:443")])
+        client.flush()
+        client.streams[stream] = {"status": None, "headers": [], "body": bytearray(),
+                                  "done": False, "reset": None}
+        assert client.wait([stream])[0]["status"] == 501
+        stream = h2_websocket(client, protocol="webtransport")
+        assert client.wait([stream])[0]["status"] == 501
+        # An upstream that answers the upgrade with 200 (it speaks no
+        # WebSocket): 502, never a 200 that would read as an open tunnel.
+        stream = h2_websocket(client, target="/app/ws")
+        assert client.wait([stream])[0]["status"] == 502
+        assert len(app.records()) == 1
+        # The connection serves on.
+        assert client.get("/elsewhere")["status"] == 426
+    assert [r["request"] for r in echo.records()] == ["GET /elsewhere HTTP/1.1"]

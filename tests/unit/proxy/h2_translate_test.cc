@@ -40,6 +40,37 @@ TEST(H2Translate, ABodyWithoutALengthGoesChunked) {
   EXPECT_EQ(head.find("transfer-encoding"), std::string::npos);
 }
 
+TEST(H2Translate, AnExtendedConnectBecomesAWebsocketOpeningHandshake) {
+  H2Request request;
+  request.method = "CONNECT";
+  request.protocol = "websocket";
+  request.path = "/chat?room=1";
+  request.authority = "ws.test";
+  request.cookie = "s=1";
+  // A client's own key is dropped (HTTP/2 has none); its version is kept.
+  request.fields =
+      "sec-websocket-key: client-key\r\nsec-websocket-version: 13\r\n"
+      "sec-websocket-protocol: chat\r\n";
+  EXPECT_EQ(http11WebsocketHead(request, "AAAAAAAAAAAAAAAAAAAAAA=="),
+            "GET /chat?room=1 HTTP/1.1\r\nhost: ws.test\r\nsec-websocket-version: 13\r\n"
+            "sec-websocket-protocol: chat\r\ncookie: s=1\r\n"
+            "sec-websocket-key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
+            "connection: upgrade\r\nupgrade: websocket\r\n\r\n");
+  request.fields.clear();  // no version named: 13, the only one (RFC 6455 4.1)
+  request.cookie.clear();
+  EXPECT_EQ(http11WebsocketHead(request, "k"),
+            "GET /chat?room=1 HTTP/1.1\r\nhost: ws.test\r\nsec-websocket-version: 13\r\n"
+            "sec-websocket-key: k\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n");
+}
+
+TEST(H2Translate, AWebsocketKeyIsSixteenBytesInBase64) {
+  const unsigned char zeros[16] = {};
+  EXPECT_EQ(websocketKey(zeros), "AAAAAAAAAAAAAAAAAAAAAA==");
+  unsigned char bytes[16];
+  for (int i = 0; i < 16; ++i) bytes[i] = static_cast<unsigned char>(0xf0 + i);
+  EXPECT_EQ(websocketKey(bytes), "8PHy8/T19vf4+fr7/P3+/w==");
+}
+
 TEST(H2Translate, ConnectionSpecificFieldsAreNamed) {
   for (const char* name :
        {"Connection", "keep-alive", "Proxy-Connection", "transfer-encoding", "upgrade", "TE"}) {
