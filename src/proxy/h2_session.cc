@@ -59,6 +59,7 @@ H2Connection::H2Connection(Session* owner, Worker* worker, const net::SocketAddr
       max_header_bytes_(http.limits.max_head_bytes),
       settings_(http.http2),
       guard_(floodLimits(http.http2)) {
+  head_scratch_.headers.reserve(http.limits.max_headers);
   nghttp2_session_callbacks* callbacks = nullptr;
   nghttp2_session_callbacks_new(&callbacks);
   nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeaders);
@@ -87,6 +88,7 @@ H2Connection::~H2Connection() {
   dead_ = true;
   for (H2Stream* stream : live_) delete stream;
   live_.clear();
+  releaseParked();
   nghttp2_session_del(session_);
 }
 
@@ -125,6 +127,7 @@ void H2Connection::drain() {
 void H2Connection::abandon() {
   dead_ = true;
   for (H2Stream* stream : std::vector<H2Stream*>(live_)) retire(stream);
+  releaseParked();
 }
 
 // Reads the client, feeds nghttp2, writes its frames, until nothing moves:
@@ -367,7 +370,7 @@ int H2Connection::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void
     auto* stream = static_cast<H2Stream*>(
         nghttp2_session_get_stream_user_data(connection->session_, frame->hd.stream_id));
     if (stream != nullptr && !stream->request_ended_) {
-      stream->request_ended_ = true;
+      stream->request_ended_ = stream->request_cut_short_ = true;
       nghttp2_submit_rst_stream(connection->session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
                                 NGHTTP2_NO_ERROR);
     }
@@ -449,8 +452,9 @@ void H2Connection::startStream(H2Stream* stream, bool end_stream) {
   if (owner_->gen_ != &worker_->current()) owner_->repin();
   listener_ = owner_->listener_;
   stream->head_request_ = stream->request_.method == "HEAD";
-  stream->response_.headers.reserve(owner_->pinnedSnapshot().http.limits.max_headers);
-  stream->pipe_ = new StreamPipe(&worker_->loop(), stream);
+  // A WebSocket's Session ends with its tunnel: never a parked one.
+  StreamPipe* parked = websocket ? nullptr : takeParked(stream);
+  stream->pipe_ = parked != nullptr ? parked : new StreamPipe(&worker_->loop(), stream);
   if (websocket) {
     unsigned char nonce[16];
     if (RAND_bytes(nonce, sizeof(nonce)) != 1) std::memset(nonce, 0x5a, sizeof(nonce));
@@ -462,7 +466,60 @@ void H2Connection::startStream(H2Stream* stream, bool end_stream) {
   }
   stream->request_ended_ = end_stream;
   stream->request_ = H2Request();  // its strings are not needed any more
+  if (parked != nullptr) {
+    parked->wakeSession();  // its Session reads the next request, as on a keep-alive connection
+    return;
+  }
   worker_->startStreamSession(stream->pipe_, peer_, listener_, owner_->peer_certificate_.get());
+}
+
+StreamPipe* H2Connection::takeParked(H2Stream* stream) {
+  while (!parked_.empty()) {
+    StreamPipe* pipe = parked_.back();
+    parked_.pop_back();
+    if (pipe->reusable()) {
+      pipe->attachStream(stream);
+      return pipe;
+    }
+    StreamPipe::detachStream(pipe);  // its Session is closing, or gone
+  }
+  return nullptr;
+}
+
+void H2Connection::parkIfDone(H2Stream* stream) {
+  StreamPipe* pipe = stream->pipe_;
+  // Only a whole exchange: the client's whole request (its END_STREAM,
+  // every byte taken by the Session) and the Session's whole response.
+  if (pipe == nullptr || stream->websocket_ || !stream->body_done_ || !stream->request_ended_ ||
+      stream->request_cut_short_ || !stream->raw_.empty() ||
+      stream->framing_ == http::BodyFraming::kUntilClose || !pipe->request.empty()) {
+    return;
+  }
+  stream->pipe_ = nullptr;
+  giveBackWindow(stream);
+  if (dead_ || finishing_ || parked_.size() >= kParkedSessions || !pipe->reusable()) {
+    StreamPipe::detachStream(pipe);
+    return;
+  }
+  pipe->park(&keeper_);
+  parked_.push_back(pipe);
+}
+
+void H2Connection::pruneParked() {
+  for (size_t i = 0; i < parked_.size();) {
+    if (parked_[i]->sessionGone()) {
+      StreamPipe::detachStream(parked_[i]);  // the last side: frees it
+      parked_[i] = parked_.back();
+      parked_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+}
+
+void H2Connection::releaseParked() {
+  for (StreamPipe* pipe : parked_) StreamPipe::detachStream(pipe);
+  parked_.clear();
 }
 
 void H2Connection::replyLocally(H2Stream* stream, uint16_t status) {
@@ -504,6 +561,7 @@ void H2Connection::endBody(H2Stream* stream) {
     stream->pipe_->request += "0\r\n\r\n";
     stream->pipe_->wakeSession();
   }
+  parkIfDone(stream);
 }
 
 // Flow control: the window reopens only for payload the Session has taken.
@@ -519,7 +577,10 @@ void H2Connection::giveBackWindow(H2Stream* stream) {
 
 void H2Connection::onStreamEvents(H2Stream* stream, uint32_t events) {
   if (dead_) return;
-  if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) giveBackWindow(stream);
+  if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+    giveBackWindow(stream);
+    parkIfDone(stream);  // the Session took the request's last bytes after answering
+  }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     stream->readable_ = true;
     readInner(stream);
@@ -567,15 +628,17 @@ void H2Connection::readInner(H2Stream* stream) {
   }
   if (!takeResponse(stream)) return;
   if (stream->inner_eof_ && !stream->body_done_) {
-    if (stream->head_done_ && stream->response_.framing == http::BodyFraming::kUntilClose) {
+    if (stream->head_done_ && stream->framing_ == http::BodyFraming::kUntilClose) {
       stream->body_done_ = true;
       nghttp2_session_resume_data(session_, stream->id_);
     } else {
       // The Session closed without a (whole) response: a limit's drop, or
       // a truncated upstream body. The client must not take it as complete.
       resetStream(stream, NGHTTP2_INTERNAL_ERROR);
+      return;
     }
   }
+  parkIfDone(stream);
 }
 
 // Moves what raw_ holds into the response: the head (once), then payload.
@@ -586,14 +649,15 @@ bool H2Connection::takeResponse(H2Stream* stream) {
   }
   while (!stream->head_done_) {
     const config::Snapshot& snapshot = owner_->pinnedSnapshot();
-    http::ParseOutcome outcome = http::parseResponseHead(stream->raw_, snapshot.http.limits,
-                                                         stream->head_request_, stream->response_);
+    http::ResponseHead& head = head_scratch_;
+    http::ParseOutcome outcome =
+        http::parseResponseHead(stream->raw_, snapshot.http.limits, stream->head_request_, head);
     if (outcome.state == http::ParseOutcome::State::kNeedMore) return true;
     if (outcome.state == http::ParseOutcome::State::kError) {
       resetStream(stream, NGHTTP2_INTERNAL_ERROR);
       return false;
     }
-    const http::ResponseHead& head = stream->response_;
+    stream->framing_ = head.framing;
     if (stream->websocket_ && !openTunnel(stream, head.status)) return false;
     if (head.status < 200 && !stream->websocket_) {  // interim (100 Continue): not needed in HTTP/2
       stream->raw_.erase(0, outcome.consumed);
@@ -621,9 +685,10 @@ bool H2Connection::takeResponse(H2Stream* stream) {
     }
     stream->head_done_ = true;
     stream->remaining_ = head.content_length;
-    if (head.framing == http::BodyFraming::kChunked) stream->chunk_tail_ = "\r\n";
-    bool body = head.framing != http::BodyFraming::kNone &&
-                !(head.framing == http::BodyFraming::kContentLength && head.content_length == 0);
+    if (stream->framing_ == http::BodyFraming::kChunked) stream->chunk_tail_ = "\r\n";
+    bool body =
+        stream->framing_ != http::BodyFraming::kNone &&
+        !(stream->framing_ == http::BodyFraming::kContentLength && head.content_length == 0);
     if (!body) {
       stream->body_done_ = true;
       nghttp2_submit_response(session_, stream->id_, nva.data(), nva.size(), nullptr);
@@ -640,7 +705,7 @@ bool H2Connection::takeResponse(H2Stream* stream) {
     return true;
   }
   size_t before = stream->body_.size();
-  switch (stream->response_.framing) {
+  switch (stream->framing_) {
     case http::BodyFraming::kContentLength: {
       size_t n = static_cast<size_t>(std::min<uint64_t>(stream->remaining_, stream->raw_.size()));
       stream->body_.append(stream->raw_, 0, n);
@@ -689,7 +754,7 @@ bool H2Connection::takeResponse(H2Stream* stream) {
 // for an open tunnel: 502. False when the stream was answered here.
 bool H2Connection::openTunnel(H2Stream* stream, uint16_t status) {
   if (status == 101) {
-    stream->response_.framing = http::BodyFraming::kUntilClose;
+    stream->framing_ = http::BodyFraming::kUntilClose;
     return true;
   }
   if (status >= 300) {
@@ -721,6 +786,7 @@ void H2Connection::retire(H2Stream* stream) {
   if (session_ != nullptr && !dead_) {
     nghttp2_session_set_stream_user_data(session_, stream->id_, nullptr);
   }
+  parkIfDone(stream);
   if (stream->pipe_ != nullptr) {
     StreamPipe::detachStream(stream->pipe_);
     stream->pipe_ = nullptr;

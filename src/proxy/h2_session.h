@@ -61,11 +61,13 @@ class H2Stream final : public core::EventHandler, public core::Deferred {
   bool chunked_ = false;          // request body sent chunked (length unknown)
   bool websocket_ = false;        // an extended CONNECT (RFC 8441): a tunnel after the 101
   bool request_ended_ = false;
-  size_t unconsumed_ = 0;  // DATA payload bytes not yet given back to the window
+  bool request_cut_short_ = false;  // answered first; the rest refused with RST_STREAM(NO_ERROR)
+  size_t unconsumed_ = 0;           // DATA payload bytes not yet given back to the window
 
   // Response (HTTP/1.1 -> HTTP/2).
   std::string raw_;  // bytes taken from the pipe, not yet parsed
-  http::ResponseHead response_;
+  http::BodyFraming framing_ = http::BodyFraming::kNone;  // the response head's (its fields
+                                                          // are parsed in the connection's scratch)
   bool head_done_ = false;
   bool head_request_ = false;
   uint64_t remaining_ = 0;  // Content-Length bytes still expected
@@ -116,6 +118,13 @@ class H2Connection {
   void readInner(H2Stream* stream);
   bool takeResponse(H2Stream* stream);  // false: the stream was reset
   bool openTunnel(H2Stream* stream, uint16_t status);
+  // Keep-alive between streams (proxy/stream_pipe.h): a stream whose
+  // exchange is over parks its pipe, and its Session with it; a new stream
+  // takes a parked one before it makes a Session of its own.
+  void parkIfDone(H2Stream* stream);
+  StreamPipe* takeParked(H2Stream* stream);
+  void pruneParked();    // frees the parked pipes whose Session has left
+  void releaseParked();  // the connection ends: every parked Session is told to close
   void resetStream(H2Stream* stream, uint32_t error_code);
   void retire(H2Stream* stream);
   void onStreamEvents(H2Stream* stream, uint32_t events);
@@ -145,7 +154,24 @@ class H2Connection {
   std::vector<H2Stream*> live_;          // streams not yet retired (at most max_concurrent_streams)
   std::vector<int32_t> wake_;            // streams whose DATA drained: read their response again
   std::vector<nghttp2_nv> nva_scratch_;  // a response head's fields, reused (nghttp2 copies them)
-  bool dead_ = false;                    // the owner closed: callbacks do nothing
+  http::ResponseHead head_scratch_;      // a response head parsed, its vector reused
+
+  // At most this many idle stream Sessions per connection: the concurrency
+  // a client keeps up (h2load -m10, a browser's handful) without holding
+  // ~10 KiB per Session for a burst that has passed.
+  static constexpr size_t kParkedSessions = 16;
+  // Stands in for the stream on a parked pipe: hears its Session leave.
+  class Keeper final : public core::EventHandler {
+   public:
+    explicit Keeper(H2Connection* connection) : connection_(connection) {}
+    void onEvents(uint32_t) override { connection_->pruneParked(); }
+
+   private:
+    H2Connection* connection_;
+  };
+  Keeper keeper_{this};
+  std::vector<StreamPipe*> parked_;
+  bool dead_ = false;  // the owner closed: callbacks do nothing
   bool finishing_ = false;
   bool flush_pending_ = false;  // the owner is notified to flush this turn
   bool cut_off_ = false;        // GOAWAY(ENHANCE_YOUR_CALM) queued by the flood guard

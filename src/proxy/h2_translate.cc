@@ -34,7 +34,7 @@ std::string http11Head(const H2Request& request, bool end_stream, bool* chunked)
   }
   *chunked = !end_stream && !request.has_content_length;
   if (*chunked) out += "transfer-encoding: chunked\r\n";
-  out += "connection: close\r\n\r\n";
+  out += "\r\n";
   return out;
 }
 

@@ -25,7 +25,7 @@ struct H2Request {
 
 // The HTTP/1.1 head for it. `end_stream`: the HEADERS frame ended the
 // stream (no body). *chunked: the body goes chunked (no content-length).
-// Always `connection: close`: one request per Session.
+// Keep-alive: the Session serves later streams of the connection too.
 std::string http11Head(const H2Request& request, bool end_stream, bool* chunked);
 
 // An extended CONNECT with `:protocol: websocket` (RFC 8441 4-5) as the

@@ -4,8 +4,13 @@
 // so a stream costs no system call and no epoll round trip of its own.
 //
 // Either side may go first: the stream when its client resets it, the
-// Session when it has answered. Each side detaches once; the last one to
-// detach frees the pipe. Only the worker thread touches it.
+// Session when it closes. Each side detaches once; the last one to detach
+// frees the pipe. Only the worker thread touches it.
+//
+// The Session keeps its connection alive, as for an HTTP/1.1 client: once
+// a stream's exchange is over, its H2Connection parks the pipe (the stream
+// side goes to the connection's keeper) and hands it, with the Session
+// still reading it, to a later stream of the same connection.
 #pragma once
 
 #include <sys/epoll.h>
@@ -29,6 +34,15 @@ class StreamPipe {
   StreamPipe& operator=(const StreamPipe&) = delete;
 
   void attachSession(core::EventHandler* session) { session_ = session; }
+  // Between streams: `keeper` hears of the Session leaving, `stream` takes
+  // the pipe over for its exchange.
+  void park(core::EventHandler* keeper) { stream_ = keeper; }
+  void attachStream(core::EventHandler* stream) { stream_ = stream; }
+  // A parked pipe can carry another exchange: its Session is there, did not
+  // end its side, and nothing of the last exchange is left in it.
+  bool reusable() const {
+    return session_ != nullptr && !response_ended_ && request.empty() && response.empty();
+  }
 
   // Stream -> Session: the request's bytes.
   std::string request;

@@ -7,7 +7,7 @@ namespace {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
-TEST(H2Translate, AGetBecomesAnHttp11HeadThatClosesAfterItsAnswer) {
+TEST(H2Translate, AGetBecomesAnHttp11Head) {
   H2Request request;
   request.method = "GET";
   request.path = "/a?b=1";
@@ -18,7 +18,7 @@ TEST(H2Translate, AGetBecomesAnHttp11HeadThatClosesAfterItsAnswer) {
   bool chunked = true;
   EXPECT_EQ(http11Head(request, /*end_stream=*/true, &chunked),
             "GET /a?b=1 HTTP/1.1\r\nhost: api.test\r\nx-one: 1\r\naccept: */*\r\n"
-            "cookie: a=1; b=2\r\nconnection: close\r\n\r\n");
+            "cookie: a=1; b=2\r\n\r\n");
   EXPECT_FALSE(chunked);
 }
 
@@ -31,8 +31,7 @@ TEST(H2Translate, ABodyWithoutALengthGoesChunked) {
   std::string head = http11Head(request, /*end_stream=*/false, &chunked);
   EXPECT_TRUE(chunked);
   EXPECT_EQ(head,
-            "POST /up HTTP/1.1\r\nhost: h.test\r\ntransfer-encoding: chunked\r\n"
-            "connection: close\r\n\r\n");
+            "POST /up HTTP/1.1\r\nhost: h.test\r\ntransfer-encoding: chunked\r\n\r\n");
   request.has_content_length = true;
   request.fields = "content-length: 5\r\n";
   head = http11Head(request, /*end_stream=*/false, &chunked);
