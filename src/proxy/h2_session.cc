@@ -33,10 +33,20 @@ H2FloodLimits floodLimits(const config::Http2Settings& settings) {
   return limits;
 }
 
-nghttp2_nv field(std::string_view name, std::string_view value) {
+nghttp2_nv field(std::string_view name, std::string_view value,
+               uint8_t flags = NGHTTP2_NV_FLAG_NONE) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
           reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
+          flags};
+}
+
+// A response field HPACK should not add to the connection's table (RFC
+// 7541 7.1.3): a value new in every response (the request id) would only
+// evict the fields that repeat, and a cookie is not for sharing a table.
+uint8_t indexing(std::string_view lowercase_name) {
+  return lowercase_name == "x-request-id" || lowercase_name == "set-cookie"
+             ? NGHTTP2_NV_FLAG_NO_INDEX
+             : NGHTTP2_NV_FLAG_NONE;
 }
 
 }  // namespace
@@ -681,7 +691,7 @@ bool H2Connection::takeResponse(H2Stream* stream) {
       for (size_t i = 0; i < header.name.size(); ++i) {
         if (name[i] >= 'A' && name[i] <= 'Z') name[i] = static_cast<char>(name[i] + ('a' - 'A'));
       }
-      nva.push_back(field(header.name, header.value));
+      nva.push_back(field(header.name, header.value, indexing(header.name)));
     }
     stream->head_done_ = true;
     stream->remaining_ = head.content_length;
