@@ -34,7 +34,7 @@ H2FloodLimits floodLimits(const config::Http2Settings& settings) {
 }
 
 nghttp2_nv field(std::string_view name, std::string_view value,
-               uint8_t flags = NGHTTP2_NV_FLAG_NONE) {
+                 uint8_t flags = NGHTTP2_NV_FLAG_NONE) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
           reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
           flags};
