@@ -71,6 +71,7 @@ const std::vector<CounterField>& counterFields() {
       {"websocket_lifetime_closes", &WorkerStats::websocket_lifetime_closes},
       {"h2_connections", &WorkerStats::h2_connections},
       {"h2_streams", &WorkerStats::h2_streams},
+      {"h2_stream_sessions", &WorkerStats::h2_stream_sessions},
       {"h2_refused_streams", &WorkerStats::h2_refused_streams},
       {"h2_rapid_resets", &WorkerStats::h2_rapid_resets},
       {"h2_header_overflows", &WorkerStats::h2_header_overflows},

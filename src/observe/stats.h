@@ -74,6 +74,7 @@ struct WorkerStats {
   // HTTP/2 (docs/http2.md).
   Counter h2_connections;          // connections served as HTTP/2 (ALPN h2 or prior knowledge)
   Counter h2_streams;              // streams that became requests
+  Counter h2_stream_sessions;      // Sessions started for them (the others reused a parked one)
   Counter h2_refused_streams;      // RST_STREAM(REFUSED_STREAM): over max_concurrent_streams
   Counter h2_rapid_resets;         // connections cut off for cancelling streams too fast
   Counter h2_header_overflows;     // streams refused: decoded header block over the head limit

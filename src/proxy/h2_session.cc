@@ -480,6 +480,7 @@ void H2Connection::startStream(H2Stream* stream, bool end_stream) {
     parked->wakeSession();  // its Session reads the next request, as on a keep-alive connection
     return;
   }
+  worker_->stats().h2_stream_sessions.inc();
   worker_->startStreamSession(stream->pipe_, peer_, listener_, owner_->peer_certificate_.get());
 }
 

@@ -522,3 +522,60 @@ def test_a_client_that_vanishes_mid_streams_leaves_nothing_open(stack):
         time.sleep(0.05)
     with H2Client(port) as again:
         assert again.get("/after")["status"] == 200
+
+
+def test_stream_sessions_are_kept_alive_and_every_stream_gets_its_own_answer(stack):
+    """A stream's Session serves the connection's later streams (HTTP/1.1
+    keep-alive over the pipe): one after another they share one Session;
+    in waves of mixed requests (GET, HEAD, POST with and without a length)
+    each stream still gets the answer to its own request; a refused upload
+    and a reset stream leave no Session behind that a later stream could
+    inherit."""
+    import json
+    admin_port = helpers.free_port()
+    rampart, upstream = start(stack, admin={"address": f"127.0.0.1:{admin_port}"})
+    helpers.wait_port(admin_port, 10, rampart.process)
+    body = bytes(range(256)) * 20
+    with H2Client(rampart.port, timeout=10) as client:
+        for i in range(20):
+            got = client.get(f"/one/{i}")
+            assert got["status"] == 200 and echo(got)["target"] == f"/one/{i}"
+        seen = json.loads(helpers.get(admin_port, "/stats").body)["counters"]
+        assert (seen["h2_streams"], seen["h2_stream_sessions"]) == (20, 1)
+        for wave in range(3):
+            streams = {}
+            for i in range(30):
+                target = f"/w{wave}/{i}"
+                kind = i % 4
+                if kind == 0:
+                    streams[client.request("GET", target)] = (target, 0)
+                elif kind == 1:
+                    streams[client.request("HEAD", target)] = (target, None)
+                elif kind == 2:
+                    payload = body[: 100 + i]
+                    streams[client.request("POST", target, [("content-length", str(len(payload)))],
+                                           payload)] = (target, len(payload))
+                else:
+                    payload = body[: 200 + i]
+                    streams[client.request("POST", target, [], payload)] = (target, len(payload))
+            client.wait(list(streams))
+            for stream, (target, length) in streams.items():
+                state = client.streams[stream]
+                assert state["status"] == 200 and state["reset"] is None, (target, state)
+                if length is None:
+                    assert bytes(state["body"]) == b""  # HEAD
+                else:
+                    assert echo(state)["target"] == target
+                    assert echo(state)["body_len"] == length
+        # A reset stream (mid-request) and then more streams.
+        cut = client.request("POST", "/cut", [("content-length", "1000")], body[:10], end=False)
+        client.conn.reset_stream(cut)
+        client.flush()
+        for i in range(5):
+            got = client.get(f"/after/{i}")
+            assert got["status"] == 200 and echo(got)["target"] == f"/after/{i}"
+    counters = stopped_counters(rampart)
+    assert counters["h2_streams"] == 20 + 90 + 1 + 5
+    # Each wave of 30 needed at most 30 Sessions, 16 of them parked from the
+    # wave before; the reset stream's Session was not reused.
+    assert counters["h2_stream_sessions"] <= 1 + 30 * 3 - 16 * 2 + 1 + 1, counters
