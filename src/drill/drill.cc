@@ -14,6 +14,7 @@
 #include <iostream>
 #include <thread>
 
+#include "core/descriptors.h"
 #include "drill/engine.h"
 #include "drill/report.h"
 
@@ -39,25 +40,19 @@ void sleepUntil(int64_t ns) {
 // Raises the soft RLIMIT_NOFILE to cover `needed`; false (with `error`) when
 // even the hard limit is too low.
 bool raiseNofile(uint64_t needed, uint64_t* limit, std::string* error) {
+  // Raised, and the descriptor table grown, before the drill's threads
+  // start: a multi-threaded process that grows its table later blocks in an
+  // RCU grace period per doubling (core/descriptors.h), which would put
+  // milliseconds of the drill's own into the latencies it measures.
+  const core::DescriptorReserve reserve = core::reserveDescriptors(needed);
+  *limit = reserve.limit;
+  if (reserve.limit >= needed) return true;
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
-  if (rl.rlim_cur >= needed) {
-    *limit = rl.rlim_cur;
-    return true;
-  }
-  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < needed) {
-    *error = "this run needs " + std::to_string(needed) +
-             " file descriptors; the hard RLIMIT_NOFILE is " + std::to_string(rl.rlim_max) +
-             " (ulimit -Hn)";
-    return false;
-  }
-  rl.rlim_cur = needed;
-  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-    *error = std::string("setrlimit(RLIMIT_NOFILE): ") + std::strerror(errno);
-    return false;
-  }
-  *limit = needed;
-  return true;
+  *error = "this run needs " + std::to_string(needed) +
+           " file descriptors; the hard RLIMIT_NOFILE is " + std::to_string(rl.rlim_max) +
+           " (ulimit -Hn)";
+  return false;
 }
 
 // The measuring thread at SCHED_FIFO 1: the attack thread shares its CPU (and

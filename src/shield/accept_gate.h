@@ -87,6 +87,11 @@ class AcceptGate {
   const GateStats& stats() const { return stats_; }
   ConnectionAdmission& admission() { return admission_; }
   Escalation& escalation() { return escalation_; }
+  // When the escalation block on `peer`'s key (its address, or its prefix
+  // with by_prefix) ends; 0 when it has none.
+  Nanos blockedUntil(const net::SocketAddress& peer, Nanos now) {
+    return escalation_.blockedUntil(keyOf(peer), now);
+  }
 
  private:
   Key keyOf(const net::SocketAddress& peer) const;

@@ -152,9 +152,7 @@ Nanos WorkerShield::blockedUntil(const net::SocketAddress& client, Nanos now) {
   const GateConfig& gate = gate_->config();
   if (!gate.escalate) return 0;
   if (gate.allow && gate.allow->contains(client)) return 0;
-  const Key key = gate.by_prefix ? keys_.prefix(gate_space_, client, gate.prefix)
-                                 : keys_.address(gate_space_, client);
-  return gate_->escalation().blockedUntil(key, now);
+  return gate_->blockedUntil(client, now);
 }
 
 bool WorkerShield::imposeBlock(const net::SocketAddress& client, Nanos until, Nanos now) {
