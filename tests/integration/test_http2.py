@@ -567,6 +567,12 @@ def test_stream_sessions_are_kept_alive_and_every_stream_gets_its_own_answer(sta
                 else:
                     assert echo(state)["target"] == target
                     assert echo(state)["body_len"] == length
+        # A request the Session refuses as malformed (an encoded NUL in the
+        # path): 400, and that Session is closed, not handed to the next stream.
+        bad = client.get("/bad%00path")
+        assert bad["status"] == 400, bad
+        got = client.get("/after-bad")
+        assert got["status"] == 200 and echo(got)["target"] == "/after-bad"
         # A reset stream (mid-request) and then more streams.
         cut = client.request("POST", "/cut", [("content-length", "1000")], body[:10], end=False)
         client.conn.reset_stream(cut)
@@ -575,7 +581,7 @@ def test_stream_sessions_are_kept_alive_and_every_stream_gets_its_own_answer(sta
             got = client.get(f"/after/{i}")
             assert got["status"] == 200 and echo(got)["target"] == f"/after/{i}"
     counters = stopped_counters(rampart)
-    assert counters["h2_streams"] == 20 + 90 + 1 + 5
+    assert counters["h2_streams"] == 20 + 90 + 2 + 1 + 5
     # Each wave of 30 needed at most 30 Sessions, 16 of them parked from the
     # wave before; the reset stream's Session was not reused.
-    assert counters["h2_stream_sessions"] <= 1 + 30 * 3 - 16 * 2 + 1 + 1, counters
+    assert counters["h2_stream_sessions"] <= 1 + 30 * 3 - 16 * 2 + 2 + 1 + 1, counters
