@@ -396,7 +396,9 @@ class Bench:
         else:  # c1
             self.place(target, s.load_cpu, s.load_cpu)
             conns, wrk_cpu = 1, s.load_cpu
-        sample = self.sampler(target) if measure in ("cpu", "handshake") else None
+        # Throughput runs are sampled too: cpu1 (proxy + origin) and cpu0 (the
+        # client) busy say which side bounds the run.
+        sample = self.sampler(target) if measure in ("cpu", "handshake", "throughput") else None
         if measure == "handshake":
             self.handshake_load(target, s.warmup, wrk_cpu)
             r, cpu = self.handshake_load(target, s.duration, wrk_cpu, sample)

@@ -268,6 +268,10 @@ class Report:
                  f"that ran on cpu{s.proxy_cpu}. (proxy's own): the proxy's utime+stime over "
                  "the same window, divided by requests; softirq work done outside its "
                  "context is not in it.")
+        L.append(f"- Every run, throughput rows: cpu{s.proxy_cpu} busy is the proxy and the origin "
+                 f"together (CPU µs/req busy: theirs per request), own is the proxy's alone, "
+                 f"cpu{s.load_cpu} busy the client's: a run where cpu{s.load_cpu} is full and "
+                 f"cpu{s.proxy_cpu} is not was bounded by the client, not the proxy.")
         L.append(f"- p50 at c1: `wrk -t1 -c1`, everything on cpu{s.load_cpu}; added p50: minus "
                  "direct's p50 in the same round, median (min…max) over rounds.")
         if "rampart-jwt" in s.targets:

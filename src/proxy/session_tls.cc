@@ -26,9 +26,11 @@ bool Session::readClientTls() {
   switch (result.io) {
     case tls::Io::kDone:
       // One record at most per call, and OpenSSL may hold more already
-      // read: only kWantRead says the socket is drained.
+      // read: only kWantRead, or a read that drained the socket with
+      // nothing left in OpenSSL (result.drained), says there is no more.
       in_.produce(result.bytes);
       body_bytes_read_ += result.bytes;
+      if (result.drained) client_readable_ = false;
       return true;
     case tls::Io::kWantRead:
     case tls::Io::kWantWrite:  // a key update's reply is blocked: the write edge re-drives

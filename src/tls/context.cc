@@ -14,6 +14,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "tls/socket_bio.h"
+
 namespace rampart::tls {
 
 namespace {
@@ -260,10 +262,13 @@ bool ServerTls::configure(SSL_CTX* ctx, const CertificateSpec& certificate, size
 SSL* ServerTls::newConnection(int fd) const {
   SSL* ssl = SSL_new(contexts_[0]);
   if (ssl == nullptr) return nullptr;
-  if (SSL_set_fd(ssl, fd) != 1) {
+  // Our socket BIO: it says when a read drained the socket (socket_bio.h).
+  BIO* bio = newSocketBio(fd);
+  if (bio == nullptr) {
     SSL_free(ssl);
     return nullptr;
   }
+  SSL_set_bio(ssl, bio, bio);  // one reference, both directions
   SSL_set_accept_state(ssl);
   return ssl;
 }

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "tls/socket_bio.h"
+
 namespace rampart::tls {
 
 namespace {
@@ -83,7 +85,9 @@ IoResult Transport::read(char* out, size_t size) {
   size_t got = 0;
   errno = 0;
   int ret = SSL_read_ex(ssl_, out, size, &got);
-  if (ret == 1) return {Io::kDone, got};
+  if (ret == 1) {
+    return {Io::kDone, got, SSL_has_pending(ssl_) == 0 && socketDrained(SSL_get_rbio(ssl_))};
+  }
   return classify(ret);
 }
 

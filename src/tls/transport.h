@@ -28,6 +28,9 @@ enum class Io : uint8_t {
 struct IoResult {
   Io io = Io::kDone;
   size_t bytes = 0;
+  // A read's kDone: nothing more is buffered and the socket was drained
+  // (tls/socket_bio.h), so the next read would only say kWantRead.
+  bool drained = false;
 };
 
 class Transport {
