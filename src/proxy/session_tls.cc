@@ -30,7 +30,8 @@ bool Session::readClientTls() {
       // nothing left in OpenSSL (result.drained), says there is no more.
       in_.produce(result.bytes);
       body_bytes_read_ += result.bytes;
-      if (result.drained) client_readable_ = false;
+      // A FIN that came with the same edge is read as before (kClosed).
+      if (result.drained && !client_hangup_) client_readable_ = false;
       return true;
     case tls::Io::kWantRead:
     case tls::Io::kWantWrite:  // a key update's reply is blocked: the write edge re-drives
