@@ -52,7 +52,13 @@ uint8_t indexing(std::string_view lowercase_name) {
 }  // namespace
 
 H2Stream::~H2Stream() {
-  if (pipe_ != nullptr) StreamPipe::detachStream(pipe_);
+  dropPipe();
+}
+
+void H2Stream::dropPipe() {
+  if (pipe_ == nullptr) return;
+  StreamPipe::detachStream(pipe_);
+  pipe_ = nullptr;
 }
 
 void H2Stream::onEvents(uint32_t events) {
@@ -773,10 +779,7 @@ bool H2Connection::openTunnel(H2Stream* stream, uint16_t status) {
     return true;
   }
   replyLocally(stream, 502);
-  if (stream->pipe_ != nullptr) {
-    StreamPipe::detachStream(stream->pipe_);
-    stream->pipe_ = nullptr;
-  }
+  stream->dropPipe();
   stream->body_done_ = true;
   return false;
 }
@@ -784,10 +787,7 @@ bool H2Connection::openTunnel(H2Stream* stream, uint16_t status) {
 void H2Connection::resetStream(H2Stream* stream, uint32_t error_code) {
   nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream->id_, error_code);
   // No more of its response is wanted: the Session sees its client leave.
-  if (stream->pipe_ != nullptr) {
-    StreamPipe::detachStream(stream->pipe_);
-    stream->pipe_ = nullptr;
-  }
+  stream->dropPipe();
   stream->body_done_ = true;
 }
 
@@ -798,10 +798,7 @@ void H2Connection::retire(H2Stream* stream) {
     nghttp2_session_set_stream_user_data(session_, stream->id_, nullptr);
   }
   parkIfDone(stream);
-  if (stream->pipe_ != nullptr) {
-    StreamPipe::detachStream(stream->pipe_);
-    stream->pipe_ = nullptr;
-  }
+  stream->dropPipe();
   live_.erase(std::find(live_.begin(), live_.end(), stream));
   worker_->loop().deferDelete(stream);
 }

@@ -49,6 +49,9 @@ class H2Stream final : public core::EventHandler, public core::Deferred {
  private:
   friend class H2Connection;
 
+  // Its Session sees the stream leave (as a socket's peer sees a close).
+  void dropPipe();
+
   H2Connection* connection_;
   int32_t id_;
   StreamPipe* pipe_ = nullptr;  // to its Session; null before the request starts and after a reset

@@ -51,9 +51,10 @@ long socketCtrl(BIO*, int command, long, void*) {
 }
 
 int socketCreate(BIO* bio) {
-  BIO_set_data(bio, new (std::nothrow) SocketState);
-  BIO_set_init(bio, BIO_get_data(bio) != nullptr ? 1 : 0);
-  return BIO_get_data(bio) != nullptr ? 1 : 0;
+  auto* state = new (std::nothrow) SocketState;
+  BIO_set_data(bio, state);
+  BIO_set_init(bio, state != nullptr ? 1 : 0);
+  return state != nullptr ? 1 : 0;
 }
 
 int socketDestroy(BIO* bio) {

@@ -1,9 +1,11 @@
 // TLS over one non-blocking socket, for the session's client side (and an
 // upstream connection's): the handshake, then reads and writes straight on
-// the fd (OpenSSL's socket BIO: no extra buffer of ours, no copy). Every call
-// returns at once; a kWantRead/kWantWrite says which readiness to wait for,
-// which the edge-triggered loop then reports. Owned by its session; lives as
-// long as the connection; worker thread only.
+// the fd, no extra buffer of ours, no copy. Towards clients the BIO is ours
+// (tls/socket_bio.h: it also says when a read drained the socket); towards
+// upstreams it is OpenSSL's socket BIO. Every call returns at once; a
+// kWantRead/kWantWrite says which readiness to wait for, which the
+// edge-triggered loop then reports. Owned by its session; lives as long as
+// the connection; worker thread only.
 #pragma once
 
 #include <cstddef>

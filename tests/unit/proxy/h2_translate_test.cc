@@ -30,8 +30,7 @@ TEST(H2Translate, ABodyWithoutALengthGoesChunked) {
   bool chunked = false;
   std::string head = http11Head(request, /*end_stream=*/false, &chunked);
   EXPECT_TRUE(chunked);
-  EXPECT_EQ(head,
-            "POST /up HTTP/1.1\r\nhost: h.test\r\ntransfer-encoding: chunked\r\n\r\n");
+  EXPECT_EQ(head, "POST /up HTTP/1.1\r\nhost: h.test\r\ntransfer-encoding: chunked\r\n\r\n");
   request.has_content_length = true;
   request.fields = "content-length: 5\r\n";
   head = http11Head(request, /*end_stream=*/false, &chunked);
