@@ -87,8 +87,11 @@ def refused_unread(port, source, timeout=3.0):
     """Connects from `source`, sends a request, and reports whether the
     connection was refused without a single response byte: dropped before
     the handshake (shield.kernel_drop), reset at accept, or closed unread."""
+    # The connect waits less than the kernel's first SYN retransmission (1 s):
+    # a dropped SYN must end in a timeout, not in a retransmission that lands
+    # after the block has ended and is answered (which read as "released").
     try:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=min(timeout, 1.0),
+        sock = socket.create_connection(("127.0.0.1", port), timeout=min(timeout, 0.5),
                                         source_address=(source, 0))
     except ConnectionResetError:
         return True  # reset as the handshake completed: nothing was read
