@@ -272,6 +272,7 @@ int H2Connection::onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, v
   auto* connection = static_cast<H2Connection*>(self);
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   auto* stream = new H2Stream(connection, frame->hd.stream_id);
+  connection->request_scratch_.clear();
   connection->live_.push_back(stream);
   nghttp2_session_set_stream_user_data(connection->session_, frame->hd.stream_id, stream);
   return 0;
@@ -294,31 +295,31 @@ int H2Connection::onHeader(nghttp2_session*, const nghttp2_frame* frame, const u
   if (stream->header_bytes_ > connection->max_header_bytes_) {
     stream->header_overflow_ = true;
     connection->worker_->stats().h2_header_overflows.inc();
-    stream->request_.fields.clear();
-    stream->request_.cookie.clear();
+    connection->request_scratch_.clear();
     return 0;
   }
+  H2Request& request = connection->request_scratch_;
   std::string_view key = view(name, name_length);
   std::string_view text = view(value, value_length);
   if (key == ":method") {
-    stream->request_.method = text;
+    request.method = text;
   } else if (key == ":path") {
-    stream->request_.path = text;
+    request.path = text;
   } else if (key == ":authority") {
-    stream->request_.authority = text;
+    request.authority = text;
   } else if (key == ":protocol") {
-    stream->request_.protocol = text;
+    request.protocol = text;
   } else if (key == ":scheme" || key[0] == ':') {
     // The scheme is the listener's; nghttp2 refuses unknown pseudo-fields.
   } else if (key == "host") {
-    stream->request_.host = text;
+    request.host = text;
   } else if (key == "cookie") {
     // RFC 9113 8.2.3: split cookies are joined again for HTTP/1.1.
-    if (!stream->request_.cookie.empty()) stream->request_.cookie += "; ";
-    stream->request_.cookie += text;
+    if (!request.cookie.empty()) request.cookie += "; ";
+    request.cookie += text;
   } else if (!connectionSpecific(key)) {
-    if (key == "content-length") stream->request_.has_content_length = true;
-    std::string& fields = stream->request_.fields;
+    if (key == "content-length") request.has_content_length = true;
+    std::string& fields = request.fields;
     fields.append(key);
     fields.append(": ");
     fields.append(text);
@@ -456,9 +457,9 @@ void H2Connection::startStream(H2Stream* stream, bool end_stream) {
     replyLocally(stream, 431);
     return;
   }
-  const bool websocket =
-      stream->request_.method == "CONNECT" && stream->request_.protocol == "websocket";
-  if (stream->request_.method == "CONNECT" && !websocket) {
+  const H2Request& request = request_scratch_;
+  const bool websocket = request.method == "CONNECT" && request.protocol == "websocket";
+  if (request.method == "CONNECT" && !websocket) {
     replyLocally(stream, 501);  // a plain CONNECT (a proxy tunnel), or another :protocol
     return;
   }
@@ -467,7 +468,7 @@ void H2Connection::startStream(H2Stream* stream, bool end_stream) {
   // generation: after a reload, the listener's index in the new snapshot.
   if (owner_->gen_ != &worker_->current()) owner_->repin();
   listener_ = owner_->listener_;
-  stream->head_request_ = stream->request_.method == "HEAD";
+  stream->head_request_ = request.method == "HEAD";
   // A WebSocket's Session ends with its tunnel: never a parked one.
   StreamPipe* parked = websocket ? nullptr : takeParked(stream);
   stream->pipe_ = parked != nullptr ? parked : new StreamPipe(&worker_->loop(), stream);
@@ -476,12 +477,13 @@ void H2Connection::startStream(H2Stream* stream, bool end_stream) {
     if (RAND_bytes(nonce, sizeof(nonce)) != 1) std::memset(nonce, 0x5a, sizeof(nonce));
     stream->websocket_ = stream->pipe_->websocket = true;
     stream->pipe_->request_ended = end_stream;
-    stream->pipe_->request = http11WebsocketHead(stream->request_, websocketKey(nonce));
+    stream->pipe_->request = http11WebsocketHead(request, websocketKey(nonce));
   } else {
-    stream->pipe_->request = http11Head(stream->request_, end_stream, &stream->chunked_);
+    // Into the pipe's own buffer (empty: a new pipe, or a parked one whose
+    // Session took its last request whole), kept from stream to stream.
+    appendHttp11Head(request, end_stream, &stream->chunked_, &stream->pipe_->request);
   }
   stream->request_ended_ = end_stream;
-  stream->request_ = H2Request();  // its strings are not needed any more
   if (parked != nullptr) {
     parked->wakeSession();  // its Session reads the next request, as on a keep-alive connection
     return;
@@ -517,6 +519,11 @@ void H2Connection::parkIfDone(H2Stream* stream) {
   if (dead_ || finishing_ || parked_.size() >= kParkedSessions || !pipe->reusable()) {
     StreamPipe::detachStream(pipe);
     return;
+  }
+  // The response buffer goes back with the pipe (readInner took it whole):
+  // the Session's next response is written without allocating.
+  if (pipe->response.empty() && pipe->response.capacity() < stream->raw_.capacity()) {
+    pipe->response.swap(stream->raw_);
   }
   pipe->park(&keeper_);
   parked_.push_back(pipe);

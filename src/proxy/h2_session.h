@@ -57,8 +57,8 @@ class H2Stream final : public core::EventHandler, public core::Deferred {
   StreamPipe* pipe_ = nullptr;  // to its Session; null before the request starts and after a reset
   bool retired_ = false;        // nghttp2 closed the stream: waiting for deferred delete
 
-  // Request (HTTP/2 -> HTTP/1.1).
-  H2Request request_;             // the fields so far (proxy/h2_translate.h)
+  // Request (HTTP/2 -> HTTP/1.1); its fields are decoded into the
+  // connection's request_scratch_.
   size_t header_bytes_ = 0;       // decoded header block size (RFC 9113 6.5.2 accounting)
   bool header_overflow_ = false;  // over the head limit: answered 431
   bool chunked_ = false;          // request body sent chunked (length unknown)
@@ -154,8 +154,12 @@ class H2Connection {
   config::Http2Settings settings_;
   nghttp2_session* session_ = nullptr;
   H2FloodGuard guard_;
-  std::vector<H2Stream*> live_;          // streams not yet retired (at most max_concurrent_streams)
-  std::vector<int32_t> wake_;            // streams whose DATA drained: read their response again
+  std::vector<H2Stream*> live_;  // streams not yet retired (at most max_concurrent_streams)
+  std::vector<int32_t> wake_;    // streams whose DATA drained: read their response again
+  // The request fields of the header block being decoded. Header blocks
+  // never interleave (RFC 9113 4.3: HEADERS and its CONTINUATIONs are
+  // contiguous), so one serves every stream, its buffers reused.
+  H2Request request_scratch_;
   std::vector<nghttp2_nv> nva_scratch_;  // a response head's fields, reused (nghttp2 copies them)
   http::ResponseHead head_scratch_;      // a response head parsed, its vector reused
 

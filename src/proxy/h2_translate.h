@@ -21,12 +21,16 @@ struct H2Request {
   std::string cookie;    // every `cookie` field, joined with "; " (RFC 9113 8.2.3)
   std::string fields;    // the other fields, "name: value\r\n" each, in order
   bool has_content_length = false;
+
+  // Empty again, each string keeping its buffer for the next header block.
+  void clear();
 };
 
-// The HTTP/1.1 head for it. `end_stream`: the HEADERS frame ended the
-// stream (no body). *chunked: the body goes chunked (no content-length).
-// Keep-alive: the Session serves later streams of the connection too.
-std::string http11Head(const H2Request& request, bool end_stream, bool* chunked);
+// Appends the HTTP/1.1 head for it to `out`. `end_stream`: the HEADERS
+// frame ended the stream (no body). *chunked: the body goes chunked (no
+// content-length). Keep-alive: the Session serves later streams of the
+// connection too.
+void appendHttp11Head(const H2Request& request, bool end_stream, bool* chunked, std::string* out);
 
 // An extended CONNECT with `:protocol: websocket` (RFC 8441 4-5) as the
 // RFC 6455 opening handshake an HTTP/1.1 upstream expects: a GET with

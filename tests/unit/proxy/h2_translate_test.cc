@@ -7,6 +7,12 @@ namespace {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
+std::string http11Head(const H2Request& request, bool end_stream, bool* chunked) {
+  std::string out;
+  appendHttp11Head(request, end_stream, chunked, &out);
+  return out;
+}
+
 TEST(H2Translate, AGetBecomesAnHttp11Head) {
   H2Request request;
   request.method = "GET";
@@ -36,6 +42,36 @@ TEST(H2Translate, ABodyWithoutALengthGoesChunked) {
   head = http11Head(request, /*end_stream=*/false, &chunked);
   EXPECT_FALSE(chunked);
   EXPECT_EQ(head.find("transfer-encoding"), std::string::npos);
+}
+
+TEST(H2Translate, TheHeadIsAppendedAfterWhatTheBufferHolds) {
+  H2Request request;
+  request.method = "GET";
+  request.path = "/";
+  request.authority = "a.test";
+  std::string out = "kept";
+  bool chunked = true;
+  appendHttp11Head(request, /*end_stream=*/true, &chunked, &out);
+  EXPECT_EQ(out, "keptGET / HTTP/1.1\r\nhost: a.test\r\n\r\n");
+}
+
+TEST(H2Translate, ClearEmptiesEveryFieldAndKeepsTheBuffers) {
+  H2Request request;
+  request.method = "POST";
+  request.path = std::string(100, 'p');
+  request.authority = "a.test";
+  request.host = "h.test";
+  request.protocol = "websocket";
+  request.cookie = "c=1";
+  request.fields = std::string(100, 'f');
+  request.has_content_length = true;
+  const size_t capacity = request.fields.capacity();
+  request.clear();
+  EXPECT_TRUE(request.method.empty() && request.path.empty() && request.authority.empty() &&
+              request.host.empty() && request.protocol.empty() && request.cookie.empty() &&
+              request.fields.empty());
+  EXPECT_FALSE(request.has_content_length);
+  EXPECT_EQ(request.fields.capacity(), capacity);
 }
 
 TEST(H2Translate, AnExtendedConnectBecomesAWebsocketOpeningHandshake) {
