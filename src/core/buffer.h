@@ -60,15 +60,19 @@ class Buffer {
     end_ = n;
   }
 
-  // Appends, growing when needed (used to build message heads).
+  // Appends, growing when needed (used to build message heads). Small
+  // enough to inline where heads are built; growing is the rare, outlined part.
   void append(std::string_view bytes) {
     if (bytes.empty()) return;  // an empty view's data() may be null: memcpy must not see it
-    if (writable() < bytes.size()) {
-      makeRoom();
-      if (writable() < bytes.size()) reserve(capacity_ * 2 + bytes.size());
-    }
+    if (writable() < bytes.size()) makeWritable(bytes.size());
     std::memcpy(writePtr(), bytes.data(), bytes.size());
     produce(bytes.size());
+  }
+  // At least `n` bytes of writable() afterwards: consumed space is reclaimed
+  // first, then the storage grows. Invalidates views into the buffer.
+  [[gnu::noinline]] void makeWritable(size_t n) {
+    makeRoom();
+    if (writable() < n) reserve(capacity_ * 2 + n);
   }
   void append(char c) { append(std::string_view(&c, 1)); }
 

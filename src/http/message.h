@@ -101,10 +101,9 @@ inline uint64_t load8(const char* p) {
   return v;
 }
 
-// The last 1-7 bytes, zero-padded.
-inline uint64_t loadTail(const char* p, size_t n) {
-  uint64_t v = 0;
-  __builtin_memcpy(&v, p, n);
+inline uint64_t load4(const char* p) {
+  uint32_t v;
+  __builtin_memcpy(&v, p, 4);
   return v;
 }
 
@@ -117,14 +116,30 @@ inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   const char* x = a.data();
   const char* y = b.data();
-  size_t n = a.size();
-  for (; n >= 8; n -= 8, x += 8, y += 8) {
-    if (detail::lowerAscii8(detail::load8(x)) != detail::lowerAscii8(detail::load8(y))) {
+  const size_t n = a.size();
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      if (detail::lowerAscii8(detail::load8(x + i)) != detail::lowerAscii8(detail::load8(y + i))) {
+        return false;
+      }
+    }
+    // The last 1-7 bytes as the last eight, overlapping what was compared:
+    // fixed-size loads, no variable-length copy.
+    return i == n || detail::lowerAscii8(detail::load8(x + n - 8)) ==
+                         detail::lowerAscii8(detail::load8(y + n - 8));
+  }
+  if (n >= 4) {  // the first four and the last four, overlapping
+    return detail::lowerAscii8(detail::load4(x) | detail::load4(x + n - 4) << 32) ==
+           detail::lowerAscii8(detail::load4(y) | detail::load4(y + n - 4) << 32);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (detail::lowerAscii8(static_cast<uint8_t>(x[i])) !=
+        detail::lowerAscii8(static_cast<uint8_t>(y[i]))) {
       return false;
     }
   }
-  if (n == 0) return true;
-  return detail::lowerAscii8(detail::loadTail(x, n)) == detail::lowerAscii8(detail::loadTail(y, n));
+  return true;
 }
 
 }  // namespace rampart::http

@@ -28,6 +28,19 @@ TEST(BufferTest, AppendGrowsAndKeepsData) {
   EXPECT_GE(buffer.capacity(), 11u);
 }
 
+TEST(BufferTest, MakeWritableReclaimsConsumedSpaceBeforeGrowing) {
+  Buffer buffer(16);
+  buffer.append("0123456789abcdef");
+  buffer.consume(10);
+  buffer.makeWritable(8);  // 10 consumed bytes are enough: no growth
+  EXPECT_EQ(buffer.capacity(), 16u);
+  EXPECT_GE(buffer.writable(), 8u);
+  EXPECT_EQ(buffer.readable(), "abcdef");
+  buffer.makeWritable(64);  // more than the storage holds: it grows, data kept
+  EXPECT_GE(buffer.writable(), 64u);
+  EXPECT_EQ(buffer.readable(), "abcdef");
+}
+
 TEST(BufferTest, EraseRemovesAMiddleRangeAndKeepsTheRestInOrder) {
   Buffer buffer(32);
   buffer.append("xxhead|cut-this|tail");

@@ -22,7 +22,9 @@ bool referenceEqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 TEST(EqualsIgnoreCaseTest, EveryPairOfBytesAgreesWithTheReference) {
   // In every lane position of a word and in the tail: lanes must not leak.
-  for (size_t length : {1u, 7u, 8u, 9u, 16u, 17u}) {
+  // Each length path: bytes one by one (1-3), two overlapping four-byte
+  // halves (4-7), words with an overlapping last word (8 and more).
+  for (size_t length : {1u, 3u, 4u, 5u, 7u, 8u, 9u, 15u, 16u, 17u}) {
     for (size_t at = 0; at < length; at += (length > 8 ? 5 : 1)) {
       for (int i = 0; i < 256; ++i) {
         for (int j = 0; j < 256; ++j) {
