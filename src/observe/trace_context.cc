@@ -1,5 +1,7 @@
 #include "observe/trace_context.h"
 
+#include "core/hex.h"
+
 namespace rampart::observe {
 
 namespace {
@@ -21,14 +23,6 @@ bool allZero(std::string_view s) {
 
 uint8_t hexValue(char c) {
   return static_cast<uint8_t>(c <= '9' ? c - '0' : c - 'a' + 10);
-}
-
-void hex64(uint64_t value, char* out) {
-  static const char kHex[] = "0123456789abcdef";
-  for (int i = 15; i >= 0; --i) {
-    out[i] = kHex[value & 0xF];
-    value >>= 4;
-  }
 }
 
 }  // namespace
@@ -74,12 +68,12 @@ void formatTraceParent(const char (&trace_id)[32], const char (&span_id)[16], ui
 
 void randomTraceId(uint64_t a, uint64_t b, char (&out)[32]) {
   if (a == 0 && b == 0) b = 1;
-  hex64(a, out);
-  hex64(b, out + 16);
+  core::hex64(a, out);
+  core::hex64(b, out + 16);
 }
 
 void randomSpanId(uint64_t a, char (&out)[16]) {
-  hex64(a == 0 ? 1 : a, out);
+  core::hex64(a == 0 ? 1 : a, out);
 }
 
 }  // namespace rampart::observe

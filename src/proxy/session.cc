@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/clock.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "net/socket.h"
 #include "proxy/h2_session.h"
@@ -556,13 +557,8 @@ std::string_view Session::makeRequestId() {
       }
     }
   }
-  static const char kHex[] = "0123456789abcdef";
-  uint64_t a = worker_->nextRandom();
-  uint64_t b = worker_->nextRandom();
-  for (int i = 0; i < 16; ++i) {
-    request_id_[i] = kHex[(a >> (i * 4)) & 0xF];
-    request_id_[16 + i] = kHex[(b >> (i * 4)) & 0xF];
-  }
+  core::hex64(worker_->nextRandom(), request_id_);
+  core::hex64(worker_->nextRandom(), request_id_ + 16);
   request_id_length_ = 32;
   return requestId();
 }
