@@ -569,6 +569,7 @@ void H2Connection::appendBody(H2Stream* stream, const uint8_t* data, size_t leng
   }
   request.append(view(data, length));
   if (stream->chunked_) request += "\r\n";
+  stream->pipe_->streamAwaitsTaken();
   stream->pipe_->wakeSession();
 }
 
@@ -583,6 +584,7 @@ void H2Connection::endBody(H2Stream* stream) {
   }
   if (stream->chunked_) {
     stream->pipe_->request += "0\r\n\r\n";
+    stream->pipe_->streamAwaitsTaken();
     stream->pipe_->wakeSession();
   }
   parkIfDone(stream);

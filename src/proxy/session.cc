@@ -427,7 +427,10 @@ bool Session::flushClientPipe(std::string_view extra, size_t* extra_written) {
   sink.append(extra.data(), from_extra);
   *extra_written = from_extra;
   access_.bytes_out += from_head + from_extra;
-  if (from_head < head.size() || from_extra < extra.size()) client_writable_ = false;
+  if (from_head < head.size() || from_extra < extra.size()) {
+    client_writable_ = false;
+    pipe_->sessionAwaitsRoom();
+  }
   if (from_head + from_extra > 0) pipe_->wakeStream();
   return true;
 }

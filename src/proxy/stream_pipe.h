@@ -61,12 +61,28 @@ class StreamPipe {
 
   // The stream added request bytes: the Session can read.
   void wakeSession() { notify(session_, EPOLLIN); }
-  // The Session took request bytes: the stream may give window back.
-  void wakeStreamWritable() { notify(stream_, EPOLLOUT); }
+  // The stream added DATA payload (or a chunked body's end): it hears when
+  // the Session has taken it all, to give the window back or to park.
+  void streamAwaitsTaken() { stream_awaits_taken_ = true; }
+  // The Session took every request byte. Only a stream that added payload is
+  // told: a request's head alone leaves it nothing to do (no window to give
+  // back, no whole exchange to park yet), and each wake-up is a dispatch.
+  void wakeStreamWritable() {
+    if (!stream_awaits_taken_) return;
+    stream_awaits_taken_ = false;
+    notify(stream_, EPOLLOUT);
+  }
   // The Session added response bytes: the stream can read.
   void wakeStream() { notify(stream_, EPOLLIN); }
-  // The stream took response bytes: the Session may write again.
-  void wakeSessionWritable() { notify(session_, EPOLLOUT); }
+  // The Session found no room for all it had to write (kResponseBytes).
+  void sessionAwaitsRoom() { session_awaits_room_ = true; }
+  // The stream took response bytes: a Session that ran out of room may write
+  // again. One that did not is not woken for nothing, once per response.
+  void wakeSessionWritable() {
+    if (!session_awaits_room_) return;
+    session_awaits_room_ = false;
+    notify(session_, EPOLLOUT);
+  }
 
   // The Session's write side is done (lingering): the stream sees the end.
   void endResponse() {
@@ -96,6 +112,8 @@ class StreamPipe {
   core::EventHandler* stream_;
   core::EventHandler* session_ = nullptr;
   bool response_ended_ = false;
+  bool stream_awaits_taken_ = false;
+  bool session_awaits_room_ = false;
 };
 
 }  // namespace rampart::proxy
