@@ -50,6 +50,18 @@ def wrk(port, tokens_path, seconds, connections):
     return requests, int(non2xx.group(1)) if non2xx else 0
 
 
+def start_origin(procs, tmp):
+    """bench/proxy's nginx origin (`return 200 "ok"`) in `tmp`; its port."""
+    os.makedirs(os.path.join(tmp, "origin-temp"), exist_ok=True)
+    origin = free_port()
+    with open(os.path.join(tmp, "origin.conf"), "w") as f:
+        f.write(origin_conf(tmp, origin))
+    nginx = procs.start("origin", ["nginx", "-c", os.path.join(tmp, "origin.conf"),
+                                   "-g", "daemon off;"])
+    wait_listening(origin, nginx)
+    return origin
+
+
 def total_ir(out_file):
     """The dump's instruction total: its `totals:` (or `summary:`) line."""
     total = 0
@@ -108,13 +120,7 @@ def main():
     procs = Processes()
     tmp = tempfile.mkdtemp(prefix="rampart-callgrind-")
     try:
-        os.makedirs(os.path.join(tmp, "origin-temp"), exist_ok=True)
-        origin = free_port()
-        with open(os.path.join(tmp, "origin.conf"), "w") as f:
-            f.write(origin_conf(tmp, origin))
-        nginx = procs.start("origin", ["nginx", "-c", os.path.join(tmp, "origin.conf"),
-                                       "-g", "daemon off;"])
-        wait_listening(origin, nginx)
+        origin = start_origin(procs, tmp)
         pool = TokenPool(tmp, args.tokens)
         rows = {}
         for name in ("rampart-tokens", "rampart-jwt"):

@@ -30,10 +30,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from callgrind_auth import callgrind_control, total_ir  # noqa: E402
+from callgrind_auth import callgrind_control, start_origin, total_ir  # noqa: E402
 from procs import Processes  # noqa: E402
-from targets import (free_port, origin_conf, rampart_h2_conf, rampart_tls_conf,  # noqa: E402
-                     tls_files, wait_listening)
+from targets import (free_port, rampart_h2_conf, rampart_tls_conf, tls_files,  # noqa: E402
+                     wait_listening)
 
 CONNECTIONS = 8
 H2_STREAMS = 10
@@ -108,13 +108,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="rampart-callgrind-")
     failed_any = False
     try:
-        os.makedirs(os.path.join(tmp, "origin-temp"), exist_ok=True)
-        origin = free_port()
-        with open(os.path.join(tmp, "origin.conf"), "w") as f:
-            f.write(origin_conf(tmp, origin))
-        nginx = procs.start("origin", ["nginx", "-c", os.path.join(tmp, "origin.conf"),
-                                       "-g", "daemon off;"])
-        wait_listening(origin, nginx)
+        origin = start_origin(procs, tmp)
         tls = tls_files(tmp)
         print("| target | requests | failed or non-2xx | instructions | per request |")
         print("|---|---:|---:|---:|---:|")
