@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -245,10 +246,15 @@ TEST(EventLoopTest, AWaitingBatchEndsOnceItHasTakenItsTimeBudget) {
   ASSERT_EQ(order.size(), static_cast<size_t>(kWaiting + 2));
   EXPECT_EQ(order[0], -1);
   // 250 us of budget: the second 200 us handler ends the batch, and the
-  // urgent one is served next, not after the whole batch of 32.
+  // urgent one is served next, not after the whole batch of 32. The budget
+  // is wall-clock time, so a preemption during the first handler's 200 us
+  // (a loaded CI machine) ends the batch after it instead: both are right.
   EXPECT_EQ(order[1], 0);
-  EXPECT_EQ(order[2], 1);
-  EXPECT_EQ(order[3], -1);
+  const auto again = std::find(order.begin() + 1, order.end(), -1);
+  ASSERT_NE(again, order.end());
+  const auto served_before = again - order.begin() - 1;
+  EXPECT_GE(served_before, 1) << "the urgent handler ran before the waiting one that woke it";
+  EXPECT_LE(served_before, 2) << "the batch ran past its time budget";
 }
 
 }  // namespace
