@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -74,6 +75,44 @@ inline const char* skipPrintable(const char* p, const char* end) {
 #endif
   constexpr uint8_t kClass = kMin == ' ' ? kFieldChar : kTargetChar;
   while (p < end && hasClass(*p, kClass)) ++p;
+  return p;
+}
+
+// Field names are short but there are many of them, and nearly every byte of
+// one is a letter, a digit or '-'. Those are recognised 16 at a time; the
+// rest of tchar ("!#$%&'*+.^_`|~") is rare and goes through the table.
+// Returns the first byte in [p, end) that is not a tchar (the ':' of a
+// well-formed line).
+inline const char* skipTokenChars(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i case_bit = _mm_set1_epi8(0x20);
+  const __m128i before_a = _mm_set1_epi8('a' - 1);
+  const __m128i after_z = _mm_set1_epi8('z' + 1);
+  const __m128i before_0 = _mm_set1_epi8('0' - 1);
+  const __m128i after_9 = _mm_set1_epi8('9' + 1);
+  const __m128i dash = _mm_set1_epi8('-');
+  for (;;) {
+    while (end - p >= 16) {
+      // Signed compares: bytes >= 0x80 are negative and fall outside every range.
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      __m128i folded = _mm_or_si128(v, case_bit);  // 'A'-'Z' onto 'a'-'z', nothing else into it
+      __m128i letter =
+          _mm_and_si128(_mm_cmpgt_epi8(folded, before_a), _mm_cmpgt_epi8(after_z, folded));
+      __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, before_0), _mm_cmpgt_epi8(after_9, v));
+      __m128i ok = _mm_or_si128(_mm_or_si128(letter, digit), _mm_cmpeq_epi8(v, dash));
+      unsigned other = ~static_cast<unsigned>(_mm_movemask_epi8(ok)) & 0xFFFFu;
+      if (other != 0) {
+        p += __builtin_ctz(other);
+        break;
+      }
+      p += 16;
+    }
+    if (end - p < 16) break;
+    if (!hasClass(*p, kTchar)) return p;
+    ++p;  // a rare tchar; the fast scan goes on after it
+  }
+#endif
+  while (p < end && hasClass(*p, kTchar)) ++p;
   return p;
 }
 
@@ -268,7 +307,7 @@ Step parseFields(Scanner& scan, const Limits& limits, std::vector<Header>& heade
     if (isWhitespace(first)) return scan.fail(ParseError::kObsFold);
 
     const char* name_start = p;
-    while (p < end && hasClass(*p, kTchar)) ++p;
+    p = skipTokenChars(p, end);
     if (p == end) return Step::kMore;
     if (*p != ':' || p == name_start) {
       if (p == name_start) return scan.unexpected(p, ParseError::kBadHeaderName);
@@ -328,6 +367,13 @@ Step parseRequestLine(Scanner& scan, const Limits& limits, RequestHead& out) {
 
   // The version is judged once its terminator is in: "GET /a b HTTP/1.1" is
   // then a broken line, not a bad version, whatever the split of the input.
+  // Nearly every request line ends "HTTP/1.1" CRLF: checked in one compare.
+  if (end - p >= 10 && std::memcmp(p, "HTTP/1.", 7) == 0 && (p[7] == '1' || p[7] == '0') &&
+      p[8] == '\r') {
+    out.version = p[7] == '1' ? Version::kHttp11 : Version::kHttp10;
+    p += 8;
+    return scan.lineEnd(ParseError::kBadRequestLine);
+  }
   const char* version_start = p;
   while (p < end && p - version_start <= 8 && hasClass(*p, kTargetChar)) ++p;
   std::string_view version(version_start, static_cast<size_t>(p - version_start));
@@ -343,21 +389,48 @@ Step parseRequestLine(Scanner& scan, const Limits& limits, RequestHead& out) {
 
 // "HTTP/1.x SP 3DIGIT [SP reason] CRLF": servers that omit the reason also
 // omit its SP, so "HTTP/1.1 200\r\n" is accepted.
-Step parseStatusLine(Scanner& scan, ResponseHead& out) {
+constexpr char kStatusPattern[] = "HTTP/1.v ddd";  // v: version digit, d: status digit
+
+// "HTTP/1.v ddd" byte by byte: partial input waits, a wrong byte fails.
+Step walkStatusStart(Scanner& scan, Version& version, uint16_t& status) {
   const char*& p = scan.p;
-  const char* end = scan.end;
-  static constexpr char kPattern[] = "HTTP/1.v ddd";  // v: version digit, d: status digit
-  uint16_t status = 0;
-  for (size_t i = 0; i + 1 < sizeof(kPattern); ++i, ++p) {
-    if (p == end) return Step::kMore;
-    char want = kPattern[i];
+  for (size_t i = 0; i + 1 < sizeof(kStatusPattern); ++i, ++p) {
+    if (p == scan.end) return Step::kMore;
+    char want = kStatusPattern[i];
     char c = *p;
     bool ok = want == 'v'   ? (c == '0' || c == '1')
               : want == 'd' ? hasClass(c, kDigitChar)
                             : c == want;
     if (!ok) return scan.unexpected(p, ParseError::kBadStatusLine);
-    if (want == 'v') out.version = c == '1' ? Version::kHttp11 : Version::kHttp10;
+    if (want == 'v') version = c == '1' ? Version::kHttp11 : Version::kHttp10;
     if (want == 'd') status = static_cast<uint16_t>(status * 10 + (c - '0'));
+  }
+  return Step::kOk;
+}
+
+// The status line as nearly every origin writes it, whole in the input,
+// checked without the byte-by-byte pattern walk. False: take the slow walk,
+// which also names what is wrong.
+bool takeCommonStatusStart(const char*& p, const char* end, Version& version, uint16_t& status) {
+  if (end - p < static_cast<std::ptrdiff_t>(sizeof(kStatusPattern) - 1)) return false;
+  if (std::memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ') {
+    return false;
+  }
+  if (!hasClass(p[9], kDigitChar) || !hasClass(p[10], kDigitChar) || !hasClass(p[11], kDigitChar)) {
+    return false;
+  }
+  version = p[7] == '1' ? Version::kHttp11 : Version::kHttp10;
+  status = static_cast<uint16_t>((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
+  p += sizeof(kStatusPattern) - 1;
+  return true;
+}
+
+Step parseStatusLine(Scanner& scan, ResponseHead& out) {
+  const char*& p = scan.p;
+  const char* end = scan.end;
+  uint16_t status = 0;
+  if (!takeCommonStatusStart(p, end, out.version, status)) {
+    if (Step step = walkStatusStart(scan, out.version, status); step != Step::kOk) return step;
   }
   if (status < 100 || status > 599) return scan.fail(ParseError::kBadStatusLine);
   out.status = status;

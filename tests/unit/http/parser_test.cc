@@ -419,6 +419,43 @@ TEST(RequestHead, BadHeaderName) {
   }
 }
 
+// Names are scanned 16 bytes at a time for letters, digits and '-', with
+// every other byte judged on its own: each byte at each position of a name
+// longer than one such block must get the verdict the byte alone deserves.
+TEST(RequestHead, EveryByteAtEveryPositionOfALongName) {
+  const std::string rare_tchars = "!#$%&'*+.^_`|~";
+  for (size_t pos = 1; pos < 40; ++pos) {
+    for (int byte = 0; byte < 256; ++byte) {
+      char c = static_cast<char>(byte);
+      std::string name(40, 'n');
+      name[pos] = c;
+      std::string input = withFields(name + ": v\r\n");
+      RequestHead head;
+      ParseOutcome outcome = parseRequest(input, head);
+      bool tchar = std::isalnum(byte) != 0 || c == '-' || rare_tchars.find(c) != std::string::npos;
+      if (tchar || c == ':') {
+        ASSERT_EQ(outcome.state, State::kDone) << pos << " " << byte;
+        EXPECT_EQ(head.headers.back().name, tchar ? name : name.substr(0, pos))
+            << pos << " " << byte;
+      } else {
+        E expected = c == '\r'                              ? E::kBareCR
+                     : c == '\n'                            ? E::kBareLF
+                     : (c == ' ' || c == '\t') && pos == 39 ? E::kWhitespaceBeforeColon
+                                                            : E::kBadHeaderName;
+        ASSERT_EQ(outcome.error, expected) << pos << " " << byte;
+      }
+    }
+  }
+}
+
+TEST(RequestHead, RareTokenCharactersAfterTheFirstBlock) {
+  RequestHead head;
+  std::string name = "X-Abcdefghijklmnop!#$%&'*+.^_`|~z-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  ASSERT_EQ(parseRequest(withFields(name + ": v\r\n"), head).state, State::kDone);
+  EXPECT_EQ(head.headers.back().name, name);
+  EXPECT_EQ(head.headers.back().value, "v");
+}
+
 TEST(RequestHead, WhitespaceBeforeColon) {
   EXPECT_EQ(requestError(withFields("X-A : v\r\n")), E::kWhitespaceBeforeColon);
   EXPECT_EQ(requestError(withFields("X-A\t: v\r\n")), E::kWhitespaceBeforeColon);
@@ -650,6 +687,37 @@ TEST(ResponseHead, ReasonMayBeEmptyOrMissing) {
   ASSERT_EQ(parseResponse("HTTP/1.0 404 Not  Found\there\r\n\r\n", head).state, State::kDone);
   EXPECT_EQ(head.reason, "Not  Found\there");
   EXPECT_EQ(head.version, Version::kHttp10);
+}
+
+// The common status line is read in one step when all of it is in; cut
+// anywhere it must wait, and a wrong byte anywhere must still fail.
+TEST(ResponseHead, StatusLineEveryByteAtEveryPosition) {
+  const std::string line = "HTTP/1.1 204 No Content";
+  for (size_t pos = 0; pos < 12; ++pos) {
+    for (int byte = 0; byte < 256; ++byte) {
+      std::string input = line + "\r\n\r\n";
+      if (input[pos] == static_cast<char>(byte)) continue;
+      input[pos] = static_cast<char>(byte);
+      ResponseHead head;
+      ParseOutcome outcome = parseResponse(input, head);
+      bool same_shape = (pos == 7 && (byte == '0' || byte == '1')) ||
+                        (pos >= 9 && pos <= 11 && std::isdigit(byte) != 0);
+      if (same_shape) {
+        int status = std::stoi(input.substr(9, 3));
+        if (status >= 100 && status <= 599) {
+          ASSERT_EQ(outcome.state, State::kDone) << pos << " " << byte;
+          EXPECT_EQ(head.status, status);
+          EXPECT_EQ(head.version, input[7] == '1' ? Version::kHttp11 : Version::kHttp10);
+          continue;
+        }
+      }
+      ASSERT_EQ(outcome.state, State::kError) << pos << " " << byte;
+      E expected = byte == '\r' ? E::kBareCR : byte == '\n' ? E::kBareLF : E::kBadStatusLine;
+      if (pos == 0 && (byte == '\r' || byte == '\n'))
+        continue;  // a leading empty line: its own rules
+      EXPECT_EQ(outcome.error, expected) << pos << " " << byte;
+    }
+  }
 }
 
 TEST(ResponseHead, StatusRange) {
