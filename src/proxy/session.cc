@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "core/socket_io.h"
 #include "net/socket.h"
 #include "proxy/h2_session.h"
 #include "proxy/local_reply.h"
@@ -339,7 +340,7 @@ bool Session::readClient() {
     if (in_.writable() == 0) return false;
   }
   size_t space = in_.writable();
-  ssize_t n = ::read(fd_, in_.writePtr(), space);
+  ssize_t n = core::receiveSome(fd_, in_.writePtr(), space);
   if (n > 0) {
     in_.produce(static_cast<size_t>(n));
     body_bytes_read_ += static_cast<uint64_t>(n);
@@ -368,7 +369,7 @@ bool Session::flushClient(std::string_view extra, size_t* extra_written) {
   int count = 0;
   if (!head.empty()) iov[count++] = {const_cast<char*>(head.data()), head.size()};
   if (!extra.empty()) iov[count++] = {const_cast<char*>(extra.data()), extra.size()};
-  ssize_t n = ::writev(fd_, iov, count);
+  ssize_t n = core::sendVector(fd_, iov, count);
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) {
       client_writable_ = false;

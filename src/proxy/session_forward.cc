@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/socket_io.h"
 #include "net/socket.h"
 #include "proxy/local_reply.h"
 #include "proxy/session.h"
@@ -248,7 +249,7 @@ bool Session::pumpRequestBody() {
       return progress;
     }
   } else {
-    n = ::writev(upstream_->fd(), iov, count);
+    n = core::sendVector(upstream_->fd(), iov, count);
   }
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) {

@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/socket_io.h"
 #include "net/socket.h"
 #include "proxy/local_reply.h"
 #include "proxy/session.h"
@@ -41,7 +42,7 @@ bool Session::readUpstream() {
     upstream_readable_ = false;
     return true;
   }
-  ssize_t n = ::read(upstream_->fd(), input.writePtr(), space);
+  ssize_t n = core::receiveSome(upstream_->fd(), input.writePtr(), space);
   if (n > 0) {
     input.produce(static_cast<size_t>(n));
     // A short read drains the socket, unless its FIN came with the same edge

@@ -1,9 +1,9 @@
 #include "tls/socket_bio.h"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <new>
+
+#include "core/socket_io.h"
 
 namespace rampart::tls {
 
@@ -18,7 +18,7 @@ int socketRead(BIO* bio, char* out, int size) {
   auto* state = static_cast<SocketState*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
   if (size <= 0) return 0;
-  ssize_t n = ::read(state->fd, out, static_cast<size_t>(size));
+  ssize_t n = core::receiveSome(state->fd, out, static_cast<size_t>(size));
   if (n > 0) {
     state->drained = n < size;
     return static_cast<int>(n);
@@ -38,7 +38,7 @@ int socketWrite(BIO* bio, const char* data, int size) {
   auto* state = static_cast<SocketState*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
   if (size <= 0) return 0;
-  ssize_t n = ::write(state->fd, data, static_cast<size_t>(size));
+  ssize_t n = core::sendSome(state->fd, data, static_cast<size_t>(size));
   if (n >= 0) return static_cast<int>(n);
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(bio);
   return -1;
