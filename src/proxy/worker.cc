@@ -153,6 +153,7 @@ bool Worker::openListeners(std::string* error) {
     if (fd < 0) return false;
     addListener(fd, static_cast<uint32_t>(listeners_.size()));
   }
+  syncKernelDrops(true);  // as in adoptListeners
   return true;
 }
 
@@ -167,6 +168,10 @@ bool Worker::adoptListeners(const std::vector<std::vector<int>>& fds, std::strin
     if (fd < 0) return false;
     addListener(fd, i);
   }
+  // The deny list is in the kernel filter before this returns, so before
+  // the server reports ready: not from the worker thread's start, which a
+  // first client could beat (it would be refused at accept, not dropped).
+  syncKernelDrops(true);
   return true;
 }
 
@@ -297,7 +302,6 @@ uint64_t Worker::nextRandom() {
 
 void Worker::run() {
   if (overload_.shedding()) lag_probe_->start();
-  syncKernelDrops(true);
   loop_.run();
   finished_.store(true, std::memory_order_release);
 }
