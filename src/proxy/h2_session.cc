@@ -635,6 +635,11 @@ void H2Connection::readInner(H2Stream* stream) {
   if (stream->pipe_ == nullptr) return;
   std::string& bytes = stream->pipe_->response;
   while (stream->readable_ && !stream->inner_eof_ && stream->body_.size() < kStreamBufferBytes) {
+    // The head first: every byte in `bytes` came after it.
+    if (stream->pipe_->head.ready && !stream->head_done_) {
+      if (!takePipedHead(stream)) return;
+      continue;
+    }
     if (!bytes.empty()) {
       if (stream->raw_.empty()) {
         stream->raw_.swap(bytes);
@@ -665,6 +670,57 @@ void H2Connection::readInner(H2Stream* stream) {
     }
   }
   parkIfDone(stream);
+}
+
+// Sends the head nva_scratch_ holds, framing_ set: with a body to follow
+// (DATA frames from readBody) or, bodiless, ending the stream.
+void H2Connection::submitHead(H2Stream* stream, uint64_t content_length) {
+  std::vector<nghttp2_nv>& nva = nva_scratch_;
+  stream->head_done_ = true;
+  stream->remaining_ = content_length;
+  if (stream->framing_ == http::BodyFraming::kChunked) stream->chunk_tail_ = "\r\n";
+  bool body = stream->framing_ != http::BodyFraming::kNone &&
+              !(stream->framing_ == http::BodyFraming::kContentLength && content_length == 0);
+  if (!body) {
+    stream->body_done_ = true;
+    nghttp2_submit_response(session_, stream->id_, nva.data(), nva.size(), nullptr);
+  } else {
+    nghttp2_data_provider provider;
+    provider.source.ptr = stream;
+    provider.read_callback = readBody;
+    nghttp2_submit_response(session_, stream->id_, nva.data(), nva.size(), &provider);
+  }
+}
+
+// The head the Session handed over as fields (StreamPipe::head): sent as
+// it is, with the framing parseResponseHead would have found in its bytes.
+bool H2Connection::takePipedHead(H2Stream* stream) {
+  PipedResponseHead& head = stream->pipe_->head;
+  head.ready = false;
+  if (stream->body_done_) return true;  // answered or reset already: not wanted
+  // What came before it can only be interim heads (100 Continue): taken first.
+  if (!takeResponse(stream)) return false;
+  if (!stream->raw_.empty() || stream->head_done_ || head.status < 200) {
+    resetStream(stream, NGHTTP2_INTERNAL_ERROR);
+    return false;
+  }
+  const bool bodiless = stream->head_request_ || head.status == 204 || head.status == 304;
+  stream->framing_ = bodiless                  ? http::BodyFraming::kNone
+                     : head.chunked            ? http::BodyFraming::kChunked
+                     : head.has_content_length ? http::BodyFraming::kContentLength
+                                               : http::BodyFraming::kUntilClose;
+  if (stream->websocket_ && !openTunnel(stream, head.status)) return false;
+  char status[4];
+  std::to_chars(status, status + sizeof(status), head.status);
+  std::vector<nghttp2_nv>& nva = nva_scratch_;
+  nva.clear();
+  nva.push_back(field(":status", std::string_view(status, 3)));
+  for (const PipedResponseHead::Field& piped : head.fields) {
+    std::string_view name = head.name(piped);
+    nva.push_back(field(name, head.value(piped), indexing(name)));
+  }
+  submitHead(stream, head.content_length);
+  return true;
 }
 
 // Moves what raw_ holds into the response: the head (once), then payload.
@@ -709,21 +765,7 @@ bool H2Connection::takeResponse(H2Stream* stream) {
       }
       nva.push_back(field(header.name, header.value, indexing(header.name)));
     }
-    stream->head_done_ = true;
-    stream->remaining_ = head.content_length;
-    if (stream->framing_ == http::BodyFraming::kChunked) stream->chunk_tail_ = "\r\n";
-    bool body =
-        stream->framing_ != http::BodyFraming::kNone &&
-        !(stream->framing_ == http::BodyFraming::kContentLength && head.content_length == 0);
-    if (!body) {
-      stream->body_done_ = true;
-      nghttp2_submit_response(session_, stream->id_, nva.data(), nva.size(), nullptr);
-    } else {
-      nghttp2_data_provider provider;
-      provider.source.ptr = stream;
-      provider.read_callback = readBody;
-      nghttp2_submit_response(session_, stream->id_, nva.data(), nva.size(), &provider);
-    }
+    submitHead(stream, head.content_length);
     stream->raw_.erase(0, outcome.consumed);
   }
   if (stream->body_done_) {

@@ -119,7 +119,9 @@ class H2Connection {
   void endBody(H2Stream* stream);
   void giveBackWindow(H2Stream* stream);
   void readInner(H2Stream* stream);
-  bool takeResponse(H2Stream* stream);  // false: the stream was reset
+  bool takeResponse(H2Stream* stream);   // false: the stream was reset
+  bool takePipedHead(H2Stream* stream);  // false: the stream was reset
+  void submitHead(H2Stream* stream, uint64_t content_length);
   bool openTunnel(H2Stream* stream, uint16_t status);
   // Keep-alive between streams (proxy/stream_pipe.h): a stream whose
   // exchange is over parks its pipe, and its Session with it; a new stream

@@ -6,6 +6,9 @@
 
 #include <array>
 
+#include "proxy/h2_translate.h"
+#include "proxy/stream_pipe.h"
+
 namespace rampart::proxy {
 
 namespace {
@@ -289,14 +292,14 @@ ClientFraming chooseClientFraming(const http::ResponseHead& response, http::Vers
   return ClientFraming::kUntilClose;
 }
 
-void appendDownstreamResponseHead(core::Buffer& out, const DownstreamResponseInfo& info) {
-  const http::ResponseHead& head = *info.head;
-  char status_line[64];
-  auto end = fmt::format_to(status_line, "HTTP/1.1 {} ", head.status);
-  out.append(std::string_view(status_line, end - status_line));
-  out.append(head.reason);
-  out.append("\r\n");
+namespace {
 
+// The downstream response head's fields in order, each passed to
+// `emit(name, value, class)`: one list of rules for the HTTP/1.1 bytes and
+// for the fields piped to an HTTP/2 stream.
+template <typename Emit>
+void forEachDownstreamField(const DownstreamResponseInfo& info, Emit&& emit) {
+  const http::ResponseHead& head = *info.head;
   ConnectionTokens named = collectConnectionTokens(head.headers);
   bool content_length_sent = false;
   bool request_id_sent = false;
@@ -314,19 +317,54 @@ void appendDownstreamResponseHead(core::Buffer& out, const DownstreamResponseInf
       content_length_sent = true;
     }
     if (cls == HeaderClass::kRequestId) request_id_sent = true;
-    appendHeader(out, header.name, header.value);
+    emit(header.name, header.value, cls);
   }
-  if (info.framing == ClientFraming::kChunked) appendHeader(out, "Transfer-Encoding", "chunked");
-  if (!request_id_sent) appendHeader(out, "x-request-id", info.request_id);
-  appendHeader(out, "Via", info.via);
+  if (info.framing == ClientFraming::kChunked) {
+    emit("Transfer-Encoding", "chunked", HeaderClass::kHopByHop);
+  }
+  if (!request_id_sent) emit("x-request-id", info.request_id, HeaderClass::kRequestId);
+  emit("Via", info.via, HeaderClass::kVia);
   if (info.websocket) {
-    out.append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
+    emit("Connection", "Upgrade", HeaderClass::kHopByHop);
+    emit("Upgrade", "websocket", HeaderClass::kHopByHop);
   } else if (info.close) {
-    out.append("Connection: close\r\n");
+    emit("Connection", "close", HeaderClass::kHopByHop);
   } else if (info.http10_keep_alive) {
-    out.append("Connection: keep-alive\r\n");
+    emit("Connection", "keep-alive", HeaderClass::kHopByHop);
   }
+}
+
+}  // namespace
+
+void appendDownstreamResponseHead(core::Buffer& out, const DownstreamResponseInfo& info) {
+  const http::ResponseHead& head = *info.head;
+  char status_line[64];
+  auto end = fmt::format_to(status_line, "HTTP/1.1 {} ", head.status);
+  out.append(std::string_view(status_line, end - status_line));
+  out.append(head.reason);
   out.append("\r\n");
+  forEachDownstreamField(info, [&out](std::string_view name, std::string_view value, HeaderClass) {
+    appendHeader(out, name, value);
+  });
+  out.append("\r\n");
+}
+
+void pipeDownstreamResponseHead(PipedResponseHead& piped, const DownstreamResponseInfo& info) {
+  const http::ResponseHead& head = *info.head;
+  piped.clear();
+  piped.status = head.status;
+  // "HTTP/1.1 NNN " reason CRLF, the fields, CRLF: what the bytes would have been.
+  piped.http11_bytes = 13 + head.reason.size() + 2 + 2;
+  forEachDownstreamField(info, [&](std::string_view name, std::string_view value, HeaderClass cls) {
+    piped.http11_bytes += name.size() + value.size() + 4;
+    if (cls == HeaderClass::kContentLength) {
+      piped.has_content_length = true;
+      piped.content_length = head.content_length;
+    }
+    if (!connectionSpecific(name)) piped.add(name, value);
+  });
+  piped.chunked = info.framing == ClientFraming::kChunked;
+  piped.ready = true;
 }
 
 }  // namespace rampart::proxy

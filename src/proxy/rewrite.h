@@ -13,6 +13,8 @@
 
 namespace rampart::proxy {
 
+struct PipedResponseHead;
+
 struct UpstreamRequestInfo {
   const http::RequestHead* head = nullptr;
   const http::CanonicalTarget* target = nullptr;  // the ONE target: sent upstream as is
@@ -77,5 +79,10 @@ struct DownstreamResponseInfo {
 };
 
 void appendDownstreamResponseHead(core::Buffer& out, const DownstreamResponseInfo& info);
+
+// The same head for an HTTP/2 stream's pipe: the fields appendDownstreamResponseHead
+// writes, less the connection-specific ones, names lowered; `piped` is
+// cleared first and left ready.
+void pipeDownstreamResponseHead(PipedResponseHead& piped, const DownstreamResponseInfo& info);
 
 }  // namespace rampart::proxy

@@ -15,6 +15,7 @@
 #include "net/socket.h"
 #include "proxy/local_reply.h"
 #include "proxy/session.h"
+#include "proxy/stream_pipe.h"
 #include "proxy/upstream_reply.h"
 #include "proxy/worker.h"
 
@@ -152,7 +153,16 @@ void Session::startResponse(size_t head_bytes) {
   info.via = pinnedSnapshot().via;
   info.close = close_after_response_;
   info.http10_keep_alive = client_version_ == http::Version::kHttp10 && client_keep_alive_;
-  appendDownstreamResponseHead(out_, info);
+  if (pipe_ != nullptr && !pipe_->websocket && out_.empty() && pipe_->response.empty() &&
+      !pipe_->head.ready && !pipe_->streamGone()) {
+    // An HTTP/2 stream takes the head as fields: not written as HTTP/1.1
+    // for it to parse again. Nothing of this response is queued before it.
+    pipeDownstreamResponseHead(pipe_->head, info);
+    access_.bytes_out += pipe_->head.http11_bytes;
+    pipe_->wakeStream();
+  } else {
+    appendDownstreamResponseHead(out_, info);
+  }
   upstream_->input().consume(head_bytes);
   response_remaining_ = response_.content_length;
   response_validated_ = 0;

@@ -16,11 +16,64 @@
 #include <sys/epoll.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/event_loop.h"
+#include "http/message.h"
 
 namespace rampart::proxy {
+
+// A response head the Session parsed and rewrote, handed to the stream as
+// fields rather than as HTTP/1.1 bytes it would parse again: names in lower
+// case (as HTTP/2 sends them), connection-specific fields already left out,
+// the body's framing in the pipe said outright. Its storage is kept across
+// the exchanges of a kept-alive pipe.
+struct PipedResponseHead {
+  struct Field {
+    uint32_t name_at;
+    uint32_t name_size;
+    uint32_t value_at;
+    uint32_t value_size;
+  };
+
+  bool ready = false;  // set by the Session, taken (cleared) by the stream
+  uint16_t status = 0;
+  bool chunked = false;  // the body follows in chunked framing
+  bool has_content_length = false;
+  uint64_t content_length = 0;
+  size_t http11_bytes = 0;  // the size of the same head as HTTP/1.1 (bytes_out)
+  std::string text;         // every name and value, one after another
+  std::vector<Field> fields;
+
+  void clear() {
+    ready = false;
+    status = 0;
+    chunked = false;
+    has_content_length = false;
+    content_length = 0;
+    http11_bytes = 0;
+    text.clear();
+    fields.clear();
+  }
+  void add(std::string_view name, std::string_view value) {
+    Field field{static_cast<uint32_t>(text.size()), static_cast<uint32_t>(name.size()), 0,
+                static_cast<uint32_t>(value.size())};
+    text.append(name);
+    http::lowercaseInPlace(text.data() + field.name_at, name.size());
+    field.value_at = static_cast<uint32_t>(text.size());
+    text.append(value);
+    fields.push_back(field);
+  }
+  std::string_view name(const Field& field) const {
+    return std::string_view(text).substr(field.name_at, field.name_size);
+  }
+  std::string_view value(const Field& field) const {
+    return std::string_view(text).substr(field.value_at, field.value_size);
+  }
+};
 
 class StreamPipe {
  public:
@@ -41,13 +94,18 @@ class StreamPipe {
   // A parked pipe can carry another exchange: its Session is there, did not
   // end its side, and nothing of the last exchange is left in it.
   bool reusable() const {
-    return session_ != nullptr && !response_ended_ && request.empty() && response.empty();
+    return session_ != nullptr && !response_ended_ && request.empty() && response.empty() &&
+           !head.ready;
   }
 
   // Stream -> Session: the request's bytes.
   std::string request;
   // Session -> stream: the response's bytes.
   std::string response;
+  // Session -> stream: the response head as fields, when the Session could
+  // hand it over so (see Session::startResponse). It comes before every byte
+  // `response` holds: it is only set while `response` is empty.
+  PipedResponseHead head;
   // The stream is a WebSocket (RFC 8441 extended CONNECT): the Session
   // refuses it on a route without `websocket: true`, and the client's
   // END_STREAM reaches it as a socket's FIN would (request_ended).

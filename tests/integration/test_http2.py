@@ -221,6 +221,40 @@ def test_prior_knowledge_get_and_post_reach_the_upstream_as_http11(stack):
     assert counters["h2_streams"] == 7
 
 
+def test_every_response_framing_reaches_the_stream_as_http2(stack):
+    """The Session hands a stream its response head as fields, not bytes:
+    each framing the head can imply must come out right, with the fields
+    HTTP/2 allows (lower case, no connection-specific ones)."""
+    rampart, _ = start(stack)
+    with H2Client(rampart.port) as client:
+        head = client.wait([client.request("HEAD", "/download?bytes=5000")])[0]
+        no_content = client.get("/status/204")
+        not_modified = client.get("/status/304")
+        unframed = client.get("/unframed?bytes=70000")
+        continued = client.request("POST", "/upload", [("content-length", "5"),
+                                                       ("expect", "100-continue")], b"hello")
+        sized = client.get("/download?bytes=3000")
+        continued = client.wait([continued])[0]
+    for state, status, body in ((head, 200, b""), (no_content, 204, b""),
+                                (not_modified, 304, b""), (unframed, 200, b"u" * 70000),
+                                (sized, 200, None)):
+        assert state["status"] == status and state["reset"] is None, state
+        if body is not None:
+            assert bytes(state["body"]) == body
+    assert len(sized["body"]) == 3000
+    assert echo(continued)["body_len"] == 5
+    for state in (head, no_content, unframed, sized, continued):
+        names = [name for name, _ in state["headers"]]
+        assert all(name == name.lower() for name in names), names
+        assert not {"connection", "transfer-encoding", "keep-alive"} & set(names), names
+        fields = dict(state["headers"])
+        assert fields["via"].endswith("rampart"), fields
+        assert len(fields["x-request-id"]) == 32 and fields["x-upstream-name"] == "app"
+    assert dict(head["headers"])["content-length"] == "5000"  # informative, as for HTTP/1.1
+    assert dict(sized["headers"])["content-length"] == "3000"
+    assert "content-length" not in dict(unframed["headers"])
+
+
 def test_a_listener_without_http2_does_not_take_the_preface(stack):
     rampart, upstream = start(stack, listener={"http2": False})
     with helpers.Client(rampart.port) as client:

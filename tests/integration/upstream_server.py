@@ -22,6 +22,8 @@ Endpoints (the path, before '?'):
   /chunked?n=K     chunked response: K chunks "chunk-<i>\\n" (&trailer=V: then
                    the trailer field "X-Checksum: V")
   /download?bytes=N[&chunked=1]  N bytes of pattern_block() data
+  /unframed?bytes=N  N bytes with neither Content-Length nor chunked: the
+                   body ends with the connection (RFC 9112 6.3, last rule)
   /close           reads the request and closes without a response
   /truncate        answers a head promising 100 bytes, sends 10, and closes
   /garbage         answers bytes that are not HTTP, then closes
@@ -378,6 +380,11 @@ class Server:
         if path == "/download":
             self.send_download(sock, method, int(query.get("bytes", "0")), query.get("chunked") == "1", base)
             return keep_alive
+        if path == "/unframed":
+            self.send_head(sock, 200, base + [("Content-Type", "application/octet-stream")])
+            if method != "HEAD":
+                sock.sendall(b"u" * int(query.get("bytes", "0")))
+            return False
 
         echo = {"method": method, "target": target, "version": version, "headers": headers,
                 "body_len": body.length, "body_sha256": body.sha.hexdigest() if body.sha else None,

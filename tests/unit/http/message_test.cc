@@ -39,6 +39,27 @@ TEST(EqualsIgnoreCaseTest, EveryPairOfBytesAgreesWithTheReference) {
   }
 }
 
+TEST(LowercaseInPlaceTest, EveryByteAtEveryPositionOfEachLengthPath) {
+  // Lengths below eight go byte by byte; eight and more by words, the last
+  // 1-7 bytes as an overlapping word. Neighbours must never change.
+  for (size_t length : {0u, 1u, 7u, 8u, 9u, 15u, 16u, 17u, 23u}) {
+    for (size_t at = 0; at < length; ++at) {
+      for (int byte = 0; byte < 256; ++byte) {
+        std::string text(length, 'Q');
+        text[at] = static_cast<char>(byte);
+        std::string want = text;
+        for (char& c : want) {
+          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+        }
+        std::string guarded = "AB" + text + "CD";  // bytes around it stay as they are
+        lowercaseInPlace(guarded.data() + 2, length);
+        ASSERT_EQ(guarded, "AB" + want + "CD")
+            << "length " << length << " at " << at << " byte " << byte;
+      }
+    }
+  }
+}
+
 TEST(EqualsIgnoreCaseTest, HeaderNamesAndNearMisses) {
   EXPECT_TRUE(equalsIgnoreCase("Authorization", "authorization"));
   EXPECT_TRUE(equalsIgnoreCase("X-HTTP-METHOD-OVERRIDE", "x-http-method-override"));

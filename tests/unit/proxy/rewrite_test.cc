@@ -2,7 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "http/parser.h"
+#include "proxy/h2_translate.h"
+#include "proxy/stream_pipe.h"
 
 namespace rampart::proxy {
 namespace {
@@ -236,6 +243,102 @@ TEST(RewriteTest, ResponseHeadDropsHopByHopAndAddsOurs) {
   EXPECT_NE(head.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos);
   EXPECT_NE(head.find("\r\nx-request-id: rid-2\r\n"), std::string::npos);
   EXPECT_NE(head.find("\r\nContent-Type: text/plain\r\n"), std::string::npos);
+}
+
+// An HTTP/2 stream's piped head must say what the HTTP/1.1 bytes say: the
+// same fields in the same order (names lowered, connection-specific ones
+// left out), the same framing facts, and the bytes' size for bytes_out.
+TEST(RewriteTest, PipedResponseHeadMatchesTheHttp11Bytes) {
+  struct Case {
+    uint16_t status;
+    http::BodyFraming framing;
+    uint64_t content_length;
+    std::vector<http::Header> headers;
+    bool close;
+    bool http10_keep_alive;
+  };
+  const std::vector<Case> cases = {
+      {200,
+       http::BodyFraming::kContentLength,
+       2,
+       {{"Server", "nginx"},
+        {"Content-Type", "text/plain"},
+        {"Content-Length", "2"},
+        {"Connection", "keep-alive"}},
+       false,
+       false},
+      {200,
+       http::BodyFraming::kChunked,
+       0,
+       {{"Connection", "X-Internal"},
+        {"X-Internal", "1"},
+        {"Transfer-Encoding", "chunked"},
+        {"Trailer", "X-Checksum"},
+        {"TE", "trailers"},
+        {"X-Request-Id", "upstream-id"}},
+       true,
+       false},
+      {200, http::BodyFraming::kUntilClose, 0, {{"Content-Type", "text/html"}}, true, false},
+      {304,
+       http::BodyFraming::kNone,
+       0,
+       {{"ETag", "\"x\""}, {"Content-Length", "10"}},
+       false,
+       true},
+      {404,
+       http::BodyFraming::kContentLength,
+       0,
+       {{"Content-Length", "0"}, {"Content-Length", "0"}, {"Keep-Alive", "timeout=5"}},
+       false,
+       false},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    http::ResponseHead response;
+    response.status = c.status;
+    response.reason = "Reason";
+    response.framing = c.framing;
+    response.content_length = c.content_length;
+    response.headers = c.headers;
+    DownstreamResponseInfo info;
+    info.head = &response;
+    info.framing = chooseClientFraming(response, http::Version::kHttp11);
+    info.request_id = "rid-3";
+    info.via = "1.1 rampart";
+    info.close = c.close;
+    info.http10_keep_alive = c.http10_keep_alive;
+    core::Buffer out(64);
+    appendDownstreamResponseHead(out, info);
+    PipedResponseHead piped;
+    piped.fields.push_back({0, 0, 0, 0});  // left from an earlier exchange: cleared
+    pipeDownstreamResponseHead(piped, info);
+
+    http::ResponseHead bytes;
+    http::Limits limits;
+    ASSERT_EQ(http::parseResponseHead(out.readable(), limits, false, bytes).state,
+              http::ParseOutcome::State::kDone)
+        << i;
+    EXPECT_TRUE(piped.ready);
+    EXPECT_EQ(piped.http11_bytes, out.size()) << i;
+    EXPECT_EQ(piped.status, bytes.status) << i;
+    EXPECT_EQ(piped.chunked, bytes.framing == http::BodyFraming::kChunked) << i;
+    bool has_length = false;
+    std::vector<std::pair<std::string, std::string>> want;
+    for (const http::Header& header : bytes.headers) {
+      if (http::equalsIgnoreCase(header.name, "content-length")) has_length = true;
+      if (connectionSpecific(header.name)) continue;
+      std::string name(header.name);
+      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      want.emplace_back(name, std::string(header.value));
+    }
+    EXPECT_EQ(piped.has_content_length, has_length) << i;
+    if (has_length) EXPECT_EQ(piped.content_length, bytes.content_length) << i;
+    std::vector<std::pair<std::string, std::string>> got;
+    for (const PipedResponseHead::Field& field : piped.fields) {
+      got.emplace_back(std::string(piped.name(field)), std::string(piped.value(field)));
+    }
+    EXPECT_EQ(got, want) << i;
+  }
 }
 
 TEST(RewriteTest, Http10ClientsGetChunkedBodiesDecodedAndCloseDelimited) {
