@@ -332,7 +332,9 @@ TEST(RewriteTest, PipedResponseHeadMatchesTheHttp11Bytes) {
       want.emplace_back(name, std::string(header.value));
     }
     EXPECT_EQ(piped.has_content_length, has_length) << i;
-    if (has_length) EXPECT_EQ(piped.content_length, bytes.content_length) << i;
+    if (has_length) {
+      EXPECT_EQ(piped.content_length, bytes.content_length) << i;
+    }
     std::vector<std::pair<std::string, std::string>> got;
     for (const PipedResponseHead::Field& field : piped.fields) {
       got.emplace_back(std::string(piped.name(field)), std::string(piped.value(field)));
