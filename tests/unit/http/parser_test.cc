@@ -451,7 +451,8 @@ TEST(RequestHead, EveryByteAtEveryPositionOfALongName) {
 TEST(RequestHead, RareTokenCharactersAfterTheFirstBlock) {
   RequestHead head;
   std::string name = "X-Abcdefghijklmnop!#$%&'*+.^_`|~z-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-  ASSERT_EQ(parseRequest(withFields(name + ": v\r\n"), head).state, State::kDone);
+  const std::string input = withFields(name + ": v\r\n");  // the head's views point into it
+  ASSERT_EQ(parseRequest(input, head).state, State::kDone);
   EXPECT_EQ(head.headers.back().name, name);
   EXPECT_EQ(head.headers.back().value, "v");
 }
