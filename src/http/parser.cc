@@ -365,8 +365,6 @@ Step parseRequestLine(Scanner& scan, const Limits& limits, RequestHead& out) {
   out.target = std::string_view(target_start, static_cast<size_t>(p - target_start));
   ++p;
 
-  // The version is judged once its terminator is in: "GET /a b HTTP/1.1" is
-  // then a broken line, not a bad version, whatever the split of the input.
   // Nearly every request line ends "HTTP/1.1" CRLF: checked in one compare.
   if (end - p >= 10 && std::memcmp(p, "HTTP/1.", 7) == 0 && (p[7] == '1' || p[7] == '0') &&
       p[8] == '\r') {
@@ -374,6 +372,9 @@ Step parseRequestLine(Scanner& scan, const Limits& limits, RequestHead& out) {
     p += 8;
     return scan.lineEnd(ParseError::kBadRequestLine);
   }
+  // Otherwise the version is judged once its terminator is in: "GET /a b
+  // HTTP/1.1" is then a broken line, not a bad version, whatever the split
+  // of the input.
   const char* version_start = p;
   while (p < end && p - version_start <= 8 && hasClass(*p, kTargetChar)) ++p;
   std::string_view version(version_start, static_cast<size_t>(p - version_start));
@@ -564,6 +565,16 @@ ParseOutcome parseRequestHead(std::string_view input, const Limits& limits, Requ
   });
 }
 
+BodyFraming responseFraming(bool request_method_head, uint16_t status, bool chunked,
+                            bool has_content_length) {
+  if (request_method_head || status < 200 || status == 204 || status == 304) {
+    return BodyFraming::kNone;
+  }
+  if (chunked) return BodyFraming::kChunked;
+  if (has_content_length) return BodyFraming::kContentLength;
+  return BodyFraming::kUntilClose;
+}
+
 ParseOutcome parseResponseHead(std::string_view input, const Limits& limits,
                                bool request_method_head, ResponseHead& out) {
   out.clear();
@@ -576,19 +587,9 @@ ParseOutcome parseResponseHead(std::string_view input, const Limits& limits,
     facts.version = out.version;
     step = parseFields(scan, limits, out.headers, facts);
     if (step != Step::kOk) return step;
-    // RFC 9112 section 6.3, in its order: these never have a body, whatever they say.
-    bool bodiless =
-        request_method_head || out.status < 200 || out.status == 204 || out.status == 304;
-    if (bodiless) {
-      out.framing = BodyFraming::kNone;
-    } else if (facts.chunked) {
-      out.framing = BodyFraming::kChunked;
-    } else if (facts.has_content_length) {
-      out.framing = BodyFraming::kContentLength;
-      out.content_length = facts.content_length;
-    } else {
-      out.framing = BodyFraming::kUntilClose;
-    }
+    out.framing =
+        responseFraming(request_method_head, out.status, facts.chunked, facts.has_content_length);
+    if (out.framing == BodyFraming::kContentLength) out.content_length = facts.content_length;
     out.keep_alive =
         out.framing != BodyFraming::kUntilClose &&
         (out.version == Version::kHttp11 ? !facts.connection_close

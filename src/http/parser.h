@@ -63,6 +63,13 @@ ParseOutcome parseRequestHead(std::string_view input, const Limits& limits, Requ
 ParseOutcome parseResponseHead(std::string_view input, const Limits& limits,
                                bool request_method_head, ResponseHead& out);
 
+// A response body's framing from what its head says (RFC 9112 section 6.3,
+// in its order): HEAD answers, 1xx, 204 and 304 have none whatever they say;
+// then chunked, then Content-Length, else it ends with the connection. The
+// parser's rule, for heads that reach HTTP/2 streams as fields.
+BodyFraming responseFraming(bool request_method_head, uint16_t status, bool chunked,
+                            bool has_content_length);
+
 // Incremental validator/decoder of a chunked body (RFC 9112 section 7.1),
 // including chunk extensions (validated, ignored) and trailer fields
 // (validated). The proxy forwards the consumed raw bytes unchanged: every byte

@@ -704,11 +704,8 @@ bool H2Connection::takePipedHead(H2Stream* stream) {
     resetStream(stream, NGHTTP2_INTERNAL_ERROR);
     return false;
   }
-  const bool bodiless = stream->head_request_ || head.status == 204 || head.status == 304;
-  stream->framing_ = bodiless                  ? http::BodyFraming::kNone
-                     : head.chunked            ? http::BodyFraming::kChunked
-                     : head.has_content_length ? http::BodyFraming::kContentLength
-                                               : http::BodyFraming::kUntilClose;
+  stream->framing_ = http::responseFraming(stream->head_request_, head.status, head.chunked,
+                                           head.has_content_length);
   if (stream->websocket_ && !openTunnel(stream, head.status)) return false;
   char status[4];
   std::to_chars(status, status + sizeof(status), head.status);

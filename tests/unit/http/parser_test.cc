@@ -804,6 +804,19 @@ TEST(ResponseHead, Framing) {
   }
 }
 
+// The rule on its own, as HTTP/2 streams use it for heads handed over as fields.
+TEST(ResponseHead, ResponseFramingFollowsRfc9112Section63InItsOrder) {
+  using F = BodyFraming;
+  for (uint16_t status : {100, 101, 199, 204, 304}) {
+    EXPECT_EQ(responseFraming(false, status, true, true), F::kNone) << status;
+  }
+  EXPECT_EQ(responseFraming(true, 200, true, true), F::kNone);
+  EXPECT_EQ(responseFraming(false, 200, true, false), F::kChunked);
+  EXPECT_EQ(responseFraming(false, 200, true, true), F::kChunked);
+  EXPECT_EQ(responseFraming(false, 205, false, true), F::kContentLength);
+  EXPECT_EQ(responseFraming(false, 404, false, false), F::kUntilClose);
+}
+
 TEST(ResponseHead, ContentLengthOnlyWithContentLengthFraming) {
   ResponseHead head;
   ASSERT_EQ(parseResponse("HTTP/1.1 304 NM\r\nContent-Length: 9\r\n\r\n", head).state,
