@@ -756,10 +756,8 @@ bool H2Connection::takeResponse(H2Stream* stream) {
       }
       // HTTP/2 field names are lower case (RFC 9113 8.2.1): lowered where
       // they lie, in raw_ (ours, and dropped once the head is taken).
-      char* name = stream->raw_.data() + (header.name.data() - stream->raw_.data());
-      for (size_t i = 0; i < header.name.size(); ++i) {
-        if (name[i] >= 'A' && name[i] <= 'Z') name[i] = static_cast<char>(name[i] + ('a' - 'A'));
-      }
+      http::lowercaseInPlace(stream->raw_.data() + (header.name.data() - stream->raw_.data()),
+                             header.name.size());
       nva.push_back(field(header.name, header.value, indexing(header.name)));
     }
     submitHead(stream, head.content_length);
